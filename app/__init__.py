@@ -1,0 +1,80 @@
+"""Billfold: the client area and staff admin of a web-hosting billing system."""
+
+from __future__ import annotations
+
+from flask import Flask, session
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import Config, config_from_env
+
+
+def create_app(config: type[Config] | None = None, overrides: dict | None = None) -> Flask:
+    """Build the app from a config class (default: from BILLFOLD_ENV)."""
+    app = Flask(
+        __name__, template_folder="../templates", static_folder="../static", instance_relative_config=True
+    )
+    app.config.from_object(config or config_from_env())
+    app.config.update(overrides or {})
+    _check_config(app)
+
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:
+        # Only as many X-Forwarded-* hops as we have proxies; never a raw header.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    from app import cli, errors
+    from app.core import auth, queue, templating
+    from app.extensions import csrf, db, htmx, login_manager, migrate
+
+    for ext in (db, login_manager, csrf, htmx):
+        ext.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    for module in (auth, queue, templating, errors, cli):
+        module.init_app(app)
+
+    from app import account, admin, hosting, invoices, trusted_users, wallet
+
+    for module in (account, invoices, wallet, hosting, trusted_users, admin):
+        app.register_blueprint(module.bp)
+
+    _import_models()
+    _register_request_hooks(app)
+    return app
+
+
+def _check_config(app: Flask) -> None:
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY is not set: refusing to start without it (see README, Configuration)")
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgres://") or uri.startswith("postgresql://"):
+        # psycopg 3 is the installed driver.
+        app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri.split("://", 1)[1]
+    if uri.startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _import_models() -> None:
+    """Every model must be imported for Alembic autogenerate and relationships."""
+    from app.account import models as _account  # noqa: F401
+    from app.admin import models as _admin  # noqa: F401
+    from app.notify import models as _notify  # noqa: F401
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.get("/healthz")
+    def healthz():
+        return "ok", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+
+    @app.after_request
+    def no_store_when_logged_in(response):
+        # Nothing private may come back from a browser or proxy cache after logout.
+        # (Reads the session cookie only: /healthz must not touch the database.)
+        if "_user_id" in session:
+            response.headers["Cache-Control"] = "no-store"
+            response.vary.add("Cookie")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response

@@ -1,0 +1,98 @@
+"""Sign-up and login forms."""
+
+from __future__ import annotations
+
+import phonenumbers
+from babel import Locale
+from flask import current_app
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+
+from app.account.models import ClientKind
+
+
+def country_choices(locale: str = "en") -> list[tuple[str, str]]:
+    """ISO 3166 two-letter countries, sorted by their name."""
+    territories = Locale.parse(locale).territories
+    codes = [
+        code
+        for code in territories
+        if len(code) == 2 and code.isalpha() and code not in {"ZZ", "EU", "UN", "EZ", "QO", "XA", "XB", "XK"}
+    ]
+    return sorted(((code, territories[code]) for code in codes), key=lambda pair: pair[1])
+
+
+def to_e164(raw: str, region: str | None) -> str:
+    """'0722 123 456' in RO -> '+40722123456'. Raises ValueError if not a valid number."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        raise ValueError("Enter a phone number like +40 722 123 456.") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("This is not a valid phone number.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class RegisterForm(FlaskForm):
+    name = StringField(
+        "Full name", validators=[DataRequired(message="Enter your full name."), Length(max=120)]
+    )
+    email = EmailField(
+        "Email",
+        validators=[
+            DataRequired(message="Enter your email address."),
+            Email(message="Enter a valid email address."),
+            Length(max=254),
+        ],
+    )
+    password = PasswordField("Password", validators=[DataRequired(message="Choose a password.")])
+    kind = RadioField(
+        "Account type",
+        choices=[
+            (ClientKind.PERSON.value, "Person"),
+            (ClientKind.ORGANIZATION.value, "Company or organization"),
+        ],
+        default=ClientKind.PERSON.value,
+    )
+    company_name = StringField("Company name", validators=[Optional(), Length(max=160)])
+    country = SelectField("Country", validators=[DataRequired(message="Choose your country.")])
+    phone = StringField("Mobile phone", validators=[Optional(), Length(max=32)])
+    sms_opt_in = BooleanField("Send me SMS alerts for new invoices and suspensions")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.country.choices = [("", "Choose your country"), *country_choices()]
+        if not self.country.data:
+            self.country.data = current_app.config["DEFAULT_COUNTRY"]
+
+    def validate_password(self, field) -> None:
+        minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+        if len(field.data) < minimum:
+            raise ValidationError(f"Use at least {minimum} characters.")
+        if len(field.data) > 256:
+            raise ValidationError("Use at most 256 characters.")
+
+    def validate_company_name(self, field) -> None:
+        if self.kind.data == ClientKind.ORGANIZATION.value and not (field.data or "").strip():
+            raise ValidationError("Enter the company name for a company account.")
+
+    def validate_phone(self, field) -> None:
+        if not field.data:
+            if self.sms_opt_in.data:
+                raise ValidationError("Enter a mobile number to receive SMS alerts.")
+            return
+        try:
+            field.data = to_e164(field.data, self.country.data or None)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        "Email", validators=[DataRequired(message="Enter your email address."), Length(max=254)]
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired(message="Enter your password."), Length(max=256)]
+    )
+    remember = BooleanField("Keep me signed in on this device", default=False)

@@ -1,0 +1,96 @@
+"""Account operations: sign-up and login. They flush, never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.account.models import Client, ClientKind, User, UserRole
+from app.account.passwords import hash_password, needs_rehash, verify_password
+from app.core.types import utcnow
+from app.core.urls import external_url
+from app.errors import DomainError, EmailTaken
+from app.extensions import db
+from app.notify.email import queue_email
+
+
+class InvalidCredentials(DomainError):
+    """Wrong email or password; one message for both, so emails can't be probed."""
+
+    status_code = 401
+
+    def __init__(self) -> None:
+        super().__init__("The email or password is incorrect.")
+
+
+@dataclass(frozen=True)
+class SignUp:
+    email: str
+    password: str
+    name: str
+    kind: ClientKind
+    country: str
+    company_name: str | None = None
+    phone: str | None = None  # E.164, already validated
+    sms_opt_in: bool = False
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
+
+
+def register_client(data: SignUp) -> User:
+    """Create a client with its owner user and queue the welcome email.
+
+    Raises EmailTaken if a user already has this email.
+    """
+    email = normalize_email(data.email)
+    if find_user_by_email(email) is not None:
+        raise EmailTaken()
+    client = Client(
+        kind=data.kind,
+        name=data.name.strip(),
+        company_name=(data.company_name or "").strip() or None,
+        country=data.country,
+        currency=current_app.config["DEFAULT_CURRENCY"],
+        language=current_app.config["DEFAULT_LANGUAGE"],
+    )
+    owner = User(
+        client=client,
+        role=UserRole.OWNER,
+        email=email,
+        password_hash=hash_password(data.password),
+        name=data.name.strip(),
+        phone=data.phone,
+        sms_opt_in=bool(data.sms_opt_in and data.phone),
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add_all([client, owner])
+    except sa.exc.IntegrityError:
+        # Another request registered the same email between our check and insert.
+        raise EmailTaken() from None
+    queue_email("welcome", to=owner, client=client, login_url=external_url("account.login"))
+    return owner
+
+
+def authenticate(email: str, password: str) -> User:
+    """The active user with these credentials. Raises InvalidCredentials."""
+    user = find_user_by_email(email)
+    if not verify_password(user.password_hash if user else None, password) or not user.is_active:
+        raise InvalidCredentials()
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def record_login(identity, ip: str | None) -> None:
+    """Remember when and from where a user or staff member last logged in."""
+    identity.last_login_at = utcnow()
+    identity.last_login_ip = ip

@@ -1,0 +1,32 @@
+"""Staff accounts."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.account.passwords import hash_password, verify_password
+from app.account.services import InvalidCredentials, normalize_email
+from app.admin.models import Staff
+from app.errors import EmailTaken
+from app.extensions import db
+
+
+def create_staff(email: str, name: str, password: str, *, superuser: bool = False) -> Staff:
+    """Add a staff member. Raises EmailTaken if the email is in use by staff."""
+    email = normalize_email(email)
+    if db.session.scalar(sa.select(Staff.id).where(Staff.email == email)) is not None:
+        raise EmailTaken()
+    staff = Staff(
+        email=email, name=name.strip(), password_hash=hash_password(password), is_superuser=superuser
+    )
+    db.session.add(staff)
+    db.session.flush()
+    return staff
+
+
+def authenticate_staff(email: str, password: str) -> Staff:
+    """The active staff member with these credentials. Raises InvalidCredentials."""
+    staff = db.session.scalar(sa.select(Staff).where(Staff.email == normalize_email(email)))
+    if not verify_password(staff.password_hash if staff else None, password) or not staff.is_active:
+        raise InvalidCredentials()
+    return staff

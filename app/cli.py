@@ -1,0 +1,78 @@
+"""Flask CLI commands: demo data, staff accounts, the outbox sweeper."""
+
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+from flask import Flask
+from flask.cli import AppGroup
+
+from app.account.models import ClientKind, User
+from app.account.services import SignUp, register_client
+from app.admin.models import Staff
+from app.admin.services import create_staff
+from app.errors import ValidationError
+from app.extensions import db
+from app.notify.outbox import flush_outbox
+
+DEMO_OWNER = ("demo@example.com", "demo-password-1")
+DEMO_STAFF = ("admin@example.com", "admin-password-1")
+
+outbox_cli = AppGroup("outbox", help="The email/SMS outbox.")
+
+
+@outbox_cli.command("flush")
+def outbox_flush_command() -> None:
+    """Enqueue every message still waiting in the outbox."""
+    found, handed = flush_outbox()
+    click.echo(f"{found} queued message(s), {handed} handed to the queue.")
+    if handed < found:
+        raise SystemExit(1)
+
+
+@click.command("seed-demo")
+def seed_demo_command() -> None:
+    """Create the demo client and staff accounts unless they exist."""
+    email, password = DEMO_OWNER
+    if db.session.scalar(sa.select(User.id).where(User.email == email)) is None:
+        register_client(
+            SignUp(
+                email=email,
+                password=password,
+                name="Ana Popescu",
+                kind=ClientKind.ORGANIZATION,
+                company_name="Popescu Web SRL",
+                country="RO",
+                phone="+40722123456",
+                sms_opt_in=True,
+            )
+        )
+        click.echo(f"demo owner: {email} / {password}")
+    staff_email, staff_password = DEMO_STAFF
+    if db.session.scalar(sa.select(Staff.id).where(Staff.email == staff_email)) is None:
+        create_staff(staff_email, "Demo Admin", staff_password, superuser=True)
+        click.echo(f"demo staff: {staff_email} / {staff_password}")
+    db.session.commit()
+    click.echo("demo data ready")
+
+
+@click.command("create-staff")
+@click.option("--email", prompt=True)
+@click.option("--name", prompt=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--superuser/--no-superuser", default=False, help="Grant every privilege.")
+def create_staff_command(email: str, name: str, password: str, superuser: bool) -> None:
+    """Add a staff member who can log in at /admin/login."""
+    if len(password) < 12:
+        raise click.BadParameter("use at least 12 characters", param_hint="--password")
+    try:
+        staff = create_staff(email, name, password, superuser=superuser)
+    except ValidationError as error:
+        raise click.ClickException(error.message) from None
+    db.session.commit()
+    click.echo(f"staff #{staff.id} {staff.email} created")
+
+
+def init_app(app: Flask) -> None:
+    for command in (outbox_cli, seed_demo_command, create_staff_command):
+        app.cli.add_command(command)

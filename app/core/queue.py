@@ -1,0 +1,143 @@
+"""Background jobs: RQ on Redis when REDIS_URL is set, in-process otherwise.
+
+Outbox rows (models with an `__outbox_job__` attribute) are enqueued after the
+transaction that wrote them commits, never before: a rolled-back event sends
+nothing, and a job never looks for a row it cannot see yet.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+from redis import Redis
+from rq import Queue, Retry
+from rq.serializers import JSONSerializer
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+_PENDING = "billfold_pending_jobs"
+
+
+def get_redis(app: Flask | None = None) -> Redis | None:
+    """The app's Redis connection, or None in the embedded (no Redis) shape."""
+    app = app or current_app
+    url = app.config.get("REDIS_URL")
+    if not url:
+        return None
+    conn = app.extensions.get("billfold_redis")
+    if conn is None:
+        # Short timeouts: a page must not hang because Redis is down.
+        conn = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        app.extensions["billfold_redis"] = conn
+    return conn
+
+
+def get_queue(app: Flask | None = None) -> Queue | None:
+    app = app or current_app
+    conn = get_redis(app)
+    if conn is None:
+        return None
+    return Queue(app.config["RQ_QUEUE"], connection=conn, serializer=JSONSerializer)
+
+
+def job(func: Callable) -> Callable:
+    """Run a job function in an app context of its own (and so its own session).
+
+    Jobs take database ids only (the queue serializes to JSON) and load and lock
+    what they need themselves.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any) -> Any:
+        app = current_app._get_current_object() if has_app_context() else _worker_app()
+        with app.app_context():
+            return func(*args)
+
+    return wrapper
+
+
+@functools.cache
+def _worker_app() -> Flask:
+    from app import create_app
+
+    return create_app()
+
+
+def _resolve(path: str) -> Callable:
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def enqueue(path: str, *args: int | str) -> bool:
+    """Run job `path` with `args`: on RQ when configured, else right here.
+
+    Never raises: if Redis is unreachable the outbox row stays queued and
+    `flask outbox flush` enqueues it later. Returns whether it was handed over.
+    """
+    app = current_app._get_current_object()
+    queue = get_queue(app)
+    if queue is None:
+        try:
+            _resolve(path)(*args)
+        except Exception:
+            log.exception("in-process job %s%r failed; it stays in the outbox", path, args)
+        return True
+    intervals = app.config["OUTBOX_RETRY_INTERVALS"]
+    try:
+        queue.enqueue(
+            path,
+            *args,
+            retry=Retry(max=max(app.config["OUTBOX_MAX_ATTEMPTS"] - 1, 1), interval=intervals),
+            job_timeout=120,
+        )
+    except Exception:
+        log.warning("could not enqueue %s%r; it stays in the outbox", path, args, exc_info=True)
+        return False
+    return True
+
+
+def _collect_outbox_rows(session: Session, flush_context) -> None:
+    pending = session.info.setdefault(_PENDING, [])
+    for obj in session.new:
+        path = getattr(obj, "__outbox_job__", None)
+        if path:
+            pending.append((path, obj.id))
+
+
+def _enqueue_after_commit(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending or not has_app_context():
+        return
+    for path, obj_id in pending:
+        enqueue(path, obj_id)
+
+
+def _forget_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def init_app(app: Flask) -> None:
+    """Install the session hooks (once per process) and fork safety for workers."""
+    if not event.contains(Session, "after_flush", _collect_outbox_rows):
+        event.listen(Session, "after_flush", _collect_outbox_rows)
+        event.listen(Session, "after_commit", _enqueue_after_commit)
+        event.listen(Session, "after_rollback", _forget_pending)
+
+
+def dispose_engine_after_fork(app: Flask) -> None:
+    """RQ forks a work horse per job: it must not reuse the parent's DB sockets."""
+    from app.extensions import db
+
+    def _dispose() -> None:
+        with app.app_context():
+            db.engine.dispose(close=False)
+
+    os.register_at_fork(after_in_child=_dispose)

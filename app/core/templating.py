@@ -1,0 +1,33 @@
+"""Template filters and globals: money, navigation."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from app.core.money import format_money
+
+# The client area's sections, in menu order. A section shows up once its
+# blueprint has the endpoint, so the menu never links to a missing page.
+CLIENT_NAV: list[tuple[str, str]] = [
+    ("Dashboard", "account.dashboard"),
+    ("Services", "hosting.services"),
+    ("Invoices", "invoices.index"),
+    ("Account balance", "wallet.index"),
+    ("Trusted users", "trusted_users.index"),
+    ("My details", "account.details"),
+    ("Security", "account.security"),
+    ("Notifications", "account.notifications"),
+]
+
+
+def client_nav() -> list[tuple[str, str]]:
+    return [(label, ep) for label, ep in CLIENT_NAV if ep in current_app.view_functions]
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["money"] = lambda minor, currency: format_money(minor, currency)
+    app.jinja_env.globals["client_nav"] = client_nav
+
+    @app.context_processor
+    def brand():
+        return {"brand": app.config["BRAND_NAME"]}

@@ -1,0 +1,1 @@
+"""Outgoing messages: the outbox, email rendering and delivery jobs."""

@@ -1,0 +1,99 @@
+"""Rendering emails into the outbox, and the backends that deliver them."""
+
+from __future__ import annotations
+
+import smtplib
+import sys
+from email.message import EmailMessage as MimeMessage
+from email.utils import formatdate
+
+from flask import current_app, render_template
+from jinja2 import Environment
+
+from app.account.models import Client, User
+from app.extensions import db
+from app.notify.models import EmailMessage
+
+# Subject lines per template; rendered with the same context as the bodies.
+SUBJECTS: dict[str, str] = {
+    "welcome": "Welcome to {{ brand }}, your client ID is {{ client.id }}",
+}
+
+# Subjects are plain text headers, never HTML: escaping would show "&amp;" to people.
+_subject_env = Environment(autoescape=False)  # noqa: S701
+
+
+def queue_email(
+    template: str,
+    *,
+    to: User,
+    client: Client | None = None,
+    **context,
+) -> EmailMessage:
+    """Render `template` for `to` and add it to the outbox (flushes, never commits).
+
+    The message is sent by a job once the caller's transaction commits.
+    """
+    context = {"brand": current_app.config["BRAND_NAME"], "user": to, "client": client, **context}
+    subject = _subject_env.from_string(SUBJECTS[template]).render(context)
+    message = EmailMessage(
+        client_id=client.id if client else None,
+        user_id=to.id,
+        recipients=[to.email],
+        template=template,
+        subject=" ".join(subject.split()),
+        body_text=render_template(f"emails/{template}.txt", **context),
+        body_html=render_template(f"emails/{template}.html", subject=subject, **context),
+    )
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+def build_mime(message: EmailMessage) -> MimeMessage:
+    """The MIME message for an outbox row; its Message-ID is stable across retries."""
+    config = current_app.config
+    mime = MimeMessage()
+    mime["From"] = config["MAIL_DEFAULT_SENDER"]
+    mime["To"] = ", ".join(message.recipients)
+    mime["Subject"] = message.subject
+    mime["Date"] = formatdate(localtime=False)
+    host = config["PUBLIC_HOST"].split(":")[0]
+    mime["Message-ID"] = f"<outbox-{message.id}@{host}>"
+    mime.set_content(message.body_text)
+    mime.add_alternative(message.body_html, subtype="html")
+    return mime
+
+
+def send_console(message: EmailMessage) -> None:
+    """Development backend: print the message instead of sending it."""
+    print(
+        f"--- email #{message.id} to {', '.join(message.recipients)}\n"
+        f"Subject: {message.subject}\n\n{message.body_text}\n--- end of email #{message.id}",
+        file=sys.stdout,
+        flush=True,
+    )
+
+
+def send_smtp(message: EmailMessage) -> None:
+    """Send through the configured SMTP server. Raises on any failure."""
+    config = current_app.config
+    smtp_class = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
+    with smtp_class(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"]) as smtp:
+        if config["MAIL_USE_TLS"]:
+            smtp.starttls()
+        if config["MAIL_USERNAME"]:
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+        smtp.send_message(build_mime(message))
+
+
+BACKENDS = {"console": send_console, "smtp": send_smtp}
+
+
+def deliver(message: EmailMessage) -> None:
+    backend = current_app.config["MAIL_BACKEND"]
+    try:
+        send = BACKENDS[backend]
+    except KeyError:
+        raise RuntimeError(f"MAIL_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}") from None
+    send(message)

@@ -1,0 +1,38 @@
+"""Run an RQ worker for Billfold's queue: `python worker.py [--burst]`.
+
+Needs REDIS_URL. Jobs take database ids only (JSON serializer) and each runs in
+an app context of its own; the worker also runs RQ's scheduler, which puts
+retried jobs back on the queue after their backoff.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rq import Worker
+from rq.serializers import JSONSerializer
+
+from app import create_app
+from app.core.queue import dispose_engine_after_fork, get_queue
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    args = parser.parse_args(argv)
+
+    app = create_app()
+    with app.app_context():
+        queue = get_queue(app)
+        if queue is None:
+            print("REDIS_URL is not set: jobs run in-process, no worker is needed.", file=sys.stderr)
+            return 2
+        dispose_engine_after_fork(app)
+        worker = Worker([queue], connection=queue.connection, serializer=JSONSerializer)
+        worker.work(burst=args.burst, with_scheduler=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
