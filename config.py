@@ -42,7 +42,7 @@ class Config:
 
     # Links in emails are built from these, never from the request's Host header.
     PUBLIC_HOST = os.environ.get("SERVER_NAME", "127.0.0.1:5000")
-    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
+    PUBLIC_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
 
     # Number of reverse proxies in front of the app whose X-Forwarded-* we trust.
     TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
@@ -87,7 +87,7 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     REDIS_URL = None
     PUBLIC_HOST = "billing.example.test"
-    PREFERRED_URL_SCHEME = "https"
+    PUBLIC_SCHEME = "https"
     PASSWORD_HASH_FAST = True  # cheap argon2 parameters keep the suite quick
 
 
@@ -95,7 +95,8 @@ class ProductionConfig(Config):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
-    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "https")
+    PUBLIC_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "https")
+    PREFERRED_URL_SCHEME = PUBLIC_SCHEME
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")
 
 

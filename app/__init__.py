@@ -32,7 +32,12 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     for module in (auth, queue, templating, errors, cli):
         module.init_app(app)
 
-    from app import account, admin, hosting, invoices, trusted_users, wallet
+    from app.account import views as account
+    from app.admin import views as admin
+    from app.hosting import views as hosting
+    from app.invoices import views as invoices
+    from app.trusted_users import views as trusted_users
+    from app.wallet import views as wallet
 
     for module in (account, invoices, wallet, hosting, trusted_users, admin):
         app.register_blueprint(module.bp)

@@ -7,12 +7,13 @@ from babel import Locale
 from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from app.account.models import ClientKind
 
 
-def country_choices(locale: str = "en") -> list[tuple[str, str]]:
+def country_choices(locale: str = "en") -> list[SelectChoice]:
     """ISO 3166 two-letter countries, sorted by their name."""
     territories = Locale.parse(locale).territories
     codes = [
@@ -20,7 +21,11 @@ def country_choices(locale: str = "en") -> list[tuple[str, str]]:
         for code in territories
         if len(code) == 2 and code.isalpha() and code not in {"ZZ", "EU", "UN", "EZ", "QO", "XA", "XB", "XK"}
     ]
-    return sorted(((code, territories[code]) for code in codes), key=lambda pair: pair[1])
+    return [SelectChoice(code, territories[code]) for code in sorted(codes, key=territories.get)]
+
+
+def strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
 
 
 def to_e164(raw: str, region: str | None) -> str:
@@ -40,6 +45,7 @@ class RegisterForm(FlaskForm):
     )
     email = EmailField(
         "Email",
+        filters=[strip],
         validators=[
             DataRequired(message="Enter your email address."),
             Email(message="Enter a valid email address."),
@@ -50,19 +56,19 @@ class RegisterForm(FlaskForm):
     kind = RadioField(
         "Account type",
         choices=[
-            (ClientKind.PERSON.value, "Person"),
-            (ClientKind.ORGANIZATION.value, "Company or organization"),
+            SelectChoice(ClientKind.PERSON.value, "Person"),
+            SelectChoice(ClientKind.ORGANIZATION.value, "Company or organization"),
         ],
         default=ClientKind.PERSON.value,
     )
-    company_name = StringField("Company name", validators=[Optional(), Length(max=160)])
+    company_name = StringField("Company name", validators=[Length(max=160)])
     country = SelectField("Country", validators=[DataRequired(message="Choose your country.")])
-    phone = StringField("Mobile phone", validators=[Optional(), Length(max=32)])
+    phone = StringField("Mobile phone", validators=[Length(max=32)])
     sms_opt_in = BooleanField("Send me SMS alerts for new invoices and suspensions")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.country.choices = [("", "Choose your country"), *country_choices()]
+        self.country.choices = [SelectChoice("", "Choose your country"), *country_choices()]
         if not self.country.data:
             self.country.data = current_app.config["DEFAULT_COUNTRY"]
 
@@ -79,6 +85,7 @@ class RegisterForm(FlaskForm):
 
     def validate_phone(self, field) -> None:
         if not field.data:
+            field.data = None
             if self.sms_opt_in.data:
                 raise ValidationError("Enter a mobile number to receive SMS alerts.")
             return
@@ -90,7 +97,9 @@ class RegisterForm(FlaskForm):
 
 class LoginForm(FlaskForm):
     email = EmailField(
-        "Email", validators=[DataRequired(message="Enter your email address."), Length(max=254)]
+        "Email",
+        filters=[strip],
+        validators=[DataRequired(message="Enter your email address."), Length(max=254)],
     )
     password = PasswordField(
         "Password", validators=[DataRequired(message="Enter your password."), Length(max=256)]

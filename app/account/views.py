@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, logout_user
 
-from app.account import bp
 from app.account.forms import LoginForm, RegisterForm
 from app.account.models import ClientKind, User, UserRole
 from app.account.services import InvalidCredentials, SignUp, authenticate, record_login, register_client
@@ -15,6 +14,8 @@ from app.core.rendering import redirect_to, render_page
 from app.core.urls import is_safe_next
 from app.errors import ValidationError
 from app.extensions import db
+
+bp = Blueprint("account", __name__)
 
 
 def _next_or(default: str) -> str:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, logout_user
 
 from app.account.forms import LoginForm
 from app.account.services import InvalidCredentials, record_login
-from app.admin import bp
 from app.admin.services import authenticate_staff
 from app.core.auth import log_in, staff_required
 from app.core.urls import is_safe_next
 from app.extensions import db
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 @bp.route("/login", methods=["GET", "POST"])

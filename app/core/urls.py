@@ -14,7 +14,7 @@ def external_url(endpoint: str, **values) -> str:
     """
     adapter = current_app.url_map.bind(
         current_app.config["PUBLIC_HOST"],
-        url_scheme=current_app.config["PREFERRED_URL_SCHEME"],
+        url_scheme=current_app.config["PUBLIC_SCHEME"],
     )
     return adapter.build(endpoint, values, force_external=True)
 

@@ -1,5 +1,1 @@
 """Proformas, tax invoices and the billing run."""
-
-from flask import Blueprint
-
-bp = Blueprint("invoices", __name__)

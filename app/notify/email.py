@@ -6,13 +6,16 @@ import smtplib
 import sys
 from email.message import EmailMessage as MimeMessage
 from email.utils import formatdate
+from typing import TYPE_CHECKING
 
 from flask import current_app, render_template
 from jinja2 import Environment
 
-from app.account.models import Client, User
 from app.extensions import db
 from app.notify.models import EmailMessage
+
+if TYPE_CHECKING:
+    from app.account.models import Client, User
 
 # Subject lines per template; rendered with the same context as the bodies.
 SUBJECTS: dict[str, str] = {

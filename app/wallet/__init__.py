@@ -1,5 +1,1 @@
 """The wallet ledger, payments and statements."""
-
-from flask import Blueprint
-
-bp = Blueprint("wallet", __name__)

@@ -1,0 +1,5 @@
+"""Routes of the invoices area."""
+
+from flask import Blueprint
+
+bp = Blueprint("invoices", __name__)

@@ -1,0 +1,5 @@
+"""Routes of the wallet area."""
+
+from flask import Blueprint
+
+bp = Blueprint("wallet", __name__)
