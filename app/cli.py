@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import sqlalchemy as sa
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from app.account.models import ClientKind, User
 from app.account.services import SignUp, register_client
@@ -31,6 +31,7 @@ def outbox_flush_command() -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo_command() -> None:
     """Create the demo client and staff accounts unless they exist."""
     email, password = DEMO_OWNER
@@ -57,6 +58,7 @@ def seed_demo_command() -> None:
 
 
 @click.command("create-staff")
+@with_appcontext
 @click.option("--email", prompt=True)
 @click.option("--name", prompt=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
