@@ -42,8 +42,8 @@ def test_parse_amount_accepts_plain_amounts(text, currency, minor):
         "5_000",
         "5,000",
         "1 000",
-        "١٢",
-        "１２",
+        "\u0661\u0662",  # Arabic-Indic digits
+        "\uff11\uff12",  # full-width digits
         "+5",
         ".5",
         "5.",
