@@ -1,0 +1,32 @@
+"""Configuration safety nets."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import create_app
+from config import ProductionConfig, config_from_env
+
+
+def test_production_refuses_to_start_without_secret_key():
+    with pytest.raises(RuntimeError, match="SECRET_KEY is not set"):
+        create_app(ProductionConfig, {"SECRET_KEY": None, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+def test_production_sets_secure_cookies():
+    app = create_app(ProductionConfig, {"SECRET_KEY": "x" * 32, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
+    assert app.config["MAIL_BACKEND"] == "smtp"
+
+
+def test_postgres_urls_use_psycopg3():
+    app = create_app(
+        ProductionConfig, {"SECRET_KEY": "x" * 32, "SQLALCHEMY_DATABASE_URI": "postgres://u:p@h/db"}
+    )
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@h/db"
+
+
+def test_unknown_environment_name_is_an_error(monkeypatch):
+    monkeypatch.setenv("BILLFOLD_ENV", "prod")
+    with pytest.raises(RuntimeError, match="BILLFOLD_ENV must be one of"):
+        config_from_env()
