@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -42,6 +43,7 @@ class Config:
 
     # Links in emails are built from these, never from the request's Host header.
     PUBLIC_HOST = os.environ.get("SERVER_NAME", "127.0.0.1:5000")
+    PUBLIC_HOST_SET = bool(os.environ.get("SERVER_NAME"))
     PUBLIC_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
 
     # Number of reverse proxies in front of the app whose X-Forwarded-* we trust.
@@ -65,6 +67,57 @@ class Config:
     # Tries per message, and the waits (seconds) between them.
     OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 5)
     OUTBOX_RETRY_INTERVALS = [60, 300, 900, 3600]
+
+    # The billing run: renewal proformas N days before due, suspension M days
+    # after, termination K days after (each can be overridden per client).
+    RENEWAL_DAYS_BEFORE = env_int("RENEWAL_DAYS_BEFORE", 14)
+    SUSPEND_DAYS_AFTER = env_int("SUSPEND_DAYS_AFTER", 5)
+    TERMINATE_DAYS_AFTER = env_int("TERMINATE_DAYS_AFTER", 30)
+    BILLING_RUN_BATCH = env_int("BILLING_RUN_BATCH", 1000)
+    INVOICES_PER_PAGE = 20
+
+    # The seller printed on every invoice.
+    SELLER = {
+        "name": os.environ.get("SELLER_NAME", "Billfold Hosting SRL"),
+        "tax_id": os.environ.get("SELLER_TAX_ID", "RO12345678"),
+        "registration": os.environ.get("SELLER_REGISTRATION", "J40/1234/2020"),
+        "address": os.environ.get("SELLER_ADDRESS", "Str. Exemplu 1, 010101 Bucuresti"),
+        "country": os.environ.get("SELLER_COUNTRY", "RO"),
+        "email": os.environ.get("SELLER_EMAIL", "billing@example.com"),
+        "bank": os.environ.get("SELLER_BANK", "Banca Exemplu"),
+        "iban": os.environ.get("SELLER_IBAN", "RO49AAAA1B31007593840000"),
+    }
+    # Standard VAT rates (basis points) by buyer country, for EU consumers (OSS)
+    # and domestic sales. Override with VAT_RATES='{"RO": 2100, ...}'.
+    VAT_RATES = {
+        "AT": 2000,
+        "BE": 2100,
+        "BG": 2000,
+        "CY": 1900,
+        "CZ": 2100,
+        "DE": 1900,
+        "DK": 2500,
+        "EE": 2400,
+        "ES": 2100,
+        "FI": 2550,
+        "FR": 2000,
+        "GR": 2400,
+        "HR": 2500,
+        "HU": 2700,
+        "IE": 2300,
+        "IT": 2200,
+        "LT": 2100,
+        "LU": 1700,
+        "LV": 2100,
+        "MT": 1800,
+        "NL": 2100,
+        "PL": 2300,
+        "PT": 2300,
+        "RO": 2100,
+        "SE": 2500,
+        "SI": 2200,
+        "SK": 2300,
+    } | json.loads(os.environ.get("VAT_RATES", "{}"))
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -20,7 +20,8 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     hops = app.config["TRUSTED_PROXY_HOPS"]
     if hops:
         # Only as many X-Forwarded-* hops as we have proxies; never a raw header.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        # X-Forwarded-Host is not trusted: email links use SERVER_NAME anyway.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     from app import cli, errors
     from app.core import auth, queue, templating
@@ -29,7 +30,9 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     for ext in (db, login_manager, csrf, htmx):
         ext.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
-    for module in (auth, queue, templating, errors, cli):
+    from app.invoices import guards
+
+    for module in (auth, queue, templating, errors, cli, guards):
         module.init_app(app)
 
     from app.account import views as account
@@ -50,6 +53,8 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
 def _check_config(app: Flask) -> None:
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY is not set: refusing to start without it (see README, Configuration)")
+    if app.config["ENV_NAME"] == "production" and not app.config.get("PUBLIC_HOST_SET"):
+        raise RuntimeError("SERVER_NAME is not set: emails would link to the wrong host (see README)")
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("postgres://") or uri.startswith("postgresql://"):
         # psycopg 3 is the installed driver.
@@ -64,6 +69,8 @@ def _import_models() -> None:
     """Every model must be imported for Alembic autogenerate and relationships."""
     from app.account import models as _account  # noqa: F401
     from app.admin import models as _admin  # noqa: F401
+    from app.hosting import models as _hosting  # noqa: F401
+    from app.invoices import models as _invoices  # noqa: F401
     from app.notify import models as _notify  # noqa: F401
 
 

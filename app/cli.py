@@ -22,9 +22,12 @@ outbox_cli = AppGroup("outbox", help="The email/SMS outbox.")
 
 
 @outbox_cli.command("flush")
-def outbox_flush_command() -> None:
-    """Enqueue every message still waiting in the outbox."""
-    found, handed = flush_outbox()
+@click.option(
+    "--now", "ignore_backoff", is_flag=True, help="Also retry messages still in their backoff delay."
+)
+def outbox_flush_command(ignore_backoff: bool) -> None:
+    """Enqueue every message waiting in the outbox whose retry time has come."""
+    found, handed = flush_outbox(ignore_backoff=ignore_backoff)
     click.echo(f"{found} queued message(s), {handed} handed to the queue.")
     if handed < found:
         raise SystemExit(1)

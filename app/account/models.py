@@ -72,6 +72,10 @@ class Client(db.Model):
     region: Mapped[str | None] = mapped_column(sa.String(80))
     postcode: Mapped[str | None] = mapped_column(sa.String(20))
     country: Mapped[str] = mapped_column(sa.String(2))
+    # Billing-run settings for this client; None = the global setting.
+    renewal_days_before: Mapped[int | None]
+    suspend_days_after: Mapped[int | None]
+    terminate_days_after: Mapped[int | None]
     # Cached sum of the wallet ledger, in minor units of `currency`.
     balance_minor: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -94,3 +94,17 @@ def record_login(identity, ip: str | None) -> None:
     """Remember when and from where a user or staff member last logged in."""
     identity.last_login_at = utcnow()
     identity.last_login_ip = ip
+
+
+def lock_client(client_id: int) -> Client:
+    """The client row, locked until the transaction ends (SELECT ... FOR UPDATE).
+
+    Every change of a client's money happens under this lock. SQLite ignores
+    FOR UPDATE; its single writer serializes the same way.
+    """
+    return db.session.execute(
+        sa.select(Client)
+        .where(Client.id == client_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 
 from app.account.forms import LoginForm, RegisterForm
@@ -75,6 +75,7 @@ def login():
 @bp.post("/logout")
 def logout():
     logout_user()
+    session.clear()  # nothing of the old session survives, not even its CSRF token
     flash("You have been signed out.", "info")
     return redirect(url_for("account.login"))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 
 from app.account.forms import LoginForm
@@ -37,6 +37,7 @@ def login():
 @bp.post("/logout")
 def logout():
     logout_user()
+    session.clear()
     flash("You have been signed out.", "info")
     return redirect(url_for("admin.login"))
 

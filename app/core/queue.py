@@ -105,23 +105,39 @@ def enqueue(path: str, *args: int | str) -> bool:
 
 
 def _collect_outbox_rows(session: Session, flush_context) -> None:
+    """Remember new outbox rows, tagged with the savepoint (if any) that wrote them."""
     pending = session.info.setdefault(_PENDING, [])
+    savepoint = session.get_nested_transaction()
     for obj in session.new:
         path = getattr(obj, "__outbox_job__", None)
         if path:
-            pending.append((path, obj.id))
+            pending.append([savepoint, path, obj.id])
 
 
 def _enqueue_after_commit(session: Session) -> None:
+    savepoint = session.get_nested_transaction()
+    if savepoint is not None:
+        # A savepoint was released: its rows now belong to the enclosing
+        # transaction and wait for the real commit.
+        parent = savepoint.parent if savepoint.parent is not None and savepoint.parent.nested else None
+        for entry in session.info.get(_PENDING, []):
+            if entry[0] is savepoint:
+                entry[0] = parent
+        return
     pending = session.info.pop(_PENDING, None)
     if not pending or not has_app_context():
         return
-    for path, obj_id in pending:
+    for _, path, obj_id in pending:
         enqueue(path, obj_id)
 
 
 def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    savepoint = session.get_nested_transaction()
+    if savepoint is None:
+        session.info.pop(_PENDING, None)
+        return
+    # Only the rows written inside the rolled-back savepoint are gone.
+    session.info[_PENDING] = [e for e in session.info.get(_PENDING, []) if e[0] is not savepoint]
 
 
 def init_app(app: Flask) -> None:

@@ -51,14 +51,19 @@ def test_smtp_down_keeps_message_queued_then_flush_sends_it_once(app, smtp_serve
     assert message.status is MessageStatus.QUEUED
     assert message.attempts == 1 and "ConnectionRefusedError" in message.last_error
 
+    assert message.next_attempt_at > message.last_attempt_at, "a retry time is set"
+
     smtp_server.start()
-    result = runner.invoke(args=["outbox", "flush"])
+    waiting = runner.invoke(args=["outbox", "flush"])
+    assert "0 queued message(s)" in waiting.output, "the sweeper respects the backoff"
+    assert smtp_server.handler.messages == []
+    result = runner.invoke(args=["outbox", "flush", "--now"])
     assert result.exit_code == 0, result.output
     assert "1 queued message(s), 1 handed to the queue." in result.output
     assert len(smtp_server.handler.messages) == 1
     assert only_message(app).status is MessageStatus.SENT
 
-    runner.invoke(args=["outbox", "flush"])
+    runner.invoke(args=["outbox", "flush", "--now"])
     assert len(smtp_server.handler.messages) == 1
 
 
@@ -80,15 +85,48 @@ def test_message_fails_after_the_last_attempt(app, smtp_server):
     assert message.attempts == max_attempts
 
 
-def test_rolled_back_event_sends_nothing(app, smtp_server):
+@pytest.fixture
+def enqueued(monkeypatch):
+    """Record what is handed to the queue instead of running it."""
+    calls = []
+    monkeypatch.setattr("app.core.queue.enqueue", lambda path, *args: calls.append((path, *args)) or True)
+    return calls
+
+
+def _sign_up(email="x@example.com"):
     from app.account.models import ClientKind
     from app.account.services import SignUp, register_client
 
+    return register_client(
+        SignUp(email=email, password="p" * 12, name="X", kind=ClientKind.PERSON, country="RO")
+    )
+
+
+def test_outbox_rows_are_enqueued_only_by_the_real_commit(app, enqueued):
     with app.app_context():
-        register_client(
-            SignUp(email="x@example.com", password="p" * 12, name="X", kind=ClientKind.PERSON, country="RO")
-        )
+        _sign_up()
+        with db.session.begin_nested():  # releasing a savepoint is not the commit
+            _sign_up("y@example.com")
+        assert enqueued == []
+        db.session.commit()
+    assert [call[0] for call in enqueued] == ["app.notify.jobs.send_email"] * 2
+
+
+def test_a_rolled_back_savepoint_drops_only_its_own_rows(app, enqueued):
+    with app.app_context():
+        _sign_up()
+        savepoint = db.session.begin_nested()
+        _sign_up("y@example.com")
+        savepoint.rollback()
+        db.session.commit()
+        kept = db.session.scalars(sa.select(EmailMessage.id)).all()
+    assert len(kept) == 1
+    assert enqueued == [("app.notify.jobs.send_email", kept[0])]
+
+
+def test_a_rolled_back_transaction_enqueues_nothing(app, enqueued):
+    with app.app_context():
+        _sign_up()
         db.session.rollback()
-        assert db.session.scalar(sa.select(sa.func.count(EmailMessage.id))) == 0
-        db.session.commit()  # a later commit must not send the forgotten message
-    assert smtp_server.handler.messages == []
+        db.session.commit()
+    assert enqueued == []

@@ -13,16 +13,22 @@ def test_production_refuses_to_start_without_secret_key():
         create_app(ProductionConfig, {"SECRET_KEY": None, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
 
 
+PRODUCTION = {"SECRET_KEY": "x" * 32, "SQLALCHEMY_DATABASE_URI": "sqlite://", "PUBLIC_HOST_SET": True}
+
+
+def test_production_refuses_to_start_without_server_name():
+    with pytest.raises(RuntimeError, match="SERVER_NAME is not set"):
+        create_app(ProductionConfig, {**PRODUCTION, "PUBLIC_HOST_SET": False})
+
+
 def test_production_sets_secure_cookies():
-    app = create_app(ProductionConfig, {"SECRET_KEY": "x" * 32, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    app = create_app(ProductionConfig, PRODUCTION)
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
     assert app.config["MAIL_BACKEND"] == "smtp"
 
 
 def test_postgres_urls_use_psycopg3():
-    app = create_app(
-        ProductionConfig, {"SECRET_KEY": "x" * 32, "SQLALCHEMY_DATABASE_URI": "postgres://u:p@h/db"}
-    )
+    app = create_app(ProductionConfig, {**PRODUCTION, "SQLALCHEMY_DATABASE_URI": "postgres://u:p@h/db"})
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@h/db"
 
 

@@ -83,11 +83,23 @@ def test_login_follows_a_local_next(client, owner):
 
 
 def test_session_is_renewed_at_login(client, owner):
-    client.get("/login")
-    before = client.get_cookie("session").value
+    """Nothing planted in the session before login survives it (no fixation)."""
+    old_token = csrf_token(client, "/login")
+    with client.session_transaction() as session:
+        session["planted"] = "by-an-attacker"
     login(client)
-    after = client.get_cookie("session").value
-    assert before != after
+
+    with client.session_transaction() as session:
+        assert "planted" not in session
+    response = client.post("/logout", data={"csrf_token": old_token})
+    assert response.status_code == 400, "the pre-login CSRF token no longer works"
+
+
+def test_logout_clears_the_whole_session(client, owner):
+    login(client)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    with client.session_transaction() as session:
+        assert "_user_id" not in session and "csrf_token" not in session
 
 
 @pytest.mark.parametrize("headers", [{}, {"HX-Request": "true"}], ids=["form", "htmx"])

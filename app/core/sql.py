@@ -1,0 +1,40 @@
+"""Small portable SQL helpers (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
+
+from app.extensions import db
+
+
+def insert_ignoring_conflicts(model, values: dict | list[dict]):
+    """INSERT ... ON CONFLICT DO NOTHING for the session's dialect."""
+    dialect = db.session.get_bind().dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    return db.session.execute(insert(model).values(values).on_conflict_do_nothing())
+
+
+class add_days(ColumnElement):
+    """`day + days` as a SQL date; `days` is an integer expression (may be negative)."""
+
+    inherit_cache = True
+    type = sa.Date()
+
+    def __init__(self, day, days):
+        self.day = day if isinstance(day, ColumnElement) else sa.literal(day, sa.Date())
+        self.days = days if isinstance(days, ColumnElement) else sa.literal(days, sa.Integer())
+
+
+@compiles(add_days, "postgresql")
+def _add_days_pg(element, compiler, **kw):
+    day, days = compiler.process(element.day, **kw), compiler.process(element.days, **kw)
+    return f"(CAST({day} AS DATE) + CAST({days} AS INTEGER))"
+
+
+@compiles(add_days, "sqlite")
+def _add_days_sqlite(element, compiler, **kw):
+    day, days = compiler.process(element.day, **kw), compiler.process(element.days, **kw)
+    return f"date({day}, ({days}) || ' days')"

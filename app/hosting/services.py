@@ -1,0 +1,150 @@
+"""Service lifecycle: ordering, activation and renewal on payment, timelines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.core.types import utcnow
+from app.errors import ValidationError
+from app.extensions import db
+from app.hosting.models import BillingCycle, Product, Service, ServiceStatus
+
+if TYPE_CHECKING:
+    from app.account.models import Client
+    from app.invoices.models import Invoice, InvoiceLine
+
+
+def services_paid(lines: list[InvoiceLine], *, paid_on: date) -> None:
+    """Activate ordered services and extend renewed ones, for the lines of a paid proforma.
+
+    A renewal line extends its service only if the service is still due for
+    that period (paying twice never extends twice), and unsuspends a service
+    suspended for non-payment. Terminated services are not revived.
+    """
+    service_ids = [line.service_id for line in lines if line.service_id]
+    if not service_ids:
+        return
+    services = {
+        s.id: s
+        for s in db.session.scalars(sa.select(Service).where(Service.id.in_(service_ids)).with_for_update())
+    }
+    for line in lines:
+        service = services.get(line.service_id)
+        if service is None:
+            continue
+        if line.period_start is None:  # an order line
+            if service.status is ServiceStatus.PENDING:
+                service.status = ServiceStatus.ACTIVE
+                service.activated_at = utcnow()
+                service.next_due_date = service.cycle.period_end(paid_on)
+        elif service.status in (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED) and (
+            service.next_due_date == line.period_start
+        ):
+            service.next_due_date = line.period_end
+            if service.status is ServiceStatus.SUSPENDED and service.suspension_reason == "overdue":
+                service.status = ServiceStatus.ACTIVE
+                service.suspended_on = None
+                service.suspension_reason = None
+    db.session.flush()
+
+
+@dataclass(frozen=True)
+class CartItem:
+    product_id: int
+    cycle: BillingCycle
+    label: str
+
+
+def place_order(client: Client, items: list[CartItem]) -> Invoice:
+    """Create the ordered services (pending) and their proforma of origin `order`.
+
+    Raises ValidationError when an item is no longer sold in this cycle/currency.
+    """
+    from app.invoices.models import ProformaOrigin
+    from app.invoices.services import LineSpec, create_proforma
+
+    if not items:
+        raise ValidationError("Your cart is empty.", field="cart")
+    lines = []
+    for item in items:
+        product = db.session.get(Product, item.product_id)
+        price = product.price_for(item.cycle, client.currency) if product and product.active else None
+        if price is None:
+            raise ValidationError("An item in your cart is no longer available; remove it.", field="cart")
+        service = Service(
+            client_id=client.id,
+            product_id=product.id,
+            label=item.label,
+            cycle=item.cycle,
+            price_minor=price.amount_minor,
+            currency=client.currency,
+            status=ServiceStatus.PENDING,
+        )
+        db.session.add(service)
+        db.session.flush()
+        lines.append(
+            LineSpec(
+                description=f"{product.name} - {item.label} ({item.cycle.label.lower()})",
+                unit_price_minor=price.amount_minor,
+                service_id=service.id,
+            )
+        )
+    today = utcnow().date()
+    return create_proforma(client, lines, origin=ProformaOrigin.ORDER, issue_date=today, due_date=today)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """What happens to a service and when, as the customer sees it."""
+
+    renewal_proforma_on: date | None
+    due_on: date | None
+    suspension_on: date | None
+    termination_on: date | None
+    open_proforma: Invoice | None
+
+
+def billing_days(client: Client) -> tuple[int, int, int]:
+    """(renewal days before due, suspend days after, terminate days after) for a client."""
+    config = current_app.config
+    return (
+        client.renewal_days_before
+        if client.renewal_days_before is not None
+        else config["RENEWAL_DAYS_BEFORE"],
+        client.suspend_days_after if client.suspend_days_after is not None else config["SUSPEND_DAYS_AFTER"],
+        client.terminate_days_after
+        if client.terminate_days_after is not None
+        else config["TERMINATE_DAYS_AFTER"],
+    )
+
+
+def service_timeline(service: Service, client: Client) -> Timeline:
+    from app.invoices.models import DocumentKind, Invoice, InvoiceLine, InvoiceStatus
+
+    open_proforma = db.session.scalar(
+        sa.select(Invoice)
+        .join(InvoiceLine)
+        .where(
+            InvoiceLine.service_id == service.id,
+            Invoice.kind == DocumentKind.PROFORMA,
+            Invoice.status == InvoiceStatus.UNPAID,
+        )
+        .order_by(Invoice.due_date)
+        .limit(1)
+    )
+    due = service.next_due_date
+    if due is None or service.status in (ServiceStatus.TERMINATED, ServiceStatus.CANCELLED):
+        return Timeline(None, due, None, None, open_proforma)
+    before, suspend_after, terminate_after = billing_days(client)
+    return Timeline(
+        renewal_proforma_on=due - timedelta(days=before),
+        due_on=due,
+        suspension_on=service.suspended_on or due + timedelta(days=suspend_after),
+        termination_on=due + timedelta(days=terminate_after),
+        open_proforma=open_proforma,
+    )

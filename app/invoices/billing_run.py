@@ -1,0 +1,362 @@
+"""The daily billing run: renewal proformas, suspensions and terminations.
+
+Set-based: each batch of clients costs a fixed number of SQL statements,
+whatever the number of services. Idempotent: a service gets one renewal
+proforma per period (a unique row in service_renewals), and suspension and
+termination only move services that are not there yet, so running the same
+date twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.account.models import Client, ClientStatus
+from app.core.events import emit
+from app.core.sql import add_days
+from app.core.types import utcnow
+from app.extensions import db
+from app.hosting.models import BillingCycle, Product, Service, ServiceGroup, ServiceStatus
+from app.invoices.models import (
+    BillingProfile,
+    BillingRun,
+    DocumentKind,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    ProformaOrigin,
+    QueuedItem,
+    ServiceRenewal,
+)
+from app.invoices.numbering import take_numbers
+from app.invoices.tax import tax_amount, tax_treatment
+
+_BUYER_COLUMNS = (
+    "kind",
+    "name",
+    "company_name",
+    "tax_id",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postcode",
+    "country",
+)
+
+
+@dataclass
+class RunResult:
+    run_date: date
+    proforma_ids: list[int] = field(default_factory=list)
+    suspended_ids: list[int] = field(default_factory=list)
+    terminated_ids: list[int] = field(default_factory=list)
+    cancelled_proformas: int = 0
+
+
+def run_billing(run_date: date, *, batch_clients: int | None = None) -> RunResult:
+    """Run the billing for `run_date`, committing after each batch."""
+    batch_clients = batch_clients or current_app.config["BILLING_RUN_BATCH"]
+    run = BillingRun(run_date=run_date)
+    db.session.add(run)
+    db.session.commit()
+    result = RunResult(run_date)
+    result.proforma_ids = create_renewal_proformas(run_date, batch_clients=batch_clients)
+    result.suspended_ids = suspend_overdue_services(run_date)
+    db.session.commit()
+    result.terminated_ids, result.cancelled_proformas = terminate_long_overdue_services(run_date)
+    db.session.commit()
+    run = db.session.get(BillingRun, run.id)
+    run.finished_at = utcnow()
+    run.proformas_created = len(result.proforma_ids)
+    run.services_suspended = len(result.suspended_ids)
+    run.services_terminated = len(result.terminated_ids)
+    db.session.commit()
+    return result
+
+
+def _setting(column, config_key: str):
+    """The client's own value of a billing setting, else the global one (SQL)."""
+    return sa.func.coalesce(column, current_app.config[config_key])
+
+
+# --- renewals ------------------------------------------------------------------------
+
+
+def _renewal_candidates(run_date: date):
+    """Services whose renewal proforma for the current period is due and not yet made."""
+    renewal_window_end = add_days(run_date, _setting(Client.renewal_days_before, "RENEWAL_DAYS_BEFORE"))
+    already = sa.exists().where(
+        ServiceRenewal.service_id == Service.id, ServiceRenewal.period_start == Service.next_due_date
+    )
+    return (
+        sa.select(Service.id)
+        .join(Client, Client.id == Service.client_id)
+        .where(
+            Service.status.in_([ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED]),
+            Service.next_due_date.is_not(None),
+            Service.next_due_date <= renewal_window_end,
+            Client.status == ClientStatus.ACTIVE,
+            ~already,
+        )
+    )
+
+
+def create_renewal_proformas(run_date: date, *, batch_clients: int) -> list[int]:
+    """One renewal proforma per client and due date, for every service entering
+    its renewal window. Commits after each batch of clients. Returns the ids."""
+    created: list[int] = []
+    last_client_id = 0
+    while True:
+        client_ids = (
+            _renewal_candidates(run_date)
+            .with_only_columns(Service.client_id)
+            .where(Service.client_id > last_client_id)
+            .group_by(Service.client_id)
+            .order_by(Service.client_id)
+            .limit(batch_clients)
+        ).subquery()
+        rows = db.session.execute(
+            _renewal_candidates(run_date)
+            .with_only_columns(
+                Service.id,
+                Service.client_id,
+                Service.next_due_date,
+                Service.cycle,
+                Service.price_minor,
+                Service.label,
+                Product.name.label("product_name"),
+                ServiceGroup.name.label("group_name"),
+                ServiceGroup.hide_on_invoice,
+            )
+            .join(Product, Product.id == Service.product_id)
+            .outerjoin(ServiceGroup, ServiceGroup.id == Service.group_id)
+            .where(Service.client_id.in_(sa.select(client_ids.c.client_id)))
+            .order_by(Service.client_id, Service.next_due_date, Service.id)
+        ).all()
+        if not rows:
+            return created
+        ids = _create_batch(run_date, rows)
+        # Subscribers write their outbox rows in this same transaction.
+        emit("proformas_issued", proforma_ids=ids, origin=ProformaOrigin.RENEWAL.value)
+        db.session.commit()
+        created.extend(ids)
+        last_client_id = rows[-1].client_id
+
+
+def _payers(client_ids: list[int]) -> dict[int, tuple[int, dict, str]]:
+    """Default payer (id, buyer fields) and currency per client; missing payers are created."""
+    rows = db.session.execute(
+        sa.select(Client, BillingProfile)
+        .outerjoin(BillingProfile, sa.and_(BillingProfile.client_id == Client.id, BillingProfile.is_default))
+        .where(Client.id.in_(client_ids))
+    ).all()
+    missing = [client for client, payer in rows if payer is None]
+    payers = {client.id: payer for client, payer in rows if payer is not None}
+    if missing:
+        new = db.session.scalars(
+            sa.insert(BillingProfile).returning(BillingProfile, sort_by_parameter_order=True),
+            [
+                {"client_id": c.id, "is_default": True, **{k: getattr(c, k) for k in _BUYER_COLUMNS}}
+                for c in missing
+            ],
+        ).all()
+        payers.update({p.client_id: p for p in new})
+    currency = {client.id: client.currency for client, _ in rows}
+    return {
+        cid: (payer.id, {k: getattr(payer, k) for k in _BUYER_COLUMNS}, currency[cid])
+        for cid, payer in payers.items()
+    }
+
+
+def _create_batch(run_date: date, rows) -> list[int]:
+    """Insert the proformas, lines and renewal markers for one batch of candidate services."""
+    config = current_app.config
+    groups: dict[tuple[int, date], list] = defaultdict(list)
+    for row in rows:
+        groups[(row.client_id, row.next_due_date)].append(row)
+    client_ids = sorted({client_id for client_id, _ in groups})
+    payers = _payers(client_ids)
+    queued = defaultdict(list)
+    for item in db.session.scalars(
+        sa.select(QueuedItem)
+        .where(QueuedItem.client_id.in_(client_ids), QueuedItem.invoice_id.is_(None))
+        .order_by(QueuedItem.id)
+    ):
+        queued[item.client_id].append(item)
+
+    numbers = iter(take_numbers(DocumentKind.PROFORMA, run_date.year, len(groups)))
+    invoice_rows, line_rows, queued_for = [], [], []
+    for (client_id, due), services in groups.items():
+        payer_id, buyer, currency = payers[client_id]
+        lines = [
+            {
+                "description": f"{s.product_name} - {s.label} "
+                f"({s.next_due_date:%d.%m.%Y} - {_last_day(s):%d.%m.%Y})",
+                "group_name": None if s.hide_on_invoice else s.group_name,
+                "service_id": s.id,
+                "period_start": s.next_due_date,
+                "period_end": BillingCycle(s.cycle).period_end(s.next_due_date),
+                "quantity": 1,
+                "unit_price_minor": s.price_minor,
+                "amount_minor": s.price_minor,
+            }
+            for s in services
+        ]
+        # Queued items go on the client's first proforma of this run.
+        items = queued.pop(client_id, [])
+        lines += [
+            {
+                "description": i.description,
+                "quantity": 1,
+                "unit_price_minor": i.amount_minor,
+                "amount_minor": i.amount_minor,
+            }
+            for i in items
+        ]
+        treatment = tax_treatment(
+            buyer_kind=buyer["kind"],
+            buyer_country=buyer["country"],
+            buyer_tax_id=buyer["tax_id"],
+            seller_country=config["SELLER"]["country"],
+            rates=config["VAT_RATES"],
+        )
+        subtotal = sum(line["amount_minor"] for line in lines)
+        tax = tax_amount(subtotal, treatment.rate_bp)
+        invoice_rows.append(
+            {
+                "client_id": client_id,
+                "kind": DocumentKind.PROFORMA,
+                "number": next(numbers),
+                "status": InvoiceStatus.UNPAID,
+                "origin": ProformaOrigin.RENEWAL,
+                "currency": currency,
+                "issue_date": run_date,
+                "due_date": due,
+                "subtotal_minor": subtotal,
+                "tax_minor": tax,
+                "total_minor": subtotal + tax,
+                "amount_paid_minor": 0,
+                "tax_mode": treatment.mode,
+                "tax_rate_bp": treatment.rate_bp,
+                "tax_note": treatment.note,
+                "payer_id": payer_id,
+                "seller": dict(config["SELLER"]),
+                "created_at": utcnow(),
+                **{f"buyer_{k}": v for k, v in buyer.items() if k not in ("name", "company_name", "kind")},
+                "buyer_kind": buyer["kind"],
+                "buyer_name": buyer["name"],
+                "buyer_company": buyer["company_name"],
+            }
+        )
+        line_rows.append(lines)
+        queued_for.append(items)
+
+    invoice_ids = db.session.scalars(
+        sa.insert(Invoice).returning(Invoice.id, sort_by_parameter_order=True), invoice_rows
+    ).all()
+    db.session.execute(
+        sa.insert(InvoiceLine),
+        [
+            {**line, "invoice_id": invoice_id, "position": position}
+            for invoice_id, lines in zip(invoice_ids, line_rows, strict=True)
+            for position, line in enumerate(lines, start=1)
+        ],
+    )
+    db.session.execute(
+        sa.insert(ServiceRenewal),
+        [
+            {
+                "service_id": line["service_id"],
+                "period_start": line["period_start"],
+                "proforma_id": invoice_id,
+            }
+            for invoice_id, lines in zip(invoice_ids, line_rows, strict=True)
+            for line in lines
+            if line.get("service_id")
+        ],
+    )
+    item_updates = [
+        {"id": item.id, "invoice_id": invoice_id}
+        for invoice_id, items in zip(invoice_ids, queued_for, strict=True)
+        for item in items
+    ]
+    if item_updates:
+        db.session.execute(sa.update(QueuedItem), item_updates)
+    return list(invoice_ids)
+
+
+def _last_day(row) -> date:
+    return BillingCycle(row.cycle).period_end(row.next_due_date) - timedelta(days=1)
+
+
+# --- suspension and termination -----------------------------------------------------
+
+
+def _client_setting(column, config_key: str):
+    """A per-client billing setting for the service being updated (correlated)."""
+    value = sa.select(column).where(Client.id == Service.client_id).scalar_subquery()
+    return sa.func.coalesce(value, current_app.config[config_key])
+
+
+def suspend_overdue_services(run_date: date) -> list[int]:
+    """Suspend active services whose due date is M days past. Returns their ids."""
+    suspended = db.session.scalars(
+        sa.update(Service)
+        .where(
+            Service.status == ServiceStatus.ACTIVE,
+            Service.next_due_date
+            <= add_days(run_date, -_client_setting(Client.suspend_days_after, "SUSPEND_DAYS_AFTER")),
+        )
+        .values(status=ServiceStatus.SUSPENDED, suspended_on=run_date, suspension_reason="overdue")
+        .returning(Service.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if suspended:
+        emit("services_suspended", service_ids=list(suspended), reason="overdue")
+    return list(suspended)
+
+
+def terminate_long_overdue_services(run_date: date) -> tuple[list[int], int]:
+    """Terminate suspended services K days past due, and cancel the unpaid renewal
+    proformas left with only terminated services. Returns (ids, proformas cancelled)."""
+    terminated = db.session.scalars(
+        sa.update(Service)
+        .where(
+            Service.status == ServiceStatus.SUSPENDED,
+            Service.next_due_date
+            <= add_days(run_date, -_client_setting(Client.terminate_days_after, "TERMINATE_DAYS_AFTER")),
+        )
+        .values(status=ServiceStatus.TERMINATED, terminated_on=run_date)
+        .returning(Service.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not terminated:
+        return [], 0
+    live_service_on_it = (
+        sa.select(InvoiceLine.id)
+        .join(Service, Service.id == InvoiceLine.service_id)
+        .where(InvoiceLine.invoice_id == Invoice.id, Service.status != ServiceStatus.TERMINATED)
+        .exists()
+    )
+    cancelled = db.session.execute(
+        sa.update(Invoice)
+        .where(
+            Invoice.kind == DocumentKind.PROFORMA,
+            Invoice.status == InvoiceStatus.UNPAID,
+            Invoice.amount_paid_minor == 0,
+            Invoice.id.in_(
+                sa.select(ServiceRenewal.proforma_id).where(ServiceRenewal.service_id.in_(list(terminated)))
+            ),
+            ~live_service_on_it,
+        )
+        .values(status=InvoiceStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    emit("services_terminated", service_ids=list(terminated))
+    return list(terminated), cancelled

@@ -1,0 +1,222 @@
+"""Proformas, tax invoices and credit notes; their lines, numbering and payers."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.account.models import ClientKind
+from app.core.types import UTCDateTime, str_enum, utcnow
+from app.extensions import db
+
+
+class DocumentKind(enum.StrEnum):
+    PROFORMA = "proforma"
+    TAX_INVOICE = "tax_invoice"
+    CREDIT_NOTE = "credit_note"
+
+    @property
+    def label(self) -> str:
+        return {"proforma": "Proforma", "tax_invoice": "Tax invoice", "credit_note": "Credit note"}[
+            self.value
+        ]
+
+
+#: Legal documents: once written they never change.
+TAX_DOCUMENTS = (DocumentKind.TAX_INVOICE, DocumentKind.CREDIT_NOTE)
+
+
+class InvoiceStatus(enum.StrEnum):
+    UNPAID = "unpaid"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+    ISSUED = "issued"  # credit notes
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class ProformaOrigin(enum.StrEnum):
+    ORDER = "order"  # the client placed an order
+    RENEWAL = "renewal"  # the billing run generated it for a due service
+
+
+class TaxMode(enum.StrEnum):
+    STANDARD = "standard"
+    REVERSE_CHARGE = "reverse_charge"
+    OUTSIDE_SCOPE = "outside_scope"
+
+
+class BillingProfile(db.Model):
+    """A saved payer: the person or legal entity a client's invoices can be billed to."""
+
+    __tablename__ = "billing_profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"), index=True)
+    kind: Mapped[ClientKind] = mapped_column(str_enum(ClientKind))
+    name: Mapped[str] = mapped_column(sa.String(120))
+    company_name: Mapped[str | None] = mapped_column(sa.String(160))
+    tax_id: Mapped[str | None] = mapped_column(sa.String(40))
+    address_line1: Mapped[str | None] = mapped_column(sa.String(160))
+    address_line2: Mapped[str | None] = mapped_column(sa.String(160))
+    city: Mapped[str | None] = mapped_column(sa.String(80))
+    region: Mapped[str | None] = mapped_column(sa.String(80))
+    postcode: Mapped[str | None] = mapped_column(sa.String(20))
+    country: Mapped[str] = mapped_column(sa.String(2))
+    is_default: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def display_name(self) -> str:
+        return self.company_name if self.kind is ClientKind.ORGANIZATION and self.company_name else self.name
+
+
+class Invoice(db.Model):
+    """A proforma (payment request), tax invoice or credit note.
+
+    Tax invoices and credit notes are immutable: an ORM guard refuses to flush a
+    change and a database trigger refuses any UPDATE or DELETE of them.
+    """
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        sa.Index("ix_invoices_client_id_kind_status", "client_id", "kind", "status"),
+        sa.CheckConstraint("total_minor = subtotal_minor + tax_minor", name="total_adds_up"),
+        sa.CheckConstraint("amount_paid_minor >= 0", name="paid_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"))
+    kind: Mapped[DocumentKind] = mapped_column(str_enum(DocumentKind))
+    number: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    status: Mapped[InvoiceStatus] = mapped_column(str_enum(InvoiceStatus))
+    origin: Mapped[ProformaOrigin | None] = mapped_column(str_enum(ProformaOrigin))
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    issue_date: Mapped[date] = mapped_column(sa.Date)
+    due_date: Mapped[date] = mapped_column(sa.Date)
+    subtotal_minor: Mapped[int] = mapped_column(default=0)
+    tax_minor: Mapped[int] = mapped_column(default=0)
+    total_minor: Mapped[int] = mapped_column(default=0)
+    amount_paid_minor: Mapped[int] = mapped_column(default=0)
+    tax_mode: Mapped[TaxMode] = mapped_column(str_enum(TaxMode))
+    tax_rate_bp: Mapped[int] = mapped_column(default=0)  # basis points: 2100 = 21%
+    tax_note: Mapped[str | None] = mapped_column(sa.String(255))
+    # Who is billed: a snapshot, so later profile edits never change a document.
+    payer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("billing_profiles.id"))
+    buyer_kind: Mapped[ClientKind] = mapped_column(str_enum(ClientKind))
+    buyer_name: Mapped[str] = mapped_column(sa.String(120))
+    buyer_company: Mapped[str | None] = mapped_column(sa.String(160))
+    buyer_tax_id: Mapped[str | None] = mapped_column(sa.String(40))
+    buyer_address_line1: Mapped[str | None] = mapped_column(sa.String(160))
+    buyer_address_line2: Mapped[str | None] = mapped_column(sa.String(160))
+    buyer_city: Mapped[str | None] = mapped_column(sa.String(80))
+    buyer_region: Mapped[str | None] = mapped_column(sa.String(80))
+    buyer_postcode: Mapped[str | None] = mapped_column(sa.String(20))
+    buyer_country: Mapped[str] = mapped_column(sa.String(2))
+    seller: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # Tax invoice: the proforma it was issued from. Credit note: the invoice it corrects.
+    source_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id"), index=True)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
+    )
+    source: Mapped[Invoice | None] = relationship(remote_side=[id])
+
+    @property
+    def is_tax_document(self) -> bool:
+        return self.kind in TAX_DOCUMENTS
+
+    @property
+    def balance_due_minor(self) -> int:
+        return max(self.total_minor - self.amount_paid_minor, 0) if self.status is InvoiceStatus.UNPAID else 0
+
+    @property
+    def buyer_display_name(self) -> str:
+        if self.buyer_kind is ClientKind.ORGANIZATION and self.buyer_company:
+            return self.buyer_company
+        return self.buyer_name
+
+
+class InvoiceLine(db.Model):
+    __tablename__ = "invoice_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id"), index=True)
+    position: Mapped[int]
+    description: Mapped[str] = mapped_column(sa.String(255))
+    group_name: Mapped[str | None] = mapped_column(sa.String(80))
+    service_id: Mapped[int | None] = mapped_column(sa.ForeignKey("services.id"), index=True)
+    period_start: Mapped[date | None] = mapped_column(sa.Date)
+    period_end: Mapped[date | None] = mapped_column(sa.Date)
+    quantity: Mapped[int] = mapped_column(default=1)
+    unit_price_minor: Mapped[int]
+    amount_minor: Mapped[int]
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+
+class InvoiceSequence(db.Model):
+    """The last number used in a series and year; locked while a number is taken,
+    so numbers are gapless and unique."""
+
+    __tablename__ = "invoice_sequences"
+
+    series: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last_number: Mapped[int] = mapped_column(default=0)
+
+
+class ServiceRenewal(db.Model):
+    """One renewal proforma per service and period: what makes the billing run idempotent."""
+
+    __tablename__ = "service_renewals"
+    __table_args__ = (sa.UniqueConstraint("service_id", "period_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(sa.ForeignKey("services.id"))
+    period_start: Mapped[date] = mapped_column(sa.Date)
+    proforma_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id"), index=True)
+
+
+class QueuedItem(db.Model):
+    """An item staff queued for the client's next proforma."""
+
+    __tablename__ = "queued_invoice_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"), index=True)
+    description: Mapped[str] = mapped_column(sa.String(255))
+    amount_minor: Mapped[int]
+    invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InvoicePdf(db.Model):
+    """The PDF of a tax document, rendered once when first asked for and kept."""
+
+    __tablename__ = "invoice_pdfs"
+
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id"), primary_key=True)
+    content: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BillingRun(db.Model):
+    """A record of each billing run and what it did."""
+
+    __tablename__ = "billing_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_date: Mapped[date] = mapped_column(sa.Date, index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    proformas_created: Mapped[int] = mapped_column(default=0)
+    services_suspended: Mapped[int] = mapped_column(default=0)
+    services_terminated: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,368 @@
+"""Invoice operations: proformas, billing details, payment and tax invoices.
+
+Functions flush but never commit; the caller (a view, a job, the billing run)
+commits once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.account.models import Client, ClientKind
+from app.account.services import lock_client
+from app.core.events import emit
+from app.core.types import utcnow
+from app.errors import DomainError, ValidationError
+from app.extensions import db
+from app.hosting.services import services_paid
+from app.invoices.guards import ImmutableInvoice
+from app.invoices.models import (
+    BillingProfile,
+    DocumentKind,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    ProformaOrigin,
+    QueuedItem,
+)
+from app.invoices.numbering import take_number
+from app.invoices.tax import InvalidTaxId, normalize_tax_id, tax_amount, tax_treatment
+
+
+class InvoiceNotPayable(DomainError):
+    status_code = 409
+
+    def __init__(self, number: str) -> None:
+        super().__init__(f"Invoice {number} is not waiting for payment.")
+
+
+@dataclass(frozen=True)
+class BuyerDetails:
+    """Who an invoice is billed to."""
+
+    kind: ClientKind
+    name: str
+    country: str
+    company_name: str | None = None
+    tax_id: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postcode: str | None = None
+
+    @classmethod
+    def of(cls, source: Client | BillingProfile) -> BuyerDetails:
+        return cls(**{f.name: getattr(source, f.name) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    description: str
+    unit_price_minor: int
+    quantity: int = 1
+    service_id: int | None = None
+    group_name: str | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+
+
+# --- buyers and tax ---------------------------------------------------------------
+
+
+def validated_buyer(buyer: BuyerDetails) -> BuyerDetails:
+    """The buyer with a canonical tax ID. Raises ValidationError(field=...)."""
+    if buyer.kind is ClientKind.ORGANIZATION and not (buyer.company_name or "").strip():
+        raise ValidationError("Enter the company name.", field="company_name")
+    try:
+        tax_id = normalize_tax_id(buyer.kind, buyer.country, buyer.tax_id)
+    except InvalidTaxId as error:
+        raise ValidationError(str(error), field="tax_id") from None
+    seller_country = current_app.config["SELLER"]["country"]
+    if buyer.kind is ClientKind.ORGANIZATION and buyer.country == seller_country and not tax_id:
+        raise ValidationError("A company registered here must give its tax ID.", field="tax_id")
+    return BuyerDetails(**{**buyer.__dict__, "tax_id": tax_id})
+
+
+def default_payer(client: Client) -> BillingProfile:
+    """The client's default saved payer, made from the account details if none exists."""
+    payer = db.session.scalar(
+        sa.select(BillingProfile).where(BillingProfile.client_id == client.id, BillingProfile.is_default)
+    )
+    if payer is None:
+        payer = BillingProfile(client_id=client.id, is_default=True, **BuyerDetails.of(client).__dict__)
+        db.session.add(payer)
+        db.session.flush()
+    return payer
+
+
+def apply_buyer(invoice: Invoice, buyer: BuyerDetails) -> None:
+    """Copy the buyer onto the invoice and recompute its tax and totals."""
+    invoice.buyer_kind = buyer.kind
+    invoice.buyer_name = buyer.name
+    invoice.buyer_company = buyer.company_name if buyer.kind is ClientKind.ORGANIZATION else None
+    invoice.buyer_tax_id = buyer.tax_id
+    for part in ("address_line1", "address_line2", "city", "region", "postcode", "country"):
+        setattr(invoice, f"buyer_{part}", getattr(buyer, part))
+    recompute_totals(invoice)
+
+
+def recompute_totals(invoice: Invoice) -> None:
+    config = current_app.config
+    treatment = tax_treatment(
+        buyer_kind=invoice.buyer_kind,
+        buyer_country=invoice.buyer_country,
+        buyer_tax_id=invoice.buyer_tax_id,
+        seller_country=config["SELLER"]["country"],
+        rates=config["VAT_RATES"],
+    )
+    invoice.tax_mode = treatment.mode
+    invoice.tax_rate_bp = treatment.rate_bp
+    invoice.tax_note = treatment.note
+    invoice.subtotal_minor = sum(line.amount_minor for line in invoice.lines)
+    invoice.tax_minor = tax_amount(invoice.subtotal_minor, treatment.rate_bp)
+    invoice.total_minor = invoice.subtotal_minor + invoice.tax_minor
+
+
+# --- proformas --------------------------------------------------------------------
+
+
+def create_proforma(
+    client: Client,
+    lines: list[LineSpec],
+    *,
+    origin: ProformaOrigin,
+    issue_date: date,
+    due_date: date,
+    payer: BillingProfile | None = None,
+    include_queued_items: bool = True,
+) -> Invoice:
+    """A new unpaid proforma for `client` with `lines` (and its queued items)."""
+    payer = payer or default_payer(client)
+    proforma = Invoice(
+        client_id=client.id,
+        kind=DocumentKind.PROFORMA,
+        number=take_number(DocumentKind.PROFORMA, issue_date.year),
+        status=InvoiceStatus.UNPAID,
+        origin=origin,
+        currency=client.currency,
+        issue_date=issue_date,
+        due_date=due_date,
+        payer_id=payer.id,
+        seller=dict(current_app.config["SELLER"]),
+    )
+    specs = list(lines)
+    queued = []
+    if include_queued_items:
+        queued = db.session.scalars(
+            sa.select(QueuedItem).where(QueuedItem.client_id == client.id, QueuedItem.invoice_id.is_(None))
+        ).all()
+        specs += [LineSpec(item.description, item.amount_minor) for item in queued]
+    proforma.lines = [
+        InvoiceLine(position=i, amount_minor=spec.unit_price_minor * spec.quantity, **spec.__dict__)
+        for i, spec in enumerate(specs, start=1)
+    ]
+    apply_buyer(proforma, BuyerDetails.of(payer))
+    db.session.add(proforma)
+    db.session.flush()
+    for item in queued:
+        item.invoice_id = proforma.id
+    emit("proformas_issued", proforma_ids=[proforma.id], origin=origin.value)
+    return proforma
+
+
+def update_billing_details(invoice: Invoice, buyer: BuyerDetails, *, save_as_payer: bool = False) -> Invoice:
+    """Bill an unpaid proforma to other details; totals follow the tax treatment.
+
+    Raises ImmutableInvoice for a tax document, InvoiceNotPayable for a paid or
+    cancelled proforma, ValidationError for bad details.
+    """
+    if invoice.is_tax_document:
+        raise ImmutableInvoice(invoice.number)
+    if invoice.status is not InvoiceStatus.UNPAID or invoice.amount_paid_minor:
+        raise InvoiceNotPayable(invoice.number)
+    buyer = validated_buyer(buyer)
+    if save_as_payer:
+        payer = BillingProfile(client_id=invoice.client_id, **buyer.__dict__)
+        db.session.add(payer)
+        db.session.flush()
+        invoice.payer_id = payer.id
+    apply_buyer(invoice, buyer)
+    db.session.flush()
+    return invoice
+
+
+def choose_payer(invoice: Invoice, payer_id: int) -> Invoice:
+    """Bill a proforma to one of the client's saved payers. Raises like update_billing_details."""
+    payer = db.session.scalar(
+        sa.select(BillingProfile).where(
+            BillingProfile.id == payer_id, BillingProfile.client_id == invoice.client_id
+        )
+    )
+    if payer is None:
+        raise ValidationError("Choose one of your saved payers.", field="payer_id")
+    update_billing_details(invoice, BuyerDetails.of(payer))
+    invoice.payer_id = payer.id
+    return invoice
+
+
+# --- payment ----------------------------------------------------------------------
+
+
+def record_payment(invoice_id: int, amount_minor: int, *, paid_at: datetime | None = None) -> Invoice | None:
+    """Apply `amount_minor` to an unpaid proforma, under the client's row lock.
+
+    When the proforma is paid in full it is settled (see settle_proforma) and
+    the new tax invoice is returned; otherwise None. Raises InvoiceNotPayable
+    for a paid, cancelled or tax document, ValidationError for a bad amount.
+    """
+    invoice = db.session.get(Invoice, invoice_id)
+    lock_client(invoice.client_id)
+    db.session.refresh(invoice, with_for_update=True)
+    if invoice.kind is not DocumentKind.PROFORMA or invoice.status is not InvoiceStatus.UNPAID:
+        raise InvoiceNotPayable(invoice.number)
+    if amount_minor <= 0 or amount_minor > invoice.balance_due_minor:
+        raise ValidationError(
+            "The payment must be more than zero and at most the amount due.", field="amount"
+        )
+    invoice.amount_paid_minor += amount_minor
+    if invoice.amount_paid_minor < invoice.total_minor:
+        db.session.flush()
+        return None
+    return settle_proforma(invoice, paid_at=paid_at or utcnow())
+
+
+def settle_proforma(proforma: Invoice, *, paid_at: datetime) -> Invoice:
+    """Mark a fully paid proforma paid, issue its tax invoice and renew its services.
+
+    Call with the client's row locked (record_payment does). The tax invoice's
+    number is taken here, inside the paying transaction.
+    """
+    proforma.status = InvoiceStatus.PAID
+    proforma.paid_at = paid_at
+    proforma.amount_paid_minor = proforma.total_minor
+    tax_invoice = Invoice(
+        client_id=proforma.client_id,
+        kind=DocumentKind.TAX_INVOICE,
+        number=take_number(DocumentKind.TAX_INVOICE, paid_at.year),
+        status=InvoiceStatus.PAID,
+        origin=proforma.origin,
+        currency=proforma.currency,
+        issue_date=paid_at.date(),
+        due_date=paid_at.date(),
+        source_id=proforma.id,
+        paid_at=paid_at,
+        amount_paid_minor=proforma.total_minor,
+        payer_id=proforma.payer_id,
+        seller=dict(proforma.seller),
+        **{
+            column: getattr(proforma, column)
+            for column in [
+                "subtotal_minor",
+                "tax_minor",
+                "total_minor",
+                "tax_mode",
+                "tax_rate_bp",
+                "tax_note",
+                "buyer_kind",
+                "buyer_name",
+                "buyer_company",
+                "buyer_tax_id",
+                "buyer_address_line1",
+                "buyer_address_line2",
+                "buyer_city",
+                "buyer_region",
+                "buyer_postcode",
+                "buyer_country",
+            ]
+        },
+    )
+    tax_invoice.lines = [
+        InvoiceLine(
+            **{
+                column: getattr(line, column)
+                for column in [
+                    "position",
+                    "description",
+                    "group_name",
+                    "service_id",
+                    "period_start",
+                    "period_end",
+                    "quantity",
+                    "unit_price_minor",
+                    "amount_minor",
+                ]
+            }
+        )
+        for line in proforma.lines
+    ]
+    db.session.add(tax_invoice)
+    db.session.flush()
+    services_paid(proforma.lines, paid_on=paid_at.date())
+    emit("invoice_paid", proforma_id=proforma.id, tax_invoice_id=tax_invoice.id)
+    return tax_invoice
+
+
+def issue_credit_note(tax_invoice: Invoice, *, reason: str, issued_at: datetime | None = None) -> Invoice:
+    """A negative tax document cancelling `tax_invoice` in full."""
+    if tax_invoice.kind is not DocumentKind.TAX_INVOICE:
+        raise DomainError("Only a tax invoice can be credited.")
+    issued_at = issued_at or utcnow()
+    note = Invoice(
+        client_id=tax_invoice.client_id,
+        kind=DocumentKind.CREDIT_NOTE,
+        number=take_number(DocumentKind.CREDIT_NOTE, issued_at.year),
+        status=InvoiceStatus.ISSUED,
+        currency=tax_invoice.currency,
+        issue_date=issued_at.date(),
+        due_date=issued_at.date(),
+        source_id=tax_invoice.id,
+        subtotal_minor=-tax_invoice.subtotal_minor,
+        tax_minor=-tax_invoice.tax_minor,
+        total_minor=-tax_invoice.total_minor,
+        tax_mode=tax_invoice.tax_mode,
+        tax_rate_bp=tax_invoice.tax_rate_bp,
+        tax_note=f"Credit note for invoice {tax_invoice.number}: {reason}",
+        seller=dict(tax_invoice.seller),
+        **{
+            column: getattr(tax_invoice, column)
+            for column in [
+                "payer_id",
+                "buyer_kind",
+                "buyer_name",
+                "buyer_company",
+                "buyer_tax_id",
+                "buyer_address_line1",
+                "buyer_address_line2",
+                "buyer_city",
+                "buyer_region",
+                "buyer_postcode",
+                "buyer_country",
+            ]
+        },
+    )
+    note.lines = [
+        InvoiceLine(
+            position=line.position,
+            description=line.description,
+            group_name=line.group_name,
+            quantity=line.quantity,
+            unit_price_minor=-line.unit_price_minor,
+            amount_minor=-line.amount_minor,
+        )
+        for line in tax_invoice.lines
+    ]
+    db.session.add(note)
+    db.session.flush()
+    return note
+
+
+def client_invoice(client_id: int, number: str) -> Invoice | None:
+    """The invoice `number` if it belongs to `client_id`."""
+    return db.session.scalar(
+        sa.select(Invoice).where(Invoice.client_id == client_id, Invoice.number == number)
+    )
