@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import click
-import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from app.account.models import ClientKind, User
-from app.account.services import SignUp, register_client
-from app.admin.models import Staff
 from app.admin.services import create_staff
 from app.errors import ValidationError
 from app.extensions import db
 from app.notify.outbox import flush_outbox
-
-DEMO_OWNER = ("demo@example.com", "demo-password-1")
-DEMO_STAFF = ("admin@example.com", "admin-password-1")
 
 outbox_cli = AppGroup("outbox", help="The email/SMS outbox.")
 
@@ -36,27 +29,10 @@ def outbox_flush_command(ignore_backoff: bool) -> None:
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo_command() -> None:
-    """Create the demo client and staff accounts unless they exist."""
-    email, password = DEMO_OWNER
-    if db.session.scalar(sa.select(User.id).where(User.email == email)) is None:
-        register_client(
-            SignUp(
-                email=email,
-                password=password,
-                name="Ana Popescu",
-                kind=ClientKind.ORGANIZATION,
-                company_name="Popescu Web SRL",
-                country="RO",
-                phone="+40722123456",
-                sms_opt_in=True,
-            )
-        )
-        click.echo(f"demo owner: {email} / {password}")
-    staff_email, staff_password = DEMO_STAFF
-    if db.session.scalar(sa.select(Staff.id).where(Staff.email == staff_email)) is None:
-        create_staff(staff_email, "Demo Admin", staff_password, superuser=True)
-        click.echo(f"demo staff: {staff_email} / {staff_password}")
-    db.session.commit()
+    """Create the demo data (staff, catalog, a client with invoices) unless it exists."""
+    from app.demo import seed_demo
+
+    seed_demo(log=click.echo)
     click.echo("demo data ready")
 
 

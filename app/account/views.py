@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 
 from app.account.forms import LoginForm, RegisterForm
-from app.account.models import ClientKind, User, UserRole
-from app.account.services import InvalidCredentials, SignUp, authenticate, record_login, register_client
+from app.account.models import ClientKind
+from app.account.services import (
+    InvalidCredentials,
+    SignUp,
+    authenticate,
+    dashboard_counts,
+    record_login,
+    register_client,
+)
 from app.core.auth import client_login_required, log_in
 from app.core.rendering import redirect_to, render_page
 from app.core.urls import is_safe_next
@@ -84,11 +90,6 @@ def logout():
 @client_login_required
 def dashboard():
     client = current_user.client
-    counts = {
-        "trusted_users": db.session.scalar(
-            sa.select(sa.func.count(User.id)).where(
-                User.client_id == client.id, User.role == UserRole.TRUSTED
-            )
-        ),
-    }
-    return render_page("dashboard/index.html", "dashboard/_summary.html", client=client, counts=counts)
+    return render_page(
+        "dashboard/index.html", "dashboard/_summary.html", client=client, counts=dashboard_counts(client.id)
+    )

@@ -12,7 +12,7 @@ def wants_partial() -> bool:
     return bool(hx) and not hx.boosted and not hx.history_restore_request
 
 
-def render_page(page: str, partial: str, status: int = 200, **context):
+def render_page(page: str, partial: str, status: int = 200, /, **context):
     """Render `partial` for htmx, else `page` (which includes the partial)."""
     template = partial if wants_partial() else page
     return render_template(template, **context), status

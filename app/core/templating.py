@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from flask import Flask, current_app
 
 from app.core.money import format_money
@@ -12,6 +14,7 @@ CLIENT_NAV: list[tuple[str, str]] = [
     ("Dashboard", "account.dashboard"),
     ("Services", "hosting.services"),
     ("Invoices", "invoices.index"),
+    ("Order", "hosting.cart"),
     ("Account balance", "wallet.index"),
     ("Trusted users", "trusted_users.index"),
     ("My details", "account.details"),
@@ -24,8 +27,14 @@ def client_nav() -> list[tuple[str, str]]:
     return [(label, ep) for label, ep in CLIENT_NAV if ep in current_app.view_functions]
 
 
+def group_lines(lines) -> list[tuple[str | None, list]]:
+    """Invoice lines in runs of the same service group, keeping their order."""
+    return [(name, list(run)) for name, run in itertools.groupby(lines, key=lambda line: line.group_name)]
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = lambda minor, currency: format_money(minor, currency)
+    app.jinja_env.filters["group_lines"] = group_lines
     app.jinja_env.globals["client_nav"] = client_nav
 
     @app.context_processor

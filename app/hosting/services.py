@@ -141,8 +141,9 @@ def service_timeline(service: Service, client: Client) -> Timeline:
     if due is None or service.status in (ServiceStatus.TERMINATED, ServiceStatus.CANCELLED):
         return Timeline(None, due, None, None, open_proforma)
     before, suspend_after, terminate_after = billing_days(client)
+    issued = open_proforma.issue_date if open_proforma is not None else None
     return Timeline(
-        renewal_proforma_on=due - timedelta(days=before),
+        renewal_proforma_on=issued or due - timedelta(days=before),
         due_on=due,
         suspension_on=service.suspended_on or due + timedelta(days=suspend_after),
         termination_on=due + timedelta(days=terminate_after),

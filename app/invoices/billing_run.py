@@ -194,6 +194,8 @@ def _create_batch(run_date: date, rows) -> list[int]:
     invoice_rows, line_rows, queued_for = [], [], []
     for (client_id, due), services in groups.items():
         payer_id, buyer, currency = payers[client_id]
+        # Lines of one service group stay together on the invoice.
+        services.sort(key=lambda s: ("" if s.hide_on_invoice else s.group_name or "", s.id))
         lines = [
             {
                 "description": f"{s.product_name} - {s.label} "

@@ -1,0 +1,37 @@
+"""Adding a product to the cart."""
+
+from __future__ import annotations
+
+import re
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, SelectField, StringField, ValidationError
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
+
+from app.account.forms import strip
+from app.hosting.models import BillingCycle
+
+_DOMAIN_RE = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+class AddToCartForm(FlaskForm):
+    product_id = IntegerField(validators=[DataRequired()])
+    cycle = SelectField(
+        "Billing cycle", choices=[SelectChoice(c.value, c.label) for c in BillingCycle], default="annually"
+    )
+    label = StringField(
+        "Domain name",
+        filters=[strip, lambda v: v.lower() if isinstance(v, str) else v],
+        validators=[DataRequired(message="Enter the domain this service is for."), Length(max=253)],
+    )
+
+    def validate_label(self, field) -> None:
+        if not _DOMAIN_RE.fullmatch(field.data or ""):
+            raise ValidationError("Enter a domain name like example.com.")
+
+
+class CartActionForm(FlaskForm):
+    """Remove or checkout: a CSRF-protected button."""
+
+    index = HiddenField()

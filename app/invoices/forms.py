@@ -1,0 +1,58 @@
+"""The billing-details form of a proforma."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length
+
+from app.account.forms import country_choices, strip
+from app.account.models import ClientKind
+
+NEW_PAYER = "new"
+
+
+class BillingDetailsForm(FlaskForm):
+    payer = SelectField("Bill to", default=NEW_PAYER)
+    kind = RadioField(
+        "Billed as",
+        choices=[
+            SelectChoice(ClientKind.PERSON.value, "Person"),
+            SelectChoice(ClientKind.ORGANIZATION.value, "Legal entity"),
+        ],
+        default=ClientKind.PERSON.value,
+    )
+    name = StringField("Full name", filters=[strip], validators=[Length(max=120)])
+    company_name = StringField("Company name", filters=[strip], validators=[Length(max=160)])
+    tax_id = StringField("VAT number / tax ID (CUI)", filters=[strip], validators=[Length(max=40)])
+    address_line1 = StringField("Address", filters=[strip], validators=[Length(max=160)])
+    address_line2 = StringField("Address (line 2)", filters=[strip], validators=[Length(max=160)])
+    city = StringField("City", filters=[strip], validators=[Length(max=80)])
+    region = StringField("County / region", filters=[strip], validators=[Length(max=80)])
+    postcode = StringField("Postal code", filters=[strip], validators=[Length(max=20)])
+    country = SelectField("Country")
+    save_as_payer = BooleanField("Save these details for future invoices")
+
+    def __init__(self, payers, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.payer.choices = [
+            SelectChoice(str(p.id), f"{p.display_name} ({p.country}{', ' + p.tax_id if p.tax_id else ''})")
+            for p in payers
+        ] + [SelectChoice(NEW_PAYER, "New billing details...")]
+        self.country.choices = [SelectChoice("", "Choose the country"), *country_choices()]
+
+    @property
+    def new_details(self) -> bool:
+        return self.payer.data == NEW_PAYER
+
+    def validate(self, extra_validators=None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        if not self.new_details:
+            return True
+        if not self.name.data:
+            self.name.errors.append("Enter the name of the person (or the company's contact).")
+        if not self.country.data:
+            self.country.errors.append("Choose the country.")
+        return not (self.name.errors or self.country.errors)
