@@ -9,8 +9,10 @@ PostgreSQL: set TEST_PG_HOST/PORT/USER/PASSWORD to use a running server (what
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -204,3 +206,26 @@ def smtp_server():
 
 def smtp_config(server) -> dict:
     return {"MAIL_BACKEND": "smtp", "MAIL_SERVER": server.hostname, "MAIL_PORT": server.port}
+
+
+@pytest.fixture
+def http_server():
+    """A real HTTP server on loopback that records every request it gets."""
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.hits = hits
+    yield server
+    server.shutdown()

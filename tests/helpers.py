@@ -59,3 +59,76 @@ def login(client, email: str = "owner@example.com", password: str = "correct-hor
     """Log in through the real form (CSRF included); returns the response."""
     token = csrf_token(client, "/login")
     return client.post("/login", data={"email": email, "password": password, "csrf_token": token, **extra})
+
+
+def make_service(
+    app,
+    client_id: int,
+    *,
+    due,
+    price_minor: int = 1000,
+    cycle: str = "monthly",
+    status: str = "active",
+    label: str = "example.com",
+    group: str | None = None,
+    hide_group: bool = False,
+) -> int:
+    """An existing service (as if imported or renewed before) of a client; returns its id."""
+    from app.demo import seed_catalog
+    from app.hosting.models import BillingCycle, Product, Service, ServiceGroup, ServiceStatus
+
+    with app.app_context():
+        seed_catalog()
+        product = db.session.scalars(sa.select(Product).order_by(Product.id)).first()
+        group_row = None
+        if group:
+            group_row = db.session.scalar(
+                sa.select(ServiceGroup).where(ServiceGroup.client_id == client_id, ServiceGroup.name == group)
+            ) or ServiceGroup(client_id=client_id, name=group, hide_on_invoice=hide_group)
+        service = Service(
+            client_id=client_id,
+            product_id=product.id,
+            group=group_row,
+            label=label,
+            cycle=BillingCycle(cycle),
+            price_minor=price_minor,
+            currency="EUR",
+            status=ServiceStatus(status),
+            next_due_date=due,
+        )
+        db.session.add(service)
+        db.session.commit()
+        return service.id
+
+
+def make_proforma(app, client_id: int, amount_minor: int = 1000, description: str = "Web hosting") -> str:
+    """An unpaid order proforma for a client; returns its number."""
+    from datetime import date
+
+    from app.account.models import Client
+    from app.invoices.models import ProformaOrigin
+    from app.invoices.services import LineSpec, create_proforma
+
+    with app.app_context():
+        client = db.session.get(Client, client_id)
+        proforma = create_proforma(
+            client,
+            [LineSpec(description, amount_minor)],
+            origin=ProformaOrigin.ORDER,
+            issue_date=date(2026, 11, 1),
+            due_date=date(2026, 11, 8),
+        )
+        db.session.commit()
+        return proforma.number
+
+
+def pay(app, number: str) -> str:
+    """Pay a proforma in full; returns the tax invoice number."""
+    from app.invoices.models import Invoice
+    from app.invoices.services import record_payment
+
+    with app.app_context():
+        proforma = db.session.scalar(sa.select(Invoice).where(Invoice.number == number))
+        tax_invoice = record_payment(proforma.id, proforma.total_minor)
+        db.session.commit()
+        return tax_invoice.number

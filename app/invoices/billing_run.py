@@ -66,11 +66,12 @@ def run_billing(run_date: date, *, batch_clients: int | None = None) -> RunResul
     db.session.add(run)
     db.session.commit()
     result = RunResult(run_date)
-    result.proforma_ids = create_renewal_proformas(run_date, batch_clients=batch_clients)
-    result.suspended_ids = suspend_overdue_services(run_date)
-    db.session.commit()
+    # Terminate, then suspend, then renew: a service ending today gets no new proforma.
     result.terminated_ids, result.cancelled_proformas = terminate_long_overdue_services(run_date)
     db.session.commit()
+    result.suspended_ids = suspend_overdue_services(run_date)
+    db.session.commit()
+    result.proforma_ids = create_renewal_proformas(run_date, batch_clients=batch_clients)
     run = db.session.get(BillingRun, run.id)
     run.finished_at = utcnow()
     run.proformas_created = len(result.proforma_ids)
@@ -159,8 +160,9 @@ def _payers(client_ids: list[int]) -> dict[int, tuple[int, dict, str]]:
     missing = [client for client, payer in rows if payer is None]
     payers = {client.id: payer for client, payer in rows if payer is not None}
     if missing:
+        # Rows come back in any order (batched RETURNING): match them by client.
         new = db.session.scalars(
-            sa.insert(BillingProfile).returning(BillingProfile, sort_by_parameter_order=True),
+            sa.insert(BillingProfile).returning(BillingProfile),
             [
                 {"client_id": c.id, "is_default": True, **{k: getattr(c, k) for k in _BUYER_COLUMNS}}
                 for c in missing
@@ -259,9 +261,11 @@ def _create_batch(run_date: date, rows) -> list[int]:
         line_rows.append(lines)
         queued_for.append(items)
 
-    invoice_ids = db.session.scalars(
-        sa.insert(Invoice).returning(Invoice.id, sort_by_parameter_order=True), invoice_rows
-    ).all()
+    # Batched RETURNING gives rows in any order: match them by their unique number.
+    id_by_number = dict(
+        db.session.execute(sa.insert(Invoice).returning(Invoice.number, Invoice.id), invoice_rows).all()
+    )
+    invoice_ids = [id_by_number[row["number"]] for row in invoice_rows]
     db.session.execute(
         sa.insert(InvoiceLine),
         [

@@ -47,10 +47,11 @@ class BillingDetailsForm(FlaskForm):
         return self.payer.data == NEW_PAYER
 
     def validate(self, extra_validators=None) -> bool:
+        if not self.new_details:
+            # A saved payer: the detail fields are not used, only the choice is checked.
+            return self.csrf_token.validate(self) and self.payer.validate(self)
         if not super().validate(extra_validators):
             return False
-        if not self.new_details:
-            return True
         if not self.name.data:
             self.name.errors.append("Enter the name of the person (or the company's contact).")
         if not self.country.data:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from stdnum.eu import vat as eu_vat
@@ -71,7 +72,7 @@ def normalize_tax_id(kind: ClientKind, country: str, tax_id: str | None) -> str 
         if len(raw) > 40:
             raise InvalidTaxId("The tax ID is too long.")
         return raw
-    compact = eu_vat.compact(raw)
+    compact = re.sub(r"[\s.\-/]", "", raw).upper()
     prefix = _VAT_PREFIX.get(country, country)
     if country == "RO" and compact.isdigit():
         try:
