@@ -32,9 +32,7 @@ class Config:
     # Old keys, comma separated: tokens and sessions signed with them still verify.
     SECRET_KEY_FALLBACKS = [k for k in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if k]
 
-    SQLALCHEMY_DATABASE_URI = os.environ.get(
-        "DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'billfold.sqlite3'}"
-    )
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'billfold.sqlite3'}")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 
     # Jobs go to RQ when REDIS_URL is set; without it they run in-process.

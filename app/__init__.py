@@ -10,9 +10,7 @@ from config import Config, config_from_env
 
 def create_app(config: type[Config] | None = None, overrides: dict | None = None) -> Flask:
     """Build the app from a config class (default: from BILLFOLD_ENV)."""
-    app = Flask(
-        __name__, template_folder="../templates", static_folder="../static", instance_relative_config=True
-    )
+    app = Flask(__name__, template_folder="../templates", static_folder="../static", instance_relative_config=True)
     app.config.from_object(config or config_from_env())
     app.config.update(overrides or {})
     _check_config(app)

@@ -12,12 +12,26 @@ from app.extensions import db
 from app.notify.outbox import flush_outbox
 
 outbox_cli = AppGroup("outbox", help="The email/SMS outbox.")
+billing_cli = AppGroup("billing", help="Billing: the daily run.")
+
+
+@billing_cli.command("run")
+@click.option("--date", "run_date", type=click.DateTime(formats=["%Y-%m-%d"]), help="Business date (default: today).")
+def billing_run_command(run_date) -> None:
+    """Create renewal proformas, suspend and terminate overdue services. Idempotent."""
+    from app.core.dates import today
+    from app.invoices.billing_run import run_billing
+
+    result = run_billing(run_date.date() if run_date else today())
+    click.echo(
+        f"billing run {result.run_date}: {len(result.proforma_ids)} renewal proforma(s), "
+        f"{len(result.suspended_ids)} service(s) suspended, {len(result.terminated_ids)} terminated, "
+        f"{result.cancelled_proformas} proforma(s) cancelled"
+    )
 
 
 @outbox_cli.command("flush")
-@click.option(
-    "--now", "ignore_backoff", is_flag=True, help="Also retry messages still in their backoff delay."
-)
+@click.option("--now", "ignore_backoff", is_flag=True, help="Also retry messages still in their backoff delay.")
 def outbox_flush_command(ignore_backoff: bool) -> None:
     """Enqueue every message waiting in the outbox whose retry time has come."""
     found, handed = flush_outbox(ignore_backoff=ignore_backoff)
@@ -55,5 +69,5 @@ def create_staff_command(email: str, name: str, password: str, superuser: bool) 
 
 
 def init_app(app: Flask) -> None:
-    for command in (outbox_cli, seed_demo_command, create_staff_command):
+    for command in (outbox_cli, billing_cli, seed_demo_command, create_staff_command):
         app.cli.add_command(command)

@@ -40,9 +40,7 @@ def to_e164(raw: str, region: str | None) -> str:
 
 
 class RegisterForm(FlaskForm):
-    name = StringField(
-        "Full name", validators=[DataRequired(message="Enter your full name."), Length(max=120)]
-    )
+    name = StringField("Full name", validators=[DataRequired(message="Enter your full name."), Length(max=120)])
     email = EmailField(
         "Email",
         filters=[strip],
@@ -101,7 +99,5 @@ class LoginForm(FlaskForm):
         filters=[strip],
         validators=[DataRequired(message="Enter your email address."), Length(max=254)],
     )
-    password = PasswordField(
-        "Password", validators=[DataRequired(message="Enter your password."), Length(max=256)]
-    )
+    password = PasswordField("Password", validators=[DataRequired(message="Enter your password."), Length(max=256)])
     remember = BooleanField("Keep me signed in on this device", default=False)

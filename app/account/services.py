@@ -103,10 +103,7 @@ def lock_client(client_id: int) -> Client:
     FOR UPDATE; its single writer serializes the same way.
     """
     return db.session.execute(
-        sa.select(Client)
-        .where(Client.id == client_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        sa.select(Client).where(Client.id == client_id).with_for_update().execution_options(populate_existing=True)
     ).scalar_one()
 
 
@@ -116,9 +113,7 @@ def dashboard_counts(client_id: int) -> dict[str, int]:
     from app.invoices.models import DocumentKind, Invoice, InvoiceStatus
 
     services = db.session.execute(
-        sa.select(Service.status, sa.func.count())
-        .where(Service.client_id == client_id)
-        .group_by(Service.status)
+        sa.select(Service.status, sa.func.count()).where(Service.client_id == client_id).group_by(Service.status)
     ).all()
     by_status = {status: count for status, count in services}
     unpaid = db.session.execute(
@@ -136,8 +131,6 @@ def dashboard_counts(client_id: int) -> dict[str, int]:
         "unpaid_invoices": unpaid[0],
         "amount_due_minor": unpaid[1],
         "trusted_users": db.session.scalar(
-            sa.select(sa.func.count(User.id)).where(
-                User.client_id == client_id, User.role == UserRole.TRUSTED
-            )
+            sa.select(sa.func.count(User.id)).where(User.client_id == client_id, User.role == UserRole.TRUSTED)
         ),
     }

@@ -16,9 +16,7 @@ def create_staff(email: str, name: str, password: str, *, superuser: bool = Fals
     email = normalize_email(email)
     if db.session.scalar(sa.select(Staff.id).where(Staff.email == email)) is not None:
         raise EmailTaken()
-    staff = Staff(
-        email=email, name=name.strip(), password_hash=hash_password(password), is_superuser=superuser
-    )
+    staff = Staff(email=email, name=name.strip(), password_hash=hash_password(password), is_superuser=superuser)
     db.session.add(staff)
     db.session.flush()
     return staff

@@ -30,8 +30,7 @@ def services_paid(lines: list[InvoiceLine], *, paid_on: date) -> None:
     if not service_ids:
         return
     services = {
-        s.id: s
-        for s in db.session.scalars(sa.select(Service).where(Service.id.in_(service_ids)).with_for_update())
+        s.id: s for s in db.session.scalars(sa.select(Service).where(Service.id.in_(service_ids)).with_for_update())
     }
     for line in lines:
         service = services.get(line.service_id)
@@ -113,13 +112,9 @@ def billing_days(client: Client) -> tuple[int, int, int]:
     """(renewal days before due, suspend days after, terminate days after) for a client."""
     config = current_app.config
     return (
-        client.renewal_days_before
-        if client.renewal_days_before is not None
-        else config["RENEWAL_DAYS_BEFORE"],
+        client.renewal_days_before if client.renewal_days_before is not None else config["RENEWAL_DAYS_BEFORE"],
         client.suspend_days_after if client.suspend_days_after is not None else config["SUSPEND_DAYS_AFTER"],
-        client.terminate_days_after
-        if client.terminate_days_after is not None
-        else config["TERMINATE_DAYS_AFTER"],
+        client.terminate_days_after if client.terminate_days_after is not None else config["TERMINATE_DAYS_AFTER"],
     )
 
 

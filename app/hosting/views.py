@@ -47,9 +47,7 @@ def service(service_id: int):
 
 
 def _catalog() -> list[Product]:
-    return db.session.scalars(
-        sa.select(Product).where(Product.active).order_by(Product.position, Product.id)
-    ).all()
+    return db.session.scalars(sa.select(Product).where(Product.active).order_by(Product.position, Product.id)).all()
 
 
 def _cart_items() -> list[CartItem]:

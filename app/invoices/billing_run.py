@@ -162,17 +162,13 @@ def _payers(client_ids: list[int]) -> dict[int, tuple[int, dict, str]]:
     if missing:
         # Rows come back in any order (batched RETURNING): match them by client.
         new = db.session.scalars(
-            sa.insert(BillingProfile).returning(BillingProfile),
-            [
-                {"client_id": c.id, "is_default": True, **{k: getattr(c, k) for k in _BUYER_COLUMNS}}
-                for c in missing
-            ],
+            sa.insert(BillingProfile).returning(BillingProfile).execution_options(render_nulls=True),
+            [{"client_id": c.id, "is_default": True, **{k: getattr(c, k) for k in _BUYER_COLUMNS}} for c in missing],
         ).all()
         payers.update({p.client_id: p for p in new})
     currency = {client.id: client.currency for client, _ in rows}
     return {
-        cid: (payer.id, {k: getattr(payer, k) for k in _BUYER_COLUMNS}, currency[cid])
-        for cid, payer in payers.items()
+        cid: (payer.id, {k: getattr(payer, k) for k in _BUYER_COLUMNS}, currency[cid]) for cid, payer in payers.items()
     }
 
 
@@ -200,8 +196,7 @@ def _create_batch(run_date: date, rows) -> list[int]:
         services.sort(key=lambda s: ("" if s.hide_on_invoice else s.group_name or "", s.id))
         lines = [
             {
-                "description": f"{s.product_name} - {s.label} "
-                f"({s.next_due_date:%d.%m.%Y} - {_last_day(s):%d.%m.%Y})",
+                "description": f"{s.product_name} - {s.label} ({s.next_due_date:%d.%m.%Y} - {_last_day(s):%d.%m.%Y})",
                 "group_name": None if s.hide_on_invoice else s.group_name,
                 "service_id": s.id,
                 "period_start": s.next_due_date,
@@ -263,11 +258,15 @@ def _create_batch(run_date: date, rows) -> list[int]:
 
     # Batched RETURNING gives rows in any order: match them by their unique number.
     id_by_number = dict(
-        db.session.execute(sa.insert(Invoice).returning(Invoice.number, Invoice.id), invoice_rows).all()
+        db.session.execute(
+            # render_nulls: rows with None in different columns still go in one statement.
+            sa.insert(Invoice).returning(Invoice.number, Invoice.id).execution_options(render_nulls=True),
+            invoice_rows,
+        ).all()
     )
     invoice_ids = [id_by_number[row["number"]] for row in invoice_rows]
     db.session.execute(
-        sa.insert(InvoiceLine),
+        sa.insert(InvoiceLine).execution_options(render_nulls=True),
         [
             {**line, "invoice_id": invoice_id, "position": position}
             for invoice_id, lines in zip(invoice_ids, line_rows, strict=True)

@@ -19,9 +19,7 @@ class ImmutableInvoice(DomainError):
 
     def __init__(self, number: str | None = None) -> None:
         what = f"Invoice {number}" if number else "This invoice"
-        super().__init__(
-            f"{what} is a tax document and cannot be changed. Corrections are made with a credit note."
-        )
+        super().__init__(f"{what} is a tax document and cannot be changed. Corrections are made with a credit note.")
 
 
 def _persisted_kind(invoice: Invoice):

@@ -20,9 +20,7 @@ class DocumentKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"proforma": "Proforma", "tax_invoice": "Tax invoice", "credit_note": "Credit note"}[
-            self.value
-        ]
+        return {"proforma": "Proforma", "tax_invoice": "Tax invoice", "credit_note": "Credit note"}[self.value]
 
 
 #: Legal documents: once written they never change.

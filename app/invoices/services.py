@@ -199,9 +199,7 @@ def update_billing_details(invoice: Invoice, buyer: BuyerDetails, *, save_as_pay
 def choose_payer(invoice: Invoice, payer_id: int) -> Invoice:
     """Bill a proforma to one of the client's saved payers. Raises like update_billing_details."""
     payer = db.session.scalar(
-        sa.select(BillingProfile).where(
-            BillingProfile.id == payer_id, BillingProfile.client_id == invoice.client_id
-        )
+        sa.select(BillingProfile).where(BillingProfile.id == payer_id, BillingProfile.client_id == invoice.client_id)
     )
     if payer is None:
         raise ValidationError("Choose one of your saved payers.", field="payer_id")
@@ -226,9 +224,7 @@ def record_payment(invoice_id: int, amount_minor: int, *, paid_at: datetime | No
     if invoice.kind is not DocumentKind.PROFORMA or invoice.status is not InvoiceStatus.UNPAID:
         raise InvoiceNotPayable(invoice.number)
     if amount_minor <= 0 or amount_minor > invoice.balance_due_minor:
-        raise ValidationError(
-            "The payment must be more than zero and at most the amount due.", field="amount"
-        )
+        raise ValidationError("The payment must be more than zero and at most the amount due.", field="amount")
     invoice.amount_paid_minor += amount_minor
     if invoice.amount_paid_minor < invoice.total_minor:
         db.session.flush()
@@ -363,6 +359,4 @@ def issue_credit_note(tax_invoice: Invoice, *, reason: str, issued_at: datetime 
 
 def client_invoice(client_id: int, number: str) -> Invoice | None:
     """The invoice `number` if it belongs to `client_id`."""
-    return db.session.scalar(
-        sa.select(Invoice).where(Invoice.client_id == client_id, Invoice.number == number)
-    )
+    return db.session.scalar(sa.select(Invoice).where(Invoice.client_id == client_id, Invoice.number == number))

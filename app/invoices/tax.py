@@ -84,9 +84,7 @@ def normalize_tax_id(kind: ClientKind, country: str, tax_id: str | None) -> str 
     try:
         return eu_vat.validate(compact)
     except StdnumError:
-        raise InvalidTaxId(
-            f"This is not a valid VAT number for {country} (e.g. {prefix}123456789)."
-        ) from None
+        raise InvalidTaxId(f"This is not a valid VAT number for {country} (e.g. {prefix}123456789).") from None
 
 
 def has_eu_vat_number(country: str, tax_id: str | None) -> bool:

@@ -60,9 +60,7 @@ def view(number: str):
     tax_invoice = None
     if invoice.kind is DocumentKind.PROFORMA and invoice.status is InvoiceStatus.PAID:
         tax_invoice = db.session.scalar(
-            sa.select(Invoice).where(
-                Invoice.source_id == invoice.id, Invoice.kind == DocumentKind.TAX_INVOICE
-            )
+            sa.select(Invoice).where(Invoice.source_id == invoice.id, Invoice.kind == DocumentKind.TAX_INVOICE)
         )
     return render_template("invoices/view.html", invoice=invoice, tax_invoice=tax_invoice)
 
@@ -100,9 +98,7 @@ def billing(number: str):
     if invoice.is_tax_document:
         raise ImmutableInvoice(invoice.number)
     payers = db.session.scalars(
-        sa.select(BillingProfile)
-        .where(BillingProfile.client_id == invoice.client_id)
-        .order_by(BillingProfile.id)
+        sa.select(BillingProfile).where(BillingProfile.client_id == invoice.client_id).order_by(BillingProfile.id)
     ).all()
     form = BillingDetailsForm(payers, obj=None if request.method == "POST" else _form_defaults(invoice))
     if form.validate_on_submit():
@@ -118,9 +114,7 @@ def billing(number: str):
             db.session.commit()
             return redirect_to(url_for("invoices.view", number=invoice.number))
     status = 422 if form.is_submitted() else 200
-    return render_page(
-        "invoices/billing.html", "invoices/_billing_form.html", status, form=form, invoice=invoice
-    )
+    return render_page("invoices/billing.html", "invoices/_billing_form.html", status, form=form, invoice=invoice)
 
 
 class _Defaults:

@@ -59,3 +59,12 @@ def send_email(message_id: int) -> str:
     message.next_attempt_at = None
     db.session.commit()
     return "sent"
+
+
+@job
+def flush_outbox_job() -> dict:
+    """The outbox sweeper (scheduled every minute by `rq cron app/cron.py`)."""
+    from app.notify.outbox import flush_outbox
+
+    found, handed = flush_outbox()
+    return {"found": found, "handed": handed}

@@ -31,9 +31,7 @@ class EmailMessage(db.Model):
     subject: Mapped[str] = mapped_column(sa.String(255))
     body_text: Mapped[str] = mapped_column(sa.Text)
     body_html: Mapped[str] = mapped_column(sa.Text)
-    status: Mapped[MessageStatus] = mapped_column(
-        str_enum(MessageStatus), default=MessageStatus.QUEUED, index=True
-    )
+    status: Mapped[MessageStatus] = mapped_column(str_enum(MessageStatus), default=MessageStatus.QUEUED, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

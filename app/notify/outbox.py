@@ -18,9 +18,7 @@ def flush_outbox(*, ignore_backoff: bool = False) -> tuple[int, int]:
     """
     query = sa.select(EmailMessage.id).where(EmailMessage.status == MessageStatus.QUEUED)
     if not ignore_backoff:
-        query = query.where(
-            sa.or_(EmailMessage.next_attempt_at.is_(None), EmailMessage.next_attempt_at <= utcnow())
-        )
+        query = query.where(sa.or_(EmailMessage.next_attempt_at.is_(None), EmailMessage.next_attempt_at <= utcnow()))
     ids = db.session.scalars(query.order_by(EmailMessage.id)).all()
     db.session.rollback()  # end our read before in-process jobs write
     handed = sum(1 for message_id in ids if enqueue(EmailMessage.__outbox_job__, message_id))

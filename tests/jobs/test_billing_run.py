@@ -69,10 +69,7 @@ def renewed(app) -> dict[int, set[str]]:
 
 def statuses(app) -> dict[str, str]:
     with app.app_context():
-        return {
-            label: status.value
-            for label, status in db.session.execute(sa.select(Service.label, Service.status))
-        }
+        return {label: status.value for label, status in db.session.execute(sa.select(Service.label, Service.status))}
 
 
 def test_billing_run_creates_exactly_the_expected_renewals_and_suspensions(app, fixture_services):

@@ -90,9 +90,7 @@ def test_tax_invoice_cannot_be_changed_through_the_orm(app, owner, change):
         elif change == "delete_line":
             db.session.delete(tax_invoice.lines[0])
         else:
-            tax_invoice.lines.append(
-                InvoiceLine(position=9, description="x", unit_price_minor=1, amount_minor=1)
-            )
+            tax_invoice.lines.append(InvoiceLine(position=9, description="x", unit_price_minor=1, amount_minor=1))
         with pytest.raises(ImmutableInvoice):
             db.session.flush()
         db.session.rollback()
@@ -170,7 +168,5 @@ def test_numbers_are_gapless_and_unique_under_concurrent_payments(app, owner):
     year = date.today().year
     assert sorted(results.values()) == [f"F-{year}-{n:06d}" for n in range(1, 8)]
     with app.app_context():
-        issued = db.session.scalars(
-            sa.select(Invoice.number).where(Invoice.kind == DocumentKind.TAX_INVOICE)
-        ).all()
+        issued = db.session.scalars(sa.select(Invoice.number).where(Invoice.kind == DocumentKind.TAX_INVOICE)).all()
         assert sorted(issued) == sorted(results.values())

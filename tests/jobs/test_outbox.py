@@ -97,9 +97,7 @@ def _sign_up(email="x@example.com"):
     from app.account.models import ClientKind
     from app.account.services import SignUp, register_client
 
-    return register_client(
-        SignUp(email=email, password="p" * 12, name="X", kind=ClientKind.PERSON, country="RO")
-    )
+    return register_client(SignUp(email=email, password="p" * 12, name="X", kind=ClientKind.PERSON, country="RO"))
 
 
 def test_outbox_rows_are_enqueued_only_by_the_real_commit(app, enqueued):

@@ -70,9 +70,7 @@ def test_job_goes_to_redis_and_a_worker_sends_it(app, database_url, redis_url, s
     assert message_status(app) is MessageStatus.SENT
 
 
-def test_redis_down_at_commit_then_flush_sends_once(
-    app, database_url, redis_url, smtp_server, runner, request
-):
+def test_redis_down_at_commit_then_flush_sends_once(app, database_url, redis_url, smtp_server, runner, request):
     redis = request.getfixturevalue("redis_proc")
     redis.stop()
     try:

@@ -13,9 +13,7 @@ RATES = Config.VAT_RATES
 
 
 def treat(kind, country, tax_id=None):
-    return tax_treatment(
-        buyer_kind=kind, buyer_country=country, buyer_tax_id=tax_id, seller_country="RO", rates=RATES
-    )
+    return tax_treatment(buyer_kind=kind, buyer_country=country, buyer_tax_id=tax_id, seller_country="RO", rates=RATES)
 
 
 @pytest.mark.parametrize(

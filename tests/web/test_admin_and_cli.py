@@ -48,9 +48,7 @@ def test_create_staff_then_staff_sees_admin_home(app, client, runner):
 
 
 def test_create_staff_refuses_short_password_and_duplicates(app, runner):
-    short = runner.invoke(
-        args=["create-staff", "--email", "a@example.com", "--name", "A", "--password", "short"]
-    )
+    short = runner.invoke(args=["create-staff", "--email", "a@example.com", "--name", "A", "--password", "short"])
     assert short.exit_code != 0 and "at least 12 characters" in short.output
     ok = ["create-staff", "--email", "a@example.com", "--name", "A", "--password", "a-strong-pass-1"]
     assert runner.invoke(args=ok).exit_code == 0

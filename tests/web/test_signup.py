@@ -80,9 +80,7 @@ def test_duplicate_email_is_refused_whatever_its_case(app, client):
     response = post_register(client, email="TAKEN@example.com ")
 
     assert response.status_code == 422
-    assert field_error(response.get_data(as_text=True), "email") == (
-        "An account with this email already exists."
-    )
+    assert field_error(response.get_data(as_text=True), "email") == ("An account with this email already exists.")
     assert count(app, Client) == 1 and count(app, EmailMessage) == 1
 
 

@@ -1,0 +1,26 @@
+"""RQ cron schedule: `rq cron app/cron.py --url $REDIS_URL`.
+
+- the billing run, daily at 02:00 UTC (idempotent: a second run the same day does nothing);
+- the outbox sweeper, every minute (re-enqueues messages left queued).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import rq.cron
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from app.invoices.jobs import billing_run_job
+from app.notify.jobs import flush_outbox_job
+
+# RQ's cron scheduler enqueues with the default (pickle) serializer and has no
+# option for another; our workers read JSON only, so its queues must write JSON.
+rq.cron.Queue = functools.partial(Queue, serializer=JSONSerializer)
+
+QUEUE = os.environ.get("RQ_QUEUE", "billfold")
+
+rq.cron.register(billing_run_job, QUEUE, cron=os.environ.get("BILLING_RUN_CRON", "0 2 * * *"), name="billing-run")
+rq.cron.register(flush_outbox_job, QUEUE, interval=60, name="outbox-flush")

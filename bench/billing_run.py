@@ -1,0 +1,132 @@
+"""Benchmark the billing run on PostgreSQL: services/s at 10k and 100k services.
+
+    source .ci/postgres.sh && start_postgres     # or set BENCH_DATABASE_URL
+    .venv/bin/python bench/billing_run.py [--sizes 10000,100000]
+
+For each size it creates a fresh database, migrates it, seeds clients with 10
+services each (all entering their renewal window on the run date), runs the
+billing and reports services/s, proformas, and SQL statements per batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app import create_app
+from app.extensions import db
+from config import DevelopmentConfig
+
+RUN_DATE = date(2026, 12, 1)
+SERVICES_PER_CLIENT = 10
+
+
+def server_url() -> str:
+    if os.environ.get("BENCH_DATABASE_URL"):
+        return os.environ["BENCH_DATABASE_URL"].rsplit("/", 1)[0]
+    host = os.environ.get("TEST_PG_HOST", "127.0.0.1")
+    port = os.environ.get("TEST_PG_PORT", "5432")
+    user = os.environ.get("TEST_PG_USER", "billfold_test")
+    password = os.environ.get("TEST_PG_PASSWORD", "billfold_test")
+    return f"postgresql+psycopg://{user}:{password}@{host}:{port}"
+
+
+def fresh_database(name: str) -> str:
+    base = server_url()
+    plain = base.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base}/{name}"
+
+
+def seed(n_services: int) -> None:
+    from app.demo import seed_catalog
+
+    seed_catalog()
+    product_id = db.session.scalar(sa.text("SELECT min(id) FROM products"))
+    n_clients = n_services // SERVICES_PER_CLIENT
+    db.session.execute(
+        sa.text(
+            "INSERT INTO clients (kind, status, currency, language, name, country, balance_minor, created_at) "
+            "SELECT 'person', 'active', 'EUR', 'en', 'Client ' || g, "
+            "(ARRAY['RO','DE','FR','US'])[1 + g % 4], 0, now() FROM generate_series(1, :n) g"
+        ),
+        {"n": n_clients},
+    )
+    db.session.execute(
+        sa.text(
+            "INSERT INTO services (client_id, product_id, label, status, cycle, price_minor, currency, "
+            "next_due_date, created_at) "
+            "SELECT c.id, :product, 's' || s || '.client' || c.id || '.example', 'active', "
+            "CASE WHEN s % 3 = 0 THEN 'annually' ELSE 'monthly' END, 499 + s * 100, 'EUR', "
+            ":due + (s % 3), now() FROM clients c CROSS JOIN generate_series(1, :per) s"
+        ),
+        {"product": product_id, "per": SERVICES_PER_CLIENT, "due": RUN_DATE + timedelta(days=7)},
+    )
+    db.session.commit()
+    db.session.execute(sa.text("ANALYZE"))
+
+
+def bench(n_services: int, batch_clients: int) -> dict:
+    from flask_migrate import upgrade
+
+    from app.invoices.billing_run import run_billing
+
+    url = fresh_database(f"billfold_bench_{n_services}")
+    app = create_app(DevelopmentConfig, {"SQLALCHEMY_DATABASE_URI": url, "BILLING_RUN_BATCH": batch_clients})
+    with app.app_context():
+        upgrade()
+        seed(n_services)
+        statements = 0
+
+        def tally(*args):
+            nonlocal statements
+            statements += 1
+
+        sa.event.listen(db.engine, "before_cursor_execute", tally)
+        started = time.perf_counter()
+        result = run_billing(RUN_DATE)
+        elapsed = time.perf_counter() - started
+        sa.event.remove(db.engine, "before_cursor_execute", tally)
+        renewed = db.session.scalar(sa.text("SELECT count(*) FROM service_renewals"))
+        batches = -(-(n_services // SERVICES_PER_CLIENT) // batch_clients)
+        db.engine.dispose()
+    return {
+        "services": n_services,
+        "renewed": renewed,
+        "proformas": len(result.proforma_ids),
+        "seconds": elapsed,
+        "services_per_s": renewed / elapsed,
+        "batches": batches,
+        "statements": statements,
+        "statements_per_batch": statements / batches,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--batch-clients", type=int, default=1000)
+    args = parser.parse_args()
+    header = ("services", "renewed", "proformas", "seconds", "svc/s", "batches", "stmts/batch")
+    print(" ".join(f"{h:>9}" for h in header))
+    for size in (int(s) for s in args.sizes.split(",")):
+        r = bench(size, args.batch_clients)
+        print(
+            f"{r['services']:>9} {r['renewed']:>9} {r['proformas']:>9} {r['seconds']:>9.2f} "
+            f"{r['services_per_s']:>9.0f} {r['batches']:>9} {r['statements_per_batch']:>9.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
