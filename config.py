@@ -117,6 +117,21 @@ class Config:
         "SK": 2300,
     } | json.loads(os.environ.get("VAT_RATES", "{}"))
 
+    # Wallet top-ups (minor units of the client's currency).
+    WALLET_TOPUP_PRESETS = [
+        int(v) for v in os.environ.get("WALLET_TOPUP_PRESETS", "5000,10000,15000,20000,25000").split(",")
+    ]
+    WALLET_TOPUP_CUSTOM = env_bool("WALLET_TOPUP_CUSTOM", False)  # allow an amount that is not a preset
+    WALLET_TOPUP_MIN = env_int("WALLET_TOPUP_MIN", 1000)
+    WALLET_TOPUP_MAX = env_int("WALLET_TOPUP_MAX", 500000)
+    LEDGER_PER_PAGE = 25
+    # Card payments: "test" is the built-in test gateway.
+    PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "test")
+    PAYMENT_WEBHOOK_SECRET = os.environ.get("PAYMENT_WEBHOOK_SECRET", "")
+    # Bank transfer proofs live here, outside static/.
+    UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(BASE_DIR / "instance" / "uploads"))
+    PROOF_MAX_BYTES = 5 * 1024 * 1024
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True

@@ -70,6 +70,7 @@ def _import_models() -> None:
     from app.hosting import models as _hosting  # noqa: F401
     from app.invoices import models as _invoices  # noqa: F401
     from app.notify import models as _notify  # noqa: F401
+    from app.wallet import models as _wallet  # noqa: F401
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -13,6 +13,20 @@ from app.notify.outbox import flush_outbox
 
 outbox_cli = AppGroup("outbox", help="The email/SMS outbox.")
 billing_cli = AppGroup("billing", help="Billing: the daily run.")
+wallet_cli = AppGroup("wallet", help="Client balances.")
+
+
+@wallet_cli.command("verify")
+def wallet_verify_command() -> None:
+    """Recompute every balance from its ledger entries; exit 1 on any mismatch."""
+    from app.wallet.services import balance_mismatches
+
+    mismatches = balance_mismatches()
+    for client_id, cached, computed in mismatches:
+        click.echo(f"client {client_id}: balance {cached} but ledger entries sum to {computed} (minor units)")
+    if mismatches:
+        raise SystemExit(1)
+    click.echo("all balances match their ledger entries")
 
 
 @billing_cli.command("run")
@@ -69,5 +83,5 @@ def create_staff_command(email: str, name: str, password: str, superuser: bool) 
 
 
 def init_app(app: Flask) -> None:
-    for command in (outbox_cli, billing_cli, seed_demo_command, create_staff_command):
+    for command in (outbox_cli, billing_cli, wallet_cli, seed_demo_command, create_staff_command):
         app.cli.add_command(command)

@@ -23,7 +23,8 @@ from app.hosting.models import (
 )
 from app.hosting.services import CartItem, place_order
 from app.invoices.billing_run import run_billing
-from app.invoices.services import record_payment
+from app.wallet.gateways import Card
+from app.wallet.services import CardPayment, charge_card_to_wallet, pay_invoices_from_wallet, start_bank_transfer
 
 DEMO_OWNER = ("demo@example.com", "demo-password-1")
 DEMO_STAFF = ("admin@example.com", "admin-password-1")
@@ -118,7 +119,12 @@ def seed_demo(log=print) -> None:
             CartItem(products[".ro domain"].id, BillingCycle.ANNUALLY, "popescu.ro"),
         ],
     )
-    record_payment(proforma.id, proforma.total_minor)
+    actor = f"user:{owner.id}"
+    card = Card(number="4242424242424242", exp_month=12, exp_year=today().year + 3, cvc="123")
+    charge_card_to_wallet(client.id, 20000, CardPayment(card=card, save=True), key="demo:topup", actor=actor)
+    db.session.commit()
+    pay_invoices_from_wallet(client.id, [proforma.id], key="demo:pay-order", actor=actor)
+    start_bank_transfer(client.id, 5000)
     db.session.commit()
 
     # A monthly plan falling due next week: today's billing run makes its renewal proforma.
@@ -139,4 +145,4 @@ def seed_demo(log=print) -> None:
     )
     db.session.commit()
     run_billing(today())
-    log("demo services, a paid tax invoice and a renewal proforma created")
+    log("demo services, wallet history, a paid tax invoice and a renewal proforma created")

@@ -43,6 +43,10 @@ def init_app(app: Flask) -> None:
     def csrf_error(error: CSRFError):
         return _error_page("errors/400.html", 400, reason=error.description)
 
+    @app.errorhandler(413)
+    def too_large(error):
+        return _error_page("errors/400.html", 413, reason="The file is too large: upload at most 5 MB.")
+
     @app.errorhandler(404)
     def not_found(error):
         return _error_page("errors/404.html", 404)

@@ -7,6 +7,7 @@ does) with the demo data, and Chromium at /usr/bin/chromium.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -37,7 +38,17 @@ def main() -> None:
             page.click("button[type=submit]")
             page.wait_for_url(f"{BASE_URL}/")
             page.screenshot(path=OUT / f"{name}-dashboard.png", full_page=True)
-            for slug, path in (("invoices", "/invoices"), ("services", "/services"), ("cart", "/cart")):
+            pages = (
+                ("invoices", "/invoices"),
+                ("services", "/services"),
+                ("cart", "/cart"),
+                ("wallet", "/wallet"),
+                ("add-funds", "/wallet/add-funds"),
+                ("statement", "/wallet/statement"),
+                ("pay", f"/invoices/pay?invoice=PF-{date.today().year}-000002"),
+                ("transfer", "/wallet/transfers/1"),
+            )
+            for slug, path in pages:
                 page.goto(f"{BASE_URL}{path}")
                 page.screenshot(path=OUT / f"{name}-{slug}.png", full_page=True)
             page.goto(f"{BASE_URL}/invoices?status=unpaid")
@@ -58,6 +69,8 @@ def main() -> None:
             page.click("button[type=submit]")
             page.wait_for_url(f"{BASE_URL}/admin/")
             page.screenshot(path=OUT / f"{name}-admin.png", full_page=True)
+            page.goto(f"{BASE_URL}/admin/bank-transfers")
+            page.screenshot(path=OUT / f"{name}-admin-transfers.png", full_page=True)
             page.close()
         browser.close()
     print(f"screenshots in {OUT}/")

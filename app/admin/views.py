@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 
@@ -46,3 +47,74 @@ def logout():
 @staff_required
 def index():
     return render_template("admin/index.html", staff=current_user)
+
+
+# --- bank transfers to approve -------------------------------------------------------
+
+
+@bp.route("/bank-transfers")
+@staff_required
+def bank_transfers():
+    from app.wallet.models import BankTransfer, TransferStatus
+
+    pending = db.session.scalars(
+        sa.select(BankTransfer)
+        .where(BankTransfer.status.in_([TransferStatus.PENDING, TransferStatus.AWAITING_PROOF]))
+        .order_by(BankTransfer.status.desc(), BankTransfer.id)
+    ).all()
+    recent = db.session.scalars(
+        sa.select(BankTransfer)
+        .where(BankTransfer.status.in_([TransferStatus.APPROVED, TransferStatus.REJECTED]))
+        .order_by(BankTransfer.reviewed_at.desc())
+        .limit(20)
+    ).all()
+    return render_template("admin/bank_transfers.html", pending=pending, recent=recent, staff=current_user)
+
+
+@bp.post("/bank-transfers/<int:transfer_id>/approve")
+@staff_required
+def approve_transfer(transfer_id: int):
+    from app.core.money import parse_amount
+    from app.errors import DomainError
+    from app.wallet.models import BankTransfer
+    from app.wallet.services import approve_bank_transfer
+
+    transfer = db.get_or_404(BankTransfer, transfer_id)
+    try:
+        received = parse_amount(request.form.get("received", ""), transfer.currency)
+        approve_bank_transfer(transfer.id, received_minor=received, staff_id=current_user.id)
+    except DomainError as error:
+        db.session.rollback()
+        flash(f"{transfer.reference}: {error.message}", "error")
+    else:
+        db.session.commit()
+        flash(f"{transfer.reference} approved: the client's balance was credited.", "success")
+    return redirect(url_for("admin.bank_transfers"))
+
+
+@bp.post("/bank-transfers/<int:transfer_id>/reject")
+@staff_required
+def reject_transfer(transfer_id: int):
+    from app.errors import DomainError
+    from app.wallet.models import BankTransfer
+    from app.wallet.services import reject_bank_transfer
+
+    transfer = db.get_or_404(BankTransfer, transfer_id)
+    try:
+        reject_bank_transfer(transfer.id, reason=request.form.get("reason", ""), staff_id=current_user.id)
+    except DomainError as error:
+        db.session.rollback()
+        flash(f"{transfer.reference}: {error.message}", "error")
+    else:
+        db.session.commit()
+        flash(f"{transfer.reference} rejected.", "info")
+    return redirect(url_for("admin.bank_transfers"))
+
+
+@bp.route("/bank-transfers/<int:transfer_id>/proof")
+@staff_required
+def transfer_proof(transfer_id: int):
+    from app.wallet.models import BankTransfer
+    from app.wallet.views import send_proof
+
+    return send_proof(db.get_or_404(BankTransfer, transfer_id))

@@ -1,5 +1,349 @@
-"""Routes of the wallet area."""
+"""Account balance, adding funds, bank transfers, statements and paying invoices."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, flash, render_template, request, send_file, url_for
+from flask_login import current_user
+from wtforms import ValidationError as FormError
+
+from app.core.auth import client_login_required
+from app.core.dates import today
+from app.core.money import to_decimal
+from app.core.pdf import render_pdf
+from app.core.rendering import redirect_to, render_page
+from app.errors import DomainError, ValidationError
+from app.extensions import csrf, db
+from app.invoices.services import InvoiceNotPayable
+from app.wallet.forms import AddFundsForm, PayInvoicesForm, ProofForm, StatementForm
+from app.wallet.models import BankTransfer, LedgerEntry, PaymentStatus, SavedCard, TransferStatus
+from app.wallet.services import (
+    CardPayment,
+    account_statement,
+    attach_proof,
+    charge_card_to_wallet,
+    confirm_gateway_payment,
+    pay_invoices_from_wallet,
+    payable_invoices,
+    plan_payment,
+    start_bank_transfer,
+)
+from app.wallet.uploads import proof_file
 
 bp = Blueprint("wallet", __name__)
+
+
+def _actor() -> str:
+    return f"user:{current_user.id}"
+
+
+def _saved_cards() -> list[SavedCard]:
+    return db.session.scalars(
+        sa.select(SavedCard).where(SavedCard.client_id == current_user.client_id).order_by(SavedCard.id.desc())
+    ).all()
+
+
+def get_owned_transfer_or_404(transfer_id: int) -> BankTransfer:
+    transfer = db.session.scalar(
+        sa.select(BankTransfer).where(BankTransfer.id == transfer_id, BankTransfer.client_id == current_user.client_id)
+    )
+    if transfer is None:
+        abort(404)
+    return transfer
+
+
+@bp.route("/wallet")
+@client_login_required
+def index():
+    client = current_user.client
+    entries = db.paginate(
+        sa.select(LedgerEntry).where(LedgerEntry.client_id == client.id).order_by(LedgerEntry.id.desc()),
+        per_page=current_app.config["LEDGER_PER_PAGE"],
+        error_out=False,
+    )
+    transfers = db.session.scalars(
+        sa.select(BankTransfer)
+        .where(
+            BankTransfer.client_id == client.id,
+            BankTransfer.status.in_([TransferStatus.AWAITING_PROOF, TransferStatus.PENDING]),
+        )
+        .order_by(BankTransfer.id.desc())
+    ).all()
+    return render_page("wallet/index.html", "wallet/_ledger.html", client=client, page=entries, transfers=transfers)
+
+
+def _card_payment(form) -> CardPayment:
+    saved = form.saved_card_id()
+    if saved is not None:
+        return CardPayment(saved_card_id=saved)
+    return CardPayment(card=form.card(), save=form.save_card.data)
+
+
+def _field_error(form, error: ValidationError) -> None:
+    field = getattr(form, error.field or "", None)
+    if field is None:
+        form.form_errors.append(error.message)
+    else:
+        field.errors = [*field.errors, error.message]
+
+
+@bp.route("/wallet/add-funds", methods=["GET", "POST"])
+@client_login_required
+def add_funds():
+    client = current_user.client
+    form = AddFundsForm(client.currency, _saved_cards())
+    if form.validate_on_submit():
+        try:
+            amount = form.amount_minor()
+            if form.method.data == "bank":
+                transfer = start_bank_transfer(client.id, amount)
+                db.session.commit()
+                return redirect_to(url_for("wallet.transfer", transfer_id=transfer.id))
+            payment = charge_card_to_wallet(
+                client.id,
+                amount,
+                _card_payment(form),
+                key=f"topup:{client.id}:{form.idempotency_key.data}",
+                actor=_actor(),
+            )
+            db.session.commit()
+        except FormError:
+            pass
+        except ValidationError as error:
+            db.session.rollback()
+            _field_error(form, error)
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(error.message)
+        else:
+            if payment.status is PaymentStatus.SUCCEEDED:
+                flash(f"{payment.card_brand} •••• {payment.card_last4}: your balance was credited.", "success")
+                return redirect_to(url_for("wallet.index"))
+            form.form_errors.append(payment.failure_message or "The payment was declined.")
+            form.idempotency_key.data = ""  # a new attempt (another card) is a new payment
+            form.setup_cards(_saved_cards())
+    status = 422 if form.is_submitted() else 200
+    return render_page("wallet/add_funds.html", "wallet/_add_funds_form.html", status, form=form, client=client)
+
+
+@bp.route("/wallet/transfers/<int:transfer_id>", methods=["GET", "POST"])
+@client_login_required
+def transfer(transfer_id: int):
+    item = get_owned_transfer_or_404(transfer_id)
+    form = ProofForm()
+    if form.validate_on_submit():
+        upload = request.files.get("proof")
+        try:
+            attach_proof(item, upload.stream if upload else io.BytesIO(), upload.filename if upload else "")
+        except ValidationError as error:
+            db.session.rollback()
+            form.proof.errors = [error.message]
+        else:
+            db.session.commit()
+            flash("Thank you: we will credit your balance as soon as we see the transfer.", "success")
+            return redirect_to(url_for("wallet.transfer", transfer_id=item.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("wallet/transfer.html", transfer=item, form=form), status
+
+
+@bp.route("/wallet/transfers/<int:transfer_id>/proof")
+@client_login_required
+def transfer_proof(transfer_id: int):
+    return send_proof(get_owned_transfer_or_404(transfer_id))
+
+
+def send_proof(transfer: BankTransfer):
+    """The stored proof as an attachment (owner and staff only: callers check)."""
+    if not transfer.proof_path:
+        abort(404)
+    try:
+        path = proof_file(Path(current_app.config["UPLOAD_FOLDER"]), transfer.proof_path)
+    except FileNotFoundError:
+        abort(404)
+    extension = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}[transfer.proof_mimetype]
+    return send_file(
+        path,
+        mimetype=transfer.proof_mimetype,
+        as_attachment=True,
+        download_name=f"proof-{transfer.reference}.{extension}",
+        max_age=0,
+    )
+
+
+@bp.route("/wallet/statement")
+@client_login_required
+def statement():
+    client = current_user.client
+    form = StatementForm(request.args)
+    form.validate()
+    start, end = form.period(today())
+    try:
+        result = account_statement(client, start, end)
+    except ValidationError as error:
+        form.end.errors = [error.message]
+        result = account_statement(client, start, start)
+    kind = request.args.get("format")
+    name = f"statement-{client.id}-{result.start:%Y%m%d}-{result.end:%Y%m%d}"
+    if kind == "csv":
+        return current_app.response_class(
+            statement_csv(result),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    if kind == "pdf":
+        pdf = render_pdf(render_template("pdf/statement.html", statement=result, client=client))
+        return current_app.response_class(
+            pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'}
+        )
+    return render_template("wallet/statement.html", statement=result, form=form, client=client)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """Neutralize a cell a spreadsheet would run as a formula (CSV injection)."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def statement_csv(result) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["Date", "Description", "Reference", "Credit", "Debit", "Balance", "Currency"])
+    writer.writerow(
+        [
+            result.start.isoformat(),
+            "Opening balance",
+            "",
+            "",
+            "",
+            to_decimal(result.opening_minor, result.currency),
+            result.currency,
+        ]
+    )
+    for entry in result.entries:
+        credit = to_decimal(entry.amount_minor, entry.currency) if entry.amount_minor > 0 else ""
+        debit = to_decimal(-entry.amount_minor, entry.currency) if entry.amount_minor < 0 else ""
+        writer.writerow(
+            [
+                entry.created_at.strftime("%Y-%m-%d %H:%M"),
+                spreadsheet_safe(entry.description),
+                spreadsheet_safe(entry.kind.label),
+                credit,
+                debit,
+                to_decimal(entry.balance_after_minor, entry.currency),
+                entry.currency,
+            ]
+        )
+    writer.writerow(
+        [
+            result.end.isoformat(),
+            "Closing balance",
+            "",
+            "",
+            "",
+            to_decimal(result.closing_minor, result.currency),
+            result.currency,
+        ]
+    )
+    return out.getvalue()
+
+
+# --- paying invoices ----------------------------------------------------------------
+
+
+@bp.route("/invoices/pay", methods=["GET", "POST"])
+@client_login_required
+def pay():
+    """Pay one or several unpaid proformas: wallet first if asked, the rest by card."""
+    client = current_user.client
+    numbers = request.values.getlist("invoice")
+    invoices = payable_invoices(client.id, numbers)
+    if not invoices:
+        flash("There is nothing left to pay among the invoices you chose.", "info")
+        return redirect_to(url_for("invoices.index", status="unpaid"))
+    form = PayInvoicesForm(_saved_cards())
+    if not form.is_submitted():
+        # The checkbox refreshes the form (htmx GET with refresh=1) to show the new split.
+        refreshed = request.args.get("refresh")
+        form.use_balance.data = "use_balance" in request.args if refreshed else client.balance_minor > 0
+    plan = plan_payment(client, invoices, use_balance=bool(form.use_balance.data))
+    if form.validate_on_submit():
+        key = f"pay:{client.id}:{form.idempotency_key.data}"
+        try:
+            if plan.by_card_minor:
+                payment = charge_card_to_wallet(
+                    client.id,
+                    plan.by_card_minor,
+                    _card_payment(form),
+                    key=f"{key}:card",
+                    actor=_actor(),
+                    invoice_id=invoices[0].id if len(invoices) == 1 else None,
+                )
+                db.session.commit()  # the card money is in the wallet whatever happens next
+                if payment.status is not PaymentStatus.SUCCEEDED:
+                    raise DomainError(payment.failure_message or "The payment was declined.")
+            issued = pay_invoices_from_wallet(client.id, [i.id for i in invoices], key=key, actor=_actor())
+            db.session.commit()
+        except FormError:
+            pass
+        except ValidationError as error:
+            db.session.rollback()
+            _field_error(form, error)
+        except InvoiceNotPayable:
+            db.session.rollback()
+            flash("These invoices were already paid; nothing was charged twice.", "info")
+            return redirect_to(url_for("invoices.index"))
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(error.message)
+            form.idempotency_key.data = ""
+            form.setup_cards(_saved_cards())
+        else:
+            numbers = ", ".join(i.number for i in issued)
+            flash(f"Paid. Tax invoice{'s' if len(issued) > 1 else ''} {numbers} issued.", "success")
+            target = (
+                url_for("invoices.view", number=issued[0].number)
+                if len(issued) == 1
+                else url_for("invoices.index", status="paid")
+            )
+            return redirect_to(target)
+    status = 422 if form.is_submitted() else 200
+    return render_page(
+        "wallet/pay.html", "wallet/_pay_form.html", status, form=form, invoices=invoices, plan=plan, client=client
+    )
+
+
+# --- gateway callbacks --------------------------------------------------------------
+
+
+@bp.post("/wallet/callback/<gateway>")
+@csrf.exempt  # authenticated by the gateway's signature instead
+def gateway_callback(gateway: str):
+    """A gateway tells us a charge succeeded. Signed with HMAC-SHA256; replays change nothing."""
+    secret = current_app.config["PAYMENT_WEBHOOK_SECRET"]
+    if not secret:
+        abort(404)
+    body = request.get_data()
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, request.headers.get("X-Signature", "")):
+        abort(400)
+    try:
+        event = json.loads(body)
+        external_id = str(event["external_id"])
+        succeeded = event["status"] == "succeeded"
+    except (ValueError, KeyError, TypeError):
+        abort(400)
+    if succeeded:
+        payment = confirm_gateway_payment(gateway, external_id)
+        db.session.commit()
+        if payment is None:
+            abort(404)
+    return {"ok": True}

@@ -28,6 +28,10 @@ EXPECTED_TABLES = {
     "queued_invoice_items",
     "invoice_pdfs",
     "billing_runs",
+    "ledger_entries",
+    "payments",
+    "saved_cards",
+    "bank_transfers",
 }
 
 

@@ -1,0 +1,446 @@
+"""Wallet operations: the ledger, card top-ups, paying invoices, bank transfers,
+statements. Functions flush, never commit; every balance change goes through
+post_entry, under the client's row lock."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.account.models import Client
+from app.account.services import lock_client
+from app.core.types import utcnow
+from app.errors import DomainError, ValidationError
+from app.extensions import db
+from app.invoices.models import DocumentKind, Invoice, InvoiceStatus
+from app.invoices.services import InvoiceNotPayable, record_payment
+from app.wallet.gateways import Card, get_gateway
+from app.wallet.models import (
+    BankTransfer,
+    EntryKind,
+    LedgerEntry,
+    Payment,
+    PaymentStatus,
+    SavedCard,
+    TransferStatus,
+)
+from app.wallet.uploads import store_proof
+
+
+class InsufficientFunds(DomainError):
+    status_code = 409
+
+    def __init__(self) -> None:
+        super().__init__("Your account balance is not enough for this payment.")
+
+
+class PaymentInProgress(DomainError):
+    status_code = 409
+
+    def __init__(self) -> None:
+        super().__init__("This payment is already being processed. Reload the page in a moment.")
+
+
+# --- the ledger ---------------------------------------------------------------------
+
+
+def post_entry(
+    client_id: int,
+    amount_minor: int,
+    kind: EntryKind,
+    *,
+    key: str,
+    actor: str,
+    description: str,
+    payment_id: int | None = None,
+    invoice_id: int | None = None,
+    bank_transfer_id: int | None = None,
+) -> LedgerEntry:
+    """Change a client's balance by `amount_minor` (signed) and record why.
+
+    Takes the client's row lock. The same `key` twice returns the first entry
+    and changes nothing. Raises InsufficientFunds rather than go below zero.
+    """
+    if amount_minor == 0:
+        raise ValidationError("The amount must not be zero.", field="amount")
+    client = lock_client(client_id)
+    existing = db.session.scalar(sa.select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
+    if existing is not None:
+        if existing.client_id != client_id or existing.amount_minor != amount_minor:
+            raise DomainError("This request was already used for a different payment.")
+        return existing
+    balance = client.balance_minor + amount_minor
+    if balance < 0:
+        raise InsufficientFunds()
+    entry = LedgerEntry(
+        client_id=client_id,
+        kind=kind,
+        amount_minor=amount_minor,
+        currency=client.currency,
+        balance_after_minor=balance,
+        description=description[:255],
+        idempotency_key=key,
+        actor=actor,
+        payment_id=payment_id,
+        invoice_id=invoice_id,
+        bank_transfer_id=bank_transfer_id,
+    )
+    client.balance_minor = balance
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+def balance_mismatches() -> list[tuple[int, int, int]]:
+    """(client id, cached balance, sum of entries) for every client where they differ."""
+    sums = (
+        sa.select(LedgerEntry.client_id, sa.func.sum(LedgerEntry.amount_minor).label("total"))
+        .group_by(LedgerEntry.client_id)
+        .subquery()
+    )
+    total = sa.func.coalesce(sums.c.total, 0)
+    rows = db.session.execute(
+        sa.select(Client.id, Client.balance_minor, total)
+        .outerjoin(sums, sums.c.client_id == Client.id)
+        .where(Client.balance_minor != total)
+        .order_by(Client.id)
+    ).all()
+    return [tuple(row) for row in rows]
+
+
+# --- card payments ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CardPayment:
+    """How a client pays by card: a new card (optionally saved) or a saved one."""
+
+    card: Card | None = None
+    saved_card_id: int | None = None
+    save: bool = False
+
+
+def _start_payment(client: Client, amount_minor: int, key: str, *, gateway: str, invoice_id=None) -> Payment:
+    """The Payment for `key`, created pending; a replay returns the existing one."""
+    existing = db.session.scalar(sa.select(Payment).where(Payment.idempotency_key == key))
+    if existing is not None:
+        if existing.client_id != client.id or existing.amount_minor != amount_minor:
+            raise DomainError("This request was already used for a different payment.")
+        return existing
+    payment = Payment(
+        client_id=client.id,
+        gateway=gateway,
+        idempotency_key=key,
+        amount_minor=amount_minor,
+        currency=client.currency,
+        invoice_id=invoice_id,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(payment)
+    except sa.exc.IntegrityError:
+        # The same key is being paid right now by another request (a double click).
+        raise PaymentInProgress() from None
+    return payment
+
+
+def charge_card_to_wallet(
+    client_id: int, amount_minor: int, how: CardPayment, *, key: str, actor: str, invoice_id: int | None = None
+) -> Payment:
+    """Charge a card and credit the wallet with the amount, once per `key`.
+
+    Returns the Payment: succeeded (the wallet was credited) or failed (with the
+    gateway's message; nothing credited). Raises CardError for bad card details.
+    """
+    client = db.session.get(Client, client_id)
+    gateway = get_gateway(current_app.config["PAYMENT_GATEWAY"])
+    payment = _start_payment(client, amount_minor, key, gateway=gateway.name, invoice_id=invoice_id)
+    if payment.status is not PaymentStatus.PENDING:
+        return payment  # a replay: the first answer stands
+    token = None
+    if how.saved_card_id is not None:
+        saved = db.session.scalar(
+            sa.select(SavedCard).where(SavedCard.id == how.saved_card_id, SavedCard.client_id == client_id)
+        )
+        if saved is None:
+            raise ValidationError("Choose one of your saved cards.", field="saved_card")
+        token = saved.token
+    result = gateway.charge(
+        amount_minor, client.currency, idempotency_key=key, card=how.card, token=token, save=how.save
+    )
+    payment.external_id = result.external_id
+    payment.card_brand, payment.card_last4 = result.brand, result.last4
+    payment.completed_at = utcnow()
+    if not result.ok:
+        payment.status = PaymentStatus.FAILED
+        payment.failure_message = result.message
+        db.session.flush()
+        return payment
+    payment.status = PaymentStatus.SUCCEEDED
+    payment.fee_minor = result.fee_minor
+    db.session.flush()
+    post_entry(
+        client_id,
+        amount_minor,
+        EntryKind.TOP_UP,
+        key=f"payment:{payment.id}",
+        actor=actor,
+        description=f"Card payment {result.brand} •••• {result.last4}",
+        payment_id=payment.id,
+    )
+    if result.token and how.card is not None:
+        db.session.add(
+            SavedCard(
+                client_id=client_id,
+                gateway=gateway.name,
+                token=result.token,
+                brand=result.brand,
+                last4=result.last4,
+                exp_month=how.card.exp_month,
+                exp_year=how.card.exp_year,
+            )
+        )
+        db.session.flush()
+    return payment
+
+
+def confirm_gateway_payment(gateway: str, external_id: str) -> Payment | None:
+    """A gateway's callback that a charge succeeded. Replays change nothing.
+
+    Returns the payment, or None if we know no such charge.
+    """
+    payment = db.session.scalar(
+        sa.select(Payment).where(Payment.gateway == gateway, Payment.external_id == external_id).with_for_update()
+    )
+    if payment is None or payment.status is not PaymentStatus.PENDING:
+        return payment
+    payment.status = PaymentStatus.SUCCEEDED
+    payment.completed_at = utcnow()
+    post_entry(
+        payment.client_id,
+        payment.amount_minor,
+        EntryKind.TOP_UP,
+        key=f"payment:{payment.id}",
+        actor=f"gateway:{gateway}",
+        description=f"Card payment {payment.card_brand or ''} •••• {payment.card_last4 or ''}".strip(),
+        payment_id=payment.id,
+    )
+    return payment
+
+
+# --- paying invoices ------------------------------------------------------------------
+
+
+def payable_invoices(client_id: int, numbers: list[str]) -> list[Invoice]:
+    """The client's unpaid proformas among `numbers` (others are ignored)."""
+    return db.session.scalars(
+        sa.select(Invoice)
+        .where(
+            Invoice.client_id == client_id,
+            Invoice.number.in_(numbers),
+            Invoice.kind == DocumentKind.PROFORMA,
+            Invoice.status == InvoiceStatus.UNPAID,
+        )
+        .order_by(Invoice.due_date, Invoice.id)
+    ).all()
+
+
+@dataclass(frozen=True)
+class PaymentPlan:
+    total_minor: int
+    from_balance_minor: int
+    by_card_minor: int
+
+
+def plan_payment(client: Client, invoices: list[Invoice], *, use_balance: bool) -> PaymentPlan:
+    """How much comes from the wallet and how much from the card."""
+    total = sum(invoice.balance_due_minor for invoice in invoices)
+    from_balance = min(client.balance_minor, total) if use_balance else 0
+    return PaymentPlan(total, from_balance, total - from_balance)
+
+
+def pay_invoices_from_wallet(client_id: int, invoice_ids: list[int], *, key: str, actor: str) -> list[Invoice]:
+    """Debit the wallet for each still-unpaid invoice and settle it (tax invoice,
+    services renewed). Returns the tax invoices issued. The same `key` again pays
+    nothing twice. Raises InsufficientFunds (nothing is paid) or InvoiceNotPayable
+    when none of the invoices is still unpaid.
+    """
+    lock_client(client_id)
+    issued = []
+    settled_any = False
+    for invoice_id in invoice_ids:
+        invoice = db.session.get(Invoice, invoice_id, with_for_update=True, populate_existing=True)
+        if invoice is None or invoice.client_id != client_id:
+            continue
+        entry_key = f"{key}:invoice:{invoice_id}"
+        if invoice.status is not InvoiceStatus.UNPAID:
+            already = db.session.scalar(sa.select(LedgerEntry.id).where(LedgerEntry.idempotency_key == entry_key))
+            settled_any = settled_any or already is not None
+            continue
+        due = invoice.balance_due_minor
+        post_entry(
+            client_id,
+            -due,
+            EntryKind.INVOICE_PAYMENT,
+            key=entry_key,
+            actor=actor,
+            description=f"Payment of {invoice.number}",
+            invoice_id=invoice.id,
+        )
+        tax_invoice = record_payment(invoice.id, due)
+        if tax_invoice is not None:
+            issued.append(tax_invoice)
+        settled_any = True
+    if not settled_any:
+        raise InvoiceNotPayable(", ".join(str(i) for i in invoice_ids))
+    return issued
+
+
+# --- bank transfers ---------------------------------------------------------------------
+
+_REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
+
+
+def new_transfer_reference() -> str:
+    """A unique reference a person can type into a bank form: BF-7KQ4-M2XD."""
+    while True:
+        code = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+        reference = f"BF-{code[:4]}-{code[4:]}"
+        if db.session.scalar(sa.select(BankTransfer.id).where(BankTransfer.reference == reference)) is None:
+            return reference
+
+
+def start_bank_transfer(client_id: int, amount_minor: int) -> BankTransfer:
+    client = db.session.get(Client, client_id)
+    transfer = BankTransfer(
+        client_id=client_id, reference=new_transfer_reference(), amount_minor=amount_minor, currency=client.currency
+    )
+    db.session.add(transfer)
+    db.session.flush()
+    return transfer
+
+
+def attach_proof(transfer: BankTransfer, stream, filename: str) -> BankTransfer:
+    """Store the client's proof of payment (checked by content). Raises ValidationError."""
+    if transfer.status not in (TransferStatus.AWAITING_PROOF, TransferStatus.PENDING):
+        raise ValidationError("This transfer has already been reviewed.", field="proof")
+    stored = store_proof(stream, Path(current_app.config["UPLOAD_FOLDER"]), current_app.config["PROOF_MAX_BYTES"])
+    transfer.proof_path, transfer.proof_mimetype, transfer.proof_size = stored
+    transfer.proof_filename = (filename or "proof")[:255]
+    transfer.status = TransferStatus.PENDING
+    db.session.flush()
+    return transfer
+
+
+def approve_bank_transfer(transfer_id: int, *, received_minor: int, staff_id: int) -> BankTransfer:
+    """Staff saw the money arrive: record the payment and credit the wallet, once."""
+    transfer = db.session.get(BankTransfer, transfer_id, with_for_update=True, populate_existing=True)
+    if transfer.status is TransferStatus.APPROVED:
+        return transfer
+    if transfer.status is TransferStatus.REJECTED:
+        raise DomainError("This transfer was rejected; it cannot be approved.")
+    if received_minor <= 0:
+        raise ValidationError("Enter the amount received.", field="received")
+    payment = Payment(
+        client_id=transfer.client_id,
+        gateway="bank_transfer",
+        external_id=transfer.reference,
+        idempotency_key=f"bank-transfer:{transfer.id}",
+        amount_minor=received_minor,
+        currency=transfer.currency,
+        status=PaymentStatus.SUCCEEDED,
+        completed_at=utcnow(),
+    )
+    db.session.add(payment)
+    db.session.flush()
+    post_entry(
+        transfer.client_id,
+        received_minor,
+        EntryKind.BANK_TRANSFER,
+        key=f"bank-transfer:{transfer.id}",
+        actor=f"staff:{staff_id}",
+        description=f"Bank transfer {transfer.reference}",
+        payment_id=payment.id,
+        bank_transfer_id=transfer.id,
+    )
+    transfer.status = TransferStatus.APPROVED
+    transfer.received_minor = received_minor
+    transfer.payment_id = payment.id
+    transfer.reviewed_by, transfer.reviewed_at = staff_id, utcnow()
+    db.session.flush()
+    return transfer
+
+
+def reject_bank_transfer(transfer_id: int, *, reason: str, staff_id: int) -> BankTransfer:
+    transfer = db.session.get(BankTransfer, transfer_id, with_for_update=True, populate_existing=True)
+    if transfer.status is TransferStatus.APPROVED:
+        raise DomainError("This transfer was already credited; reverse it with an adjustment instead.")
+    if not reason.strip():
+        raise ValidationError("Tell the client why.", field="reason")
+    transfer.status = TransferStatus.REJECTED
+    transfer.rejection_reason = reason.strip()[:255]
+    transfer.reviewed_by, transfer.reviewed_at = staff_id, utcnow()
+    db.session.flush()
+    return transfer
+
+
+# --- statements -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Statement:
+    start: date
+    end: date
+    currency: str
+    opening_minor: int
+    closing_minor: int
+    entries: list[LedgerEntry]
+
+    @property
+    def credits_minor(self) -> int:
+        return sum(e.amount_minor for e in self.entries if e.amount_minor > 0)
+
+    @property
+    def debits_minor(self) -> int:
+        return -sum(e.amount_minor for e in self.entries if e.amount_minor < 0)
+
+
+def account_statement(client: Client, start: date, end: date) -> Statement:
+    """Every entry from `start` to `end` (inclusive, UTC days) with opening and closing balances."""
+    if end < start:
+        raise ValidationError("The end date is before the start date.", field="end")
+    since = datetime.combine(start, time.min, UTC)
+    until = datetime.combine(end + timedelta(days=1), time.min, UTC)
+    opening = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount_minor), 0)).where(
+            LedgerEntry.client_id == client.id, LedgerEntry.created_at < since
+        )
+    )
+    entries = db.session.scalars(
+        sa.select(LedgerEntry)
+        .where(LedgerEntry.client_id == client.id, LedgerEntry.created_at >= since, LedgerEntry.created_at < until)
+        .order_by(LedgerEntry.id)
+    ).all()
+    closing = opening + sum(e.amount_minor for e in entries)
+    return Statement(start, end, client.currency, opening, closing, list(entries))
+
+
+def client_money_totals(client_id: int) -> dict[str, int]:
+    """Amount in, amount out and gateway fees of a client's succeeded payments."""
+    from app.wallet.models import PaymentDirection
+
+    rows = db.session.execute(
+        sa.select(Payment.direction, sa.func.sum(Payment.amount_minor), sa.func.sum(Payment.fee_minor))
+        .where(Payment.client_id == client_id, Payment.status == PaymentStatus.SUCCEEDED)
+        .group_by(Payment.direction)
+    ).all()
+    totals = {"in": 0, "out": 0, "fees": 0}
+    for direction, amount, fees in rows:
+        totals["in" if direction is PaymentDirection.IN else "out"] += amount or 0
+        totals["fees"] += fees or 0
+    return totals

@@ -1,0 +1,57 @@
+"""Proof-of-payment files: checked by content, stored outside static/ under a random name."""
+
+from __future__ import annotations
+
+import io
+import secrets
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from app.errors import ValidationError
+
+_KINDS = {
+    b"%PDF-": "application/pdf",
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+}
+
+
+def sniff(data: bytes) -> str | None:
+    """The MIME type of a PDF, PNG or JPEG judged by its bytes, else None."""
+    mimetype = next((kind for magic, kind in _KINDS.items() if data.startswith(magic)), None)
+    if mimetype == "application/pdf":
+        return mimetype if b"%%EOF" in data[-2048:] else None
+    if mimetype is not None:
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                image.verify()
+                if Image.MIME.get(image.format) != mimetype:
+                    return None
+        except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
+            return None
+    return mimetype
+
+
+def store_proof(stream, folder: Path, max_bytes: int) -> tuple[str, str, int]:
+    """Save an uploaded proof; returns (stored name, mimetype, size). Raises ValidationError."""
+    data = stream.read(max_bytes + 1)
+    if not data:
+        raise ValidationError("Choose the file with your proof of payment.", field="proof")
+    if len(data) > max_bytes:
+        raise ValidationError(f"The file is larger than {max_bytes // (1024 * 1024)} MB.", field="proof")
+    mimetype = sniff(data)
+    if mimetype is None:
+        raise ValidationError("Upload a PDF, PNG or JPEG file.", field="proof")
+    folder = folder / "proofs"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = secrets.token_hex(16)
+    (folder / name).write_bytes(data)
+    return name, mimetype, len(data)
+
+
+def proof_file(folder: Path, name: str) -> Path:
+    """The stored file for a name we generated (never a path the client chose)."""
+    if not name or not all(c in "0123456789abcdef" for c in name):
+        raise FileNotFoundError(name)
+    return folder / "proofs" / name
