@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField, StringField, ValidationError
@@ -35,3 +36,14 @@ class CartActionForm(FlaskForm):
     """Remove or checkout: a CSRF-protected button."""
 
     index = HiddenField()
+
+
+class CheckoutForm(FlaskForm):
+    """Placing the order; the key makes a double submit place it once."""
+
+    order_key = HiddenField(validators=[Length(max=64)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.order_key.data:
+            self.order_key.data = uuid.uuid4().hex

@@ -59,14 +59,23 @@ class CartItem:
     label: str
 
 
-def place_order(client: Client, items: list[CartItem]) -> Invoice:
+def place_order(client: Client, items: list[CartItem], *, order_key: str | None = None) -> Invoice:
     """Create the ordered services (pending) and their proforma of origin `order`.
 
-    Raises ValidationError when an item is no longer sold in this cycle/currency.
+    The same `order_key` again (a double submit) returns the first order's
+    proforma. Raises ValidationError when an item is no longer sold.
     """
-    from app.invoices.models import ProformaOrigin
+    from app.account.services import lock_client
+    from app.invoices.models import Invoice, ProformaOrigin
     from app.invoices.services import LineSpec, create_proforma
 
+    if order_key:
+        lock_client(client.id)
+        placed = db.session.scalar(
+            sa.select(Invoice).where(Invoice.client_id == client.id, Invoice.order_key == order_key)
+        )
+        if placed is not None:
+            return placed
     if not items:
         raise ValidationError("Your cart is empty.", field="cart")
     lines = []
@@ -94,7 +103,9 @@ def place_order(client: Client, items: list[CartItem]) -> Invoice:
             )
         )
     today = utcnow().date()
-    return create_proforma(client, lines, origin=ProformaOrigin.ORDER, issue_date=today, due_date=today)
+    return create_proforma(
+        client, lines, origin=ProformaOrigin.ORDER, issue_date=today, due_date=today, order_key=order_key
+    )
 
 
 @dataclass(frozen=True)

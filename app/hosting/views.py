@@ -11,7 +11,7 @@ from app.core.dates import today
 from app.core.rendering import render_page
 from app.errors import ValidationError
 from app.extensions import db
-from app.hosting.forms import AddToCartForm, CartActionForm
+from app.hosting.forms import AddToCartForm, CartActionForm, CheckoutForm
 from app.hosting.models import BillingCycle, Product, Service
 from app.hosting.services import CartItem, place_order, service_timeline
 
@@ -79,6 +79,7 @@ def _cart_view(form: AddToCartForm | None = None, status: int = 200):
         client=client,
         form=form or AddToCartForm(),
         action=CartActionForm(),
+        checkout_form=CheckoutForm(),
     )
 
 
@@ -121,10 +122,11 @@ def cart_remove():
 @bp.post("/cart/checkout")
 @client_login_required
 def checkout():
-    if not CartActionForm().validate_on_submit():
+    form = CheckoutForm()
+    if not form.validate_on_submit() or not form.order_key.data:
         abort(400)
     try:
-        proforma = place_order(current_user.client, _cart_items())
+        proforma = place_order(current_user.client, _cart_items(), order_key=form.order_key.data)
     except ValidationError as error:
         flash(error.message, "error")
         return redirect(url_for("hosting.cart"))

@@ -122,6 +122,17 @@ def create_renewal_proformas(run_date: date, *, batch_clients: int) -> list[int]
             .order_by(Service.client_id)
             .limit(batch_clients)
         ).subquery()
+        # Lock the batch's clients (in id order, as payments and checkouts lock a
+        # client first), then read their services: a concurrent run or checkout
+        # waits, and what it committed meanwhile is seen below.
+        locked = db.session.scalars(
+            sa.select(Client.id)
+            .where(Client.id.in_(sa.select(client_ids.c.client_id)))
+            .order_by(Client.id)
+            .with_for_update()
+        ).all()
+        if not locked:
+            return created
         rows = db.session.execute(
             _renewal_candidates(run_date)
             .with_only_columns(
@@ -137,17 +148,28 @@ def create_renewal_proformas(run_date: date, *, batch_clients: int) -> list[int]
             )
             .join(Product, Product.id == Service.product_id)
             .outerjoin(ServiceGroup, ServiceGroup.id == Service.group_id)
-            .where(Service.client_id.in_(sa.select(client_ids.c.client_id)))
+            .where(Service.client_id.in_(locked))
             .order_by(Service.client_id, Service.next_due_date, Service.id)
         ).all()
+        last_client_id = locked[-1]
         if not rows:
-            return created
+            db.session.commit()
+            continue
         ids = _create_batch(run_date, rows)
         # Subscribers write their outbox rows in this same transaction.
         emit("proformas_issued", proforma_ids=ids, origin=ProformaOrigin.RENEWAL.value)
+        _settle_free_proformas(ids)
         db.session.commit()
         created.extend(ids)
-        last_client_id = rows[-1].client_id
+
+
+def _settle_free_proformas(ids: list[int]) -> None:
+    """A proforma with nothing to pay (free services) is settled at once."""
+    from app.invoices.services import settle_proforma
+
+    free = db.session.scalars(sa.select(Invoice).where(Invoice.id.in_(ids), Invoice.total_minor <= 0)).all()
+    for proforma in free:
+        settle_proforma(proforma, paid_at=utcnow())
 
 
 def _payers(client_ids: list[int]) -> dict[int, tuple[int, dict, str]]:
@@ -309,15 +331,27 @@ def _client_setting(column, config_key: str):
     return sa.func.coalesce(value, current_app.config[config_key])
 
 
+def _lock_clients_of(services_where) -> None:
+    """Lock (in id order) the clients owning the services matched, before touching
+    those services: the order payments use, so the two never deadlock."""
+    db.session.execute(
+        sa.select(Client.id)
+        .where(Client.id.in_(sa.select(Service.client_id).where(*services_where)))
+        .order_by(Client.id)
+        .with_for_update()
+    ).all()
+
+
 def suspend_overdue_services(run_date: date) -> list[int]:
     """Suspend active services whose due date is M days past. Returns their ids."""
+    overdue = (
+        Service.status == ServiceStatus.ACTIVE,
+        Service.next_due_date <= add_days(run_date, -_client_setting(Client.suspend_days_after, "SUSPEND_DAYS_AFTER")),
+    )
+    _lock_clients_of(overdue)
     suspended = db.session.scalars(
         sa.update(Service)
-        .where(
-            Service.status == ServiceStatus.ACTIVE,
-            Service.next_due_date
-            <= add_days(run_date, -_client_setting(Client.suspend_days_after, "SUSPEND_DAYS_AFTER")),
-        )
+        .where(*overdue)
         .values(status=ServiceStatus.SUSPENDED, suspended_on=run_date, suspension_reason="overdue")
         .returning(Service.id)
         .execution_options(synchronize_session=False)
@@ -330,13 +364,15 @@ def suspend_overdue_services(run_date: date) -> list[int]:
 def terminate_long_overdue_services(run_date: date) -> tuple[list[int], int]:
     """Terminate suspended services K days past due, and cancel the unpaid renewal
     proformas left with only terminated services. Returns (ids, proformas cancelled)."""
+    long_overdue = (
+        Service.status == ServiceStatus.SUSPENDED,
+        Service.next_due_date
+        <= add_days(run_date, -_client_setting(Client.terminate_days_after, "TERMINATE_DAYS_AFTER")),
+    )
+    _lock_clients_of(long_overdue)
     terminated = db.session.scalars(
         sa.update(Service)
-        .where(
-            Service.status == ServiceStatus.SUSPENDED,
-            Service.next_due_date
-            <= add_days(run_date, -_client_setting(Client.terminate_days_after, "TERMINATE_DAYS_AFTER")),
-        )
+        .where(*long_overdue)
         .values(status=ServiceStatus.TERMINATED, terminated_on=run_date)
         .returning(Service.id)
         .execution_options(synchronize_session=False)
@@ -349,19 +385,32 @@ def terminate_long_overdue_services(run_date: date) -> tuple[list[int], int]:
         .where(InvoiceLine.invoice_id == Invoice.id, Service.status != ServiceStatus.TERMINATED)
         .exists()
     )
-    cancelled = db.session.execute(
-        sa.update(Invoice)
-        .where(
-            Invoice.kind == DocumentKind.PROFORMA,
-            Invoice.status == InvoiceStatus.UNPAID,
-            Invoice.amount_paid_minor == 0,
-            Invoice.id.in_(
-                sa.select(ServiceRenewal.proforma_id).where(ServiceRenewal.service_id.in_(list(terminated)))
-            ),
-            ~live_service_on_it,
+    cancelled = (
+        db.session.execute(
+            sa.update(Invoice)
+            .where(
+                Invoice.kind == DocumentKind.PROFORMA,
+                Invoice.status == InvoiceStatus.UNPAID,
+                Invoice.amount_paid_minor == 0,
+                Invoice.id.in_(
+                    sa.select(ServiceRenewal.proforma_id).where(ServiceRenewal.service_id.in_(list(terminated)))
+                ),
+                ~live_service_on_it,
+            )
+            .values(status=InvoiceStatus.CANCELLED)
+            .returning(Invoice.id)
+            .execution_options(synchronize_session=False)
         )
-        .values(status=InvoiceStatus.CANCELLED)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .scalars()
+        .all()
+    )
+    if cancelled:
+        # Queued items on a cancelled proforma wait for the client's next one.
+        db.session.execute(
+            sa.update(QueuedItem)
+            .where(QueuedItem.invoice_id.in_(cancelled))
+            .values(invoice_id=None)
+            .execution_options(synchronize_session=False)
+        )
     emit("services_terminated", service_ids=list(terminated))
-    return list(terminated), cancelled
+    return list(terminated), len(cancelled)

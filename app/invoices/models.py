@@ -84,6 +84,8 @@ class Invoice(db.Model):
     __tablename__ = "invoices"
     __table_args__ = (
         sa.Index("ix_invoices_client_id_kind_status", "client_id", "kind", "status"),
+        # An index, not a constraint: adding it needs no table rebuild (which would drop triggers on SQLite).
+        sa.Index("uq_invoices_order_key", "order_key", unique=True),
         sa.CheckConstraint("total_minor = subtotal_minor + tax_minor", name="total_adds_up"),
         sa.CheckConstraint("amount_paid_minor >= 0", name="paid_not_negative"),
     )
@@ -120,6 +122,8 @@ class Invoice(db.Model):
     # Tax invoice: the proforma it was issued from. Credit note: the invoice it corrects.
     source_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id"), index=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A checkout's idempotency key: a double submit places one order.
+    order_key: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     lines: Mapped[list[InvoiceLine]] = relationship(
@@ -187,6 +191,7 @@ class QueuedItem(db.Model):
     """An item staff queued for the client's next proforma."""
 
     __tablename__ = "queued_invoice_items"
+    __table_args__ = (sa.CheckConstraint("amount_minor > 0", name="amount_positive"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"), index=True)

@@ -140,8 +140,14 @@ def create_proforma(
     due_date: date,
     payer: BillingProfile | None = None,
     include_queued_items: bool = True,
+    order_key: str | None = None,
 ) -> Invoice:
-    """A new unpaid proforma for `client` with `lines` (and its queued items)."""
+    """A new unpaid proforma for `client` with `lines` (and its queued items).
+
+    Holds the client's row lock, so a queued item lands on one proforma only. A
+    proforma with nothing to pay (free services) is settled at once.
+    """
+    lock_client(client.id)
     payer = payer or default_payer(client)
     proforma = Invoice(
         client_id=client.id,
@@ -154,6 +160,7 @@ def create_proforma(
         due_date=due_date,
         payer_id=payer.id,
         seller=dict(current_app.config["SELLER"]),
+        order_key=order_key,
     )
     specs = list(lines)
     queued = []
@@ -172,6 +179,8 @@ def create_proforma(
     for item in queued:
         item.invoice_id = proforma.id
     emit("proformas_issued", proforma_ids=[proforma.id], origin=origin.value)
+    if proforma.total_minor <= 0:
+        settle_proforma(proforma, paid_at=utcnow())
     return proforma
 
 
@@ -183,6 +192,9 @@ def update_billing_details(invoice: Invoice, buyer: BuyerDetails, *, save_as_pay
     """
     if invoice.is_tax_document:
         raise ImmutableInvoice(invoice.number)
+    # Lock as a payment does (client, then invoice): a payment cannot slip in between.
+    lock_client(invoice.client_id)
+    db.session.refresh(invoice, with_for_update=True)
     if invoice.status is not InvoiceStatus.UNPAID or invoice.amount_paid_minor:
         raise InvoiceNotPayable(invoice.number)
     buyer = validated_buyer(buyer)
@@ -219,6 +231,8 @@ def record_payment(invoice_id: int, amount_minor: int, *, paid_at: datetime | No
     for a paid, cancelled or tax document, ValidationError for a bad amount.
     """
     invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise DomainError("There is no such invoice.")
     lock_client(invoice.client_id)
     db.session.refresh(invoice, with_for_update=True)
     if invoice.kind is not DocumentKind.PROFORMA or invoice.status is not InvoiceStatus.UNPAID:
@@ -307,6 +321,14 @@ def issue_credit_note(tax_invoice: Invoice, *, reason: str, issued_at: datetime 
     """A negative tax document cancelling `tax_invoice` in full."""
     if tax_invoice.kind is not DocumentKind.TAX_INVOICE:
         raise DomainError("Only a tax invoice can be credited.")
+    lock_client(tax_invoice.client_id)
+    credited = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Invoice.total_minor), 0)).where(
+            Invoice.kind == DocumentKind.CREDIT_NOTE, Invoice.source_id == tax_invoice.id
+        )
+    )
+    if -credited >= tax_invoice.total_minor:
+        raise DomainError(f"Invoice {tax_invoice.number} is already fully credited.")
     issued_at = issued_at or utcnow()
     note = Invoice(
         client_id=tax_invoice.client_id,

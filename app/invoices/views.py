@@ -12,6 +12,8 @@ from app.account.models import ClientKind
 from app.core.auth import client_login_required
 from app.core.pdf import render_pdf
 from app.core.rendering import redirect_to, render_page
+from app.core.sql import insert_ignoring_conflicts
+from app.core.types import utcnow
 from app.errors import ValidationError
 from app.extensions import db
 from app.invoices.forms import BillingDetailsForm
@@ -86,8 +88,10 @@ def invoice_pdf_bytes(invoice: Invoice) -> bytes:
             return stored.content
     content = render_pdf(render_template("pdf/invoice.html", invoice=invoice))
     if invoice.is_tax_document:
-        db.session.add(InvoicePdf(invoice_id=invoice.id, content=content))
+        # Two first downloads at once: the first stored copy wins, both get it.
+        insert_ignoring_conflicts(InvoicePdf, {"invoice_id": invoice.id, "content": content, "created_at": utcnow()})
         db.session.commit()
+        content = db.session.get(InvoicePdf, invoice.id, populate_existing=True).content
     return content
 
 

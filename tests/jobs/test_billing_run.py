@@ -186,3 +186,34 @@ def test_statement_count_per_batch_does_not_grow_with_clients(app):
         db.session.commit()
     large = statements_for(12, 100)
     assert small == large
+
+
+def test_per_client_termination_override(app):
+    owner = make_owner(app)
+    service_id = make_service(app, owner.client_id, due=days(-10), status="suspended")
+    with app.app_context():
+        db.session.get(Client, owner.client_id).terminate_days_after = 10
+        db.session.commit()
+        assert run_billing(RUN).terminated_ids == [service_id]
+
+
+def test_queued_items_of_a_cancelled_proforma_wait_for_the_next_one(app):
+    owner = make_owner(app)
+    make_service(app, owner.client_id, due=days(-29), status="suspended")
+    with app.app_context():
+        db.session.add(QueuedItem(client_id=owner.client_id, description="Setup fee", amount_minor=500))
+        db.session.commit()
+        [proforma_id] = run_billing(RUN).proforma_ids
+        assert db.session.scalar(sa.select(QueuedItem.invoice_id)) == proforma_id
+        run_billing(days(1))  # terminated: the proforma is cancelled
+        assert db.session.get(Invoice, proforma_id).status is InvoiceStatus.CANCELLED
+        assert db.session.scalar(sa.select(QueuedItem.invoice_id)) is None
+
+
+def test_a_free_service_renews_without_anything_to_pay(app):
+    owner = make_owner(app)
+    service_id = make_service(app, owner.client_id, due=days(5), price_minor=0)
+    with app.app_context():
+        [proforma_id] = run_billing(RUN).proforma_ids
+        assert db.session.get(Invoice, proforma_id).status is InvoiceStatus.PAID
+        assert db.session.get(Service, service_id).next_due_date == date(2027, 1, 6)

@@ -8,14 +8,17 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from app.account.models import ClientKind
+from app.account.models import Client, ClientKind
+from app.errors import DomainError
 from app.extensions import db
 from app.hosting.models import Service, ServiceStatus
 from app.invoices.guards import ImmutableInvoice
-from app.invoices.models import DocumentKind, Invoice, InvoiceLine, InvoiceStatus
+from app.invoices.models import DocumentKind, Invoice, InvoiceLine, InvoiceStatus, ProformaOrigin
 from app.invoices.services import (
     BuyerDetails,
     InvoiceNotPayable,
+    LineSpec,
+    create_proforma,
     issue_credit_note,
     record_payment,
     update_billing_details,
@@ -119,6 +122,36 @@ def test_tax_invoice_cannot_be_changed_by_raw_sql(app, owner, statement):
         db.session.commit()
 
 
+def test_a_tax_invoice_is_credited_at_most_once_in_full(app, owner):
+    tax_number = pay(app, make_proforma(app, owner.client_id, 1000))
+    with app.app_context():
+        issue_credit_note(by_number(tax_number), reason="refund")
+        with pytest.raises(DomainError, match="already fully credited"):
+            issue_credit_note(by_number(tax_number), reason="again")
+
+
+def test_a_free_proforma_is_settled_at_once(app, owner):
+    with app.app_context():
+        client = db.session.get(Client, owner.client_id)
+        proforma = create_proforma(
+            client,
+            [LineSpec("Free plan", 0)],
+            origin=ProformaOrigin.ORDER,
+            issue_date=date(2026, 11, 1),
+            due_date=date(2026, 11, 1),
+        )
+        db.session.commit()
+        assert proforma.status is InvoiceStatus.PAID
+        assert db.session.scalar(sa.select(Invoice).where(Invoice.source_id == proforma.id)).total_minor == 0
+
+
+def test_billing_details_of_a_paid_proforma_are_refused(app, owner):
+    number = make_proforma(app, owner.client_id)
+    pay(app, number)
+    with app.app_context(), pytest.raises(InvoiceNotPayable):
+        update_billing_details(by_number(number), BuyerDetails(kind=ClientKind.PERSON, name="X", country="RO"))
+
+
 def test_corrections_are_credit_notes(app, owner):
     tax_number = pay(app, make_proforma(app, owner.client_id, 1000))
     with app.app_context():
@@ -135,7 +168,8 @@ def test_corrections_are_credit_notes(app, owner):
 def test_numbers_are_gapless_and_unique_under_concurrent_payments(app, owner):
     """Eight threads pay eight proformas at once; one of them fails after taking
     its number. The numbers used are exactly 1..7, each once."""
-    numbers = [make_proforma(app, owner.client_id, 1000 + i) for i in range(8)]
+    # One client per proforma: the client lock must not be what serializes them.
+    numbers = [make_proforma(app, make_owner(app, email=f"c{i}@example.com").client_id, 1000 + i) for i in range(8)]
     start = threading.Barrier(len(numbers))
     results: dict[str, str] = {}
     errors: list[BaseException] = []
