@@ -132,3 +132,29 @@ def pay(app, number: str) -> str:
         tax_invoice = record_payment(proforma.id, proforma.total_minor)
         db.session.commit()
         return tax_invoice.number
+
+
+def credit(app, client_id: int, amount_minor: int, key: str | None = None) -> None:
+    """Put money in a client's wallet (a staff adjustment)."""
+    import uuid
+
+    from app.wallet.models import EntryKind
+    from app.wallet.services import post_entry
+
+    with app.app_context():
+        post_entry(
+            client_id,
+            amount_minor,
+            EntryKind.ADJUSTMENT,
+            key=key or uuid.uuid4().hex,
+            actor="staff:1",
+            description="Test credit",
+        )
+        db.session.commit()
+
+
+def balance(app, client_id: int) -> int:
+    from app.account.models import Client
+
+    with app.app_context():
+        return db.session.get(Client, client_id).balance_minor

@@ -1,0 +1,459 @@
+"""The wallet: adding funds by card and bank transfer, paying invoices, statements."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from pypdf import PdfReader
+
+from app.extensions import db
+from app.invoices.models import Invoice, InvoiceStatus
+from app.wallet.models import BankTransfer, LedgerEntry, Payment, PaymentStatus, SavedCard, TransferStatus
+from tests.helpers import balance, credit, csrf_from, csrf_token, login, make_owner, make_proforma, make_service
+
+VISA = "4242 4242 4242 4242"
+MASTERCARD = "5555555555554444"
+DECLINED = "4000000000000002"
+AMEX = "378282246310005"
+NEXT_YEAR = str(date.today().year + 1)[2:]
+
+
+@pytest.fixture
+def owner(app):
+    return make_owner(app)
+
+
+def form_values(html: str) -> dict:
+    return {
+        "csrf_token": csrf_from(html),
+        "idempotency_key": re.search(r'name="idempotency_key" type="hidden" value="([^"]*)"', html).group(1),
+    }
+
+
+def card(number=VISA, month="12", year=NEXT_YEAR, cvc="123") -> dict:
+    return {"saved_card": "new", "number": number, "exp_month": month, "exp_year": year, "cvc": cvc}
+
+
+def add_funds(client, amount="100.00", **fields):
+    data = {**form_values(client.get("/wallet/add-funds").get_data(as_text=True)), "amount": amount, "method": "card"}
+    data.update(card())
+    data.update(fields)
+    return client.post("/wallet/add-funds", data=data), data
+
+
+def error_beside(html: str, field: str) -> str | None:
+    found = re.search(rf'id="{field}-msg">\s*<p class="error">([^<]+)</p>', html)
+    return found.group(1) if found else None
+
+
+def counts(app) -> tuple[int, int]:
+    with app.app_context():
+        return (
+            db.session.scalar(sa.select(sa.func.count(LedgerEntry.id))),
+            db.session.scalar(sa.select(sa.func.count(Payment.id))),
+        )
+
+
+# --- adding funds by card ---------------------------------------------------------------
+
+
+def test_visa_test_card_credits_exactly_the_amount_once(app, client, owner):
+    login(client)
+    response, data = add_funds(client, "150.00")
+
+    assert response.status_code == 302 and response.location == "/wallet"
+    assert balance(app, owner.client_id) == 15000
+    page = client.get("/wallet").get_data(as_text=True)
+    assert "€150.00" in page and "Visa •••• 4242" in page
+
+    replay = client.post("/wallet/add-funds", data=data)  # the same form posted again
+    assert replay.status_code == 302
+    assert balance(app, owner.client_id) == 15000
+    assert counts(app) == (1, 1)
+
+
+def test_mastercard_is_accepted_and_can_be_saved_as_a_token(app, client, owner):
+    login(client)
+    add_funds(client, "50.00", number=MASTERCARD, save_card="y")
+    with app.app_context():
+        saved = db.session.scalars(sa.select(SavedCard)).one()
+        assert (saved.brand, saved.last4) == ("MasterCard", "4444")
+        assert "5555555555554444" not in saved.token
+    # The saved card pays next time without its number.
+    response, _ = add_funds(client, "100.00", saved_card=str(saved.id), number="")
+    assert response.status_code == 302
+    assert balance(app, owner.client_id) == 15000
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"number": AMEX}, "number", "American Express is not accepted"),
+        ({"number": "4242424242424241"}, "number", "This card number is not valid"),
+        ({"month": "13"}, "exp_month", "Enter the expiry month"),
+        ({"year": "20"}, "exp_year", "This card has expired."),
+        ({"cvc": "12"}, "cvc", "Enter the 3-digit security code"),
+    ],
+)
+def test_bad_cards_are_refused_beside_the_field(app, client, owner, fields, field, message):
+    login(client)
+    values = card(**{k: v for k, v in fields.items()})
+    response, _ = add_funds(client, **values)
+    assert response.status_code == 422
+    assert message in (error_beside(response.get_data(as_text=True), field) or "")
+    assert balance(app, owner.client_id) == 0 and counts(app)[0] == 0
+
+
+def test_declined_card_credits_nothing_and_says_why(app, client, owner):
+    login(client)
+    response, _ = add_funds(client, number=DECLINED)
+    assert response.status_code == 422
+    assert "Your card was declined." in response.get_data(as_text=True)
+    assert balance(app, owner.client_id) == 0
+    with app.app_context():
+        payment = db.session.scalars(sa.select(Payment)).one()
+        assert payment.status is PaymentStatus.FAILED
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("-50", "Enter an amount like 50 or 50.00."),
+        ("0", "The amount must be greater than zero."),
+        ("abc", "Enter an amount like 50 or 50.00."),
+        ("NaN", "Enter an amount like 50 or 50.00."),
+        ("1E+999999", "Enter an amount like 50 or 50.00."),
+        ("100.001", "EUR amounts have at most 2 decimals."),
+        ("75.00", "Choose one of the amounts shown."),
+        ("999999.00", "The amount can be at most"),
+    ],
+)
+def test_bad_amounts_are_refused_and_change_nothing(app, client, owner, amount, message):
+    login(client)
+    response, _ = add_funds(client, amount)
+    assert response.status_code == 422
+    assert message in (error_beside(response.get_data(as_text=True), "amount") or "")
+    assert balance(app, owner.client_id) == 0 and counts(app) == (0, 0)
+
+
+def test_wrong_currency_is_refused(app, client, owner):
+    login(client)
+    response, _ = add_funds(client, currency="USD")
+    assert "Amounts are in EUR" in response.get_data(as_text=True)
+    assert counts(app) == (0, 0)
+
+
+class TestCustomAmounts:
+    @pytest.fixture
+    def app_overrides(self):
+        return {"WALLET_TOPUP_CUSTOM": True, "WALLET_TOPUP_MIN": 1000, "WALLET_TOPUP_MAX": 100000}
+
+    @pytest.mark.parametrize(
+        ("amount", "message"),
+        [("5.00", "The smallest top-up is €10.00."), ("1000.01", "The amount can be at most €1,000.00.")],
+    )
+    def test_outside_min_and_max_is_refused(self, app, client, owner, amount, message):
+        login(client)
+        response, _ = add_funds(client, custom_amount=amount)
+        assert message in (error_beside(response.get_data(as_text=True), "custom_amount") or "")
+        assert balance(app, owner.client_id) == 0
+
+    def test_a_custom_amount_inside_the_range_is_credited(self, app, client, owner):
+        login(client)
+        add_funds(client, custom_amount="75.50")
+        assert balance(app, owner.client_id) == 7550
+
+
+# --- bank transfers ------------------------------------------------------------------------
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def start_transfer(client, amount="50.00") -> tuple[int, str]:
+    data = {**form_values(client.get("/wallet/add-funds").get_data(as_text=True)), "amount": amount, "method": "bank"}
+    response = client.post("/wallet/add-funds", data=data)
+    transfer_id = int(response.location.rsplit("/", 1)[1])
+    return transfer_id, client.get(response.location).get_data(as_text=True)
+
+
+def upload(client, transfer_id: int, content: bytes, name: str):
+    token = csrf_token(client, f"/wallet/transfers/{transfer_id}")
+    return client.post(
+        f"/wallet/transfers/{transfer_id}",
+        data={"csrf_token": token, "proof": (io.BytesIO(content), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def test_bank_transfer_shows_bank_details_and_a_typable_reference(app, client, owner):
+    login(client)
+    transfer_id, page = start_transfer(client)
+    with app.app_context():
+        reference = db.session.get(BankTransfer, transfer_id).reference
+    assert re.fullmatch(r"BF-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}", reference)
+    assert reference in page and app.config["SELLER"]["iban"] in page and "€50.00" in page
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        (b"\x7fELF\x02\x01\x01" + b"\x00" * 100, "invoice.pdf", "Upload a PDF, PNG or JPEG file."),
+        (b"MZ\x90\x00" + b"\x00" * 100, "proof.pdf", "Upload a PDF, PNG or JPEG file."),
+        (b"\x89PNG\r\n\x1a\nnot really a png", "proof.png", "Upload a PDF, PNG or JPEG file."),
+        (b"%PDF-1.4\n" + b"0" * (5 * 1024 * 1024), "big.pdf", "The file is larger than 5 MB."),
+    ],
+)
+def test_bad_proofs_are_refused(app, client, owner, content, name, message):
+    login(client)
+    transfer_id, _ = start_transfer(client)
+    response = upload(client, transfer_id, content, name)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(BankTransfer, transfer_id).status is TransferStatus.AWAITING_PROOF
+
+
+def test_proof_is_stored_outside_static_and_staff_credit_it_once(app, client, owner, runner, tmp_path):
+    app.config["UPLOAD_FOLDER"] = str(tmp_path / "uploads")
+    login(client)
+    transfer_id, _ = start_transfer(client)
+    assert upload(client, transfer_id, PDF, "extras.pdf").status_code == 302
+    with app.app_context():
+        transfer = db.session.get(BankTransfer, transfer_id)
+        assert transfer.status is TransferStatus.PENDING and transfer.proof_filename == "extras.pdf"
+        stored = tmp_path / "uploads" / "proofs" / transfer.proof_path
+        assert stored.read_bytes() == PDF and "extras" not in transfer.proof_path
+    download = client.get(f"/wallet/transfers/{transfer_id}/proof")
+    assert download.data == PDF and download.headers["Content-Type"] == "application/pdf"
+    assert download.headers["Content-Disposition"].startswith("attachment")
+
+    runner.invoke(args=["seed-demo"])  # demo staff
+    staff = app.test_client()
+    token = csrf_from(staff.get("/admin/login").get_data(as_text=True))
+    staff.post("/admin/login", data={"email": "admin@example.com", "password": "admin-password-1", "csrf_token": token})
+    assert "extras.pdf" in staff.get("/admin/bank-transfers").get_data(as_text=True)
+    assert staff.get(f"/admin/bank-transfers/{transfer_id}/proof").data == PDF
+    token = csrf_from(staff.get("/admin/bank-transfers").get_data(as_text=True))
+    for _ in range(2):  # a double click credits once
+        staff.post(f"/admin/bank-transfers/{transfer_id}/approve", data={"csrf_token": token, "received": "50.00"})
+    assert balance(app, owner.client_id) == 5000
+    with app.app_context():
+        assert db.session.get(BankTransfer, transfer_id).status is TransferStatus.APPROVED
+
+
+@pytest.mark.parametrize("path", ["/wallet/transfers/{id}", "/wallet/transfers/{id}/proof"])
+def test_another_clients_transfer_and_proof_are_a_404(app, client, owner, path, tmp_path):
+    app.config["UPLOAD_FOLDER"] = str(tmp_path)
+    make_owner(app, email="other@example.com")
+    other_client = app.test_client()
+    login(other_client, "other@example.com")
+    transfer_id, _ = start_transfer(other_client)
+    upload(other_client, transfer_id, PDF, "theirs.pdf")
+    login(client)
+    assert client.get(path.format(id=transfer_id)).status_code == 404
+    response = upload(client, transfer_id, PDF, "mine.pdf")
+    assert response.status_code == 404
+
+
+# --- paying invoices ---------------------------------------------------------------------
+
+
+def pay_form(client, *numbers, **fields):
+    query = "&".join(f"invoice={n}" for n in numbers)
+    html = client.get(f"/invoices/pay?{query}").get_data(as_text=True)
+    data = {**form_values(html), "invoice": list(numbers)}
+    data.update(fields)
+    return client.post("/invoices/pay", data=data)
+
+
+def test_pay_from_balance_issues_the_tax_invoice(app, client, owner):
+    number = make_proforma(app, owner.client_id, 1000)  # 12.10 with VAT
+    credit(app, owner.client_id, 5000)
+    login(client)
+    response = pay_form(client, number, use_balance="y")
+    assert response.status_code == 302
+    assert balance(app, owner.client_id) == 5000 - 1210
+    with app.app_context():
+        assert db.session.scalar(sa.select(Invoice.status).where(Invoice.number == number)) is InvoiceStatus.PAID
+
+
+def test_balance_applies_partially_and_the_card_pays_the_rest(app, client, owner):
+    number = make_proforma(app, owner.client_id, 10000)  # 121.00
+    credit(app, owner.client_id, 2100)
+    login(client)
+    page = client.get(f"/invoices/pay?invoice={number}").get_data(as_text=True)
+    assert "From your balance: <strong>€21.00</strong>" in page and "By card: <strong>€100.00</strong>" in page
+
+    response = pay_form(client, number, use_balance="y", **card())
+
+    assert response.status_code == 302
+    assert balance(app, owner.client_id) == 0
+    with app.app_context():
+        card_payment = db.session.scalars(sa.select(Payment)).one()
+        assert card_payment.amount_minor == 10000 and card_payment.status is PaymentStatus.SUCCEEDED
+
+
+def test_without_use_balance_the_card_pays_everything(app, client, owner):
+    number = make_proforma(app, owner.client_id, 1000)
+    credit(app, owner.client_id, 5000)
+    login(client)
+    pay_form(client, number, **card())
+    assert balance(app, owner.client_id) == 5000
+
+
+def test_several_invoices_at_once(app, client, owner):
+    numbers = [make_proforma(app, owner.client_id, 1000), make_proforma(app, owner.client_id, 2000)]
+    login(client)
+    response = pay_form(client, *numbers, **card())
+    assert response.status_code == 302 and response.location == "/invoices?status=paid"
+    with app.app_context():
+        paid = db.session.scalars(sa.select(Invoice.status).where(Invoice.number.in_(numbers))).all()
+        assert paid == [InvoiceStatus.PAID, InvoiceStatus.PAID]
+        assert db.session.scalars(sa.select(Payment.amount_minor)).one() == 1210 + 2420
+
+
+def test_a_declined_card_pays_nothing(app, client, owner):
+    number = make_proforma(app, owner.client_id, 1000)
+    login(client)
+    response = pay_form(client, number, **card(number=DECLINED))
+    assert response.status_code == 422 and "Your card was declined." in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(Invoice.status).where(Invoice.number == number)) is InvoiceStatus.UNPAID
+    assert balance(app, owner.client_id) == 0
+
+
+def test_a_replayed_payment_pays_once(app, client, owner):
+    number = make_proforma(app, owner.client_id, 1000)
+    login(client)
+    query = client.get(f"/invoices/pay?invoice={number}").get_data(as_text=True)
+    data = {**form_values(query), "invoice": [number], **card()}
+    client.post("/invoices/pay", data=data)
+    client.post("/invoices/pay", data=data)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Payment.id))) == 1
+        assert db.session.scalar(sa.select(sa.func.count(Invoice.id)).where(Invoice.kind == "tax_invoice")) == 1
+    assert balance(app, owner.client_id) == 0
+
+
+def test_another_clients_invoice_cannot_be_paid(app, client, owner):
+    other = make_owner(app, email="other@example.com")
+    theirs = make_proforma(app, other.client_id, 1000)
+    credit(app, owner.client_id, 5000)
+    login(client)
+    response = client.get(f"/invoices/pay?invoice={theirs}")
+    assert response.status_code == 302 and "nothing left to pay" in client.get("/").get_data(as_text=True)
+    assert balance(app, owner.client_id) == 5000
+
+
+def test_the_billing_run_never_touches_the_balance(app, owner):
+    from app.invoices.billing_run import run_billing
+
+    credit(app, owner.client_id, 100000)
+    make_service(app, owner.client_id, due=date(2026, 12, 5))
+    with app.app_context():
+        [proforma_id] = run_billing(date(2026, 12, 1)).proforma_ids
+        assert db.session.get(Invoice, proforma_id).status is InvoiceStatus.UNPAID
+    assert balance(app, owner.client_id) == 100000
+
+
+# --- statement ------------------------------------------------------------------------------
+
+
+def test_statement_shows_opening_closing_and_entries_as_pdf_and_csv(app, client, owner):
+    credit(app, owner.client_id, 5000)
+    with app.app_context():  # a description a spreadsheet would run
+        from app.wallet.models import EntryKind
+        from app.wallet.services import post_entry
+
+        post_entry(owner.client_id, -1000, EntryKind.ADJUSTMENT, key="k2", actor="staff:1", description="=HYPERLINK(1)")
+        db.session.commit()
+    other = make_owner(app, email="other@example.com")
+    credit(app, other.client_id, 99900)
+    login(client)
+    today = date.today().isoformat()
+
+    page = client.get(f"/wallet/statement?start={today}&end={today}").get_data(as_text=True)
+    assert "€50.00" in page and "€40.00" in page and "€999.00" not in page
+
+    rows = list(csv.reader(io.StringIO(client.get(f"/wallet/statement?start={today}&end={today}&format=csv").text)))
+    assert rows[0] == ["Date", "Description", "Reference", "Credit", "Debit", "Balance", "Currency"]
+    assert rows[1][1] == "Opening balance" and rows[1][5] == "0.00"
+    assert rows[2][3] == "50.00" and rows[3][1] == "'=HYPERLINK(1)" and rows[3][4] == "10.00"
+    assert rows[-1][1] == "Closing balance" and rows[-1][5] == "40.00"
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+    pdf = client.get(f"/wallet/statement?start={today}&end={today}&format=pdf")
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "Account statement" in text and "€40.00" in text and "=HYPERLINK(1)" in text
+
+
+# --- verify ------------------------------------------------------------------------------------
+
+
+def test_wallet_verify_reports_a_corrupted_balance(app, owner, runner):
+    credit(app, owner.client_id, 5000)
+    assert runner.invoke(args=["wallet", "verify"]).exit_code == 0
+    with app.app_context():
+        db.session.execute(sa.text("UPDATE clients SET balance_minor = 7000 WHERE id = :id"), {"id": owner.client_id})
+        db.session.commit()
+    result = runner.invoke(args=["wallet", "verify"])
+    assert result.exit_code == 1
+    assert f"client {owner.client_id}: balance 7000 but ledger entries sum to 5000" in result.output
+
+
+def test_ledger_entries_cannot_be_changed(app, owner):
+    credit(app, owner.client_id, 5000)
+    with app.app_context():
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            db.session.execute(sa.text("UPDATE ledger_entries SET amount_minor = 1"))
+        db.session.rollback()
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            db.session.execute(sa.text("DELETE FROM ledger_entries"))
+
+
+# --- gateway callbacks ---------------------------------------------------------------------
+
+
+class TestGatewayCallback:
+    SECRET = "whsec-test"
+
+    @pytest.fixture
+    def app_overrides(self):
+        return {"PAYMENT_WEBHOOK_SECRET": self.SECRET}
+
+    def post(self, client, body: bytes, signature: str | None = None):
+        import hashlib
+        import hmac
+
+        signature = signature or hmac.new(self.SECRET.encode(), body, hashlib.sha256).hexdigest()
+        return client.post(
+            "/wallet/callback/test", data=body, headers={"X-Signature": signature, "Content-Type": "application/json"}
+        )
+
+    def test_a_replayed_callback_credits_once(self, app, client, owner):
+        with app.app_context():
+            db.session.add(
+                Payment(
+                    client_id=owner.client_id,
+                    gateway="test",
+                    external_id="ch_1",
+                    idempotency_key="k",
+                    amount_minor=2500,
+                    currency="EUR",
+                )
+            )
+            db.session.commit()
+        body = b'{"external_id": "ch_1", "status": "succeeded"}'
+        assert self.post(client, body).status_code == 200
+        assert self.post(client, body).status_code == 200
+        assert balance(app, owner.client_id) == 2500
+
+    def test_a_forged_callback_is_refused(self, app, client, owner):
+        body = b'{"external_id": "ch_1", "status": "succeeded"}'
+        assert self.post(client, body, signature="0" * 64).status_code == 400
+        assert balance(app, owner.client_id) == 0
