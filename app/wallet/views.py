@@ -184,6 +184,7 @@ def statement():
     form = StatementForm(request.args)
     form.validate()
     start, end = form.period(today())
+    form.start.data, form.end.data = start, end
     try:
         result = account_statement(client, start, end)
     except ValidationError as error:
