@@ -28,9 +28,10 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     for ext in (db, login_manager, csrf, htmx):
         ext.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    from app.core import policy
     from app.invoices import guards
 
-    for module in (auth, queue, templating, errors, cli, guards):
+    for module in (auth, queue, templating, errors, cli, guards, policy):
         module.init_app(app)
 
     from app.account import views as account

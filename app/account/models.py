@@ -76,6 +76,8 @@ class Client(db.Model):
     renewal_days_before: Mapped[int | None]
     suspend_days_after: Mapped[int | None]
     terminate_days_after: Mapped[int | None]
+    # Profile fields staff made read-only for the client (names of form fields).
+    locked_fields: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     # Cached sum of the wallet ledger, in minor units of `currency`.
     balance_minor: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -113,10 +115,30 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_ip: Mapped[str | None] = mapped_column(sa.String(45))
 
+    language: Mapped[str] = mapped_column(sa.String(8), default="en")
+    avatar_png: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
+    # Two-factor authentication (TOTP). The last accepted time step refuses a replay.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # Addresses and CIDR ranges this user may log in from; empty = anywhere.
+    ip_allowlist: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    login_alerts: Mapped[bool] = mapped_column(default=False)
+    # Rotated by each reset request and each use: a reset link works once.
+    reset_nonce: Mapped[str] = mapped_column(sa.String(32), default=new_security_stamp)
+    # Trusted users: what they may do and which notifications they get.
+    permissions: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    notification_types: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
     client: Mapped[Client] = relationship(back_populates="users")
 
     def get_id(self) -> str:
         return f"user:{self.id}:{self.security_stamp}"
+
+    @property
+    def has_2fa(self) -> bool:
+        return self.totp_enabled_at is not None
 
     @property
     def is_active(self) -> bool:
@@ -125,3 +147,74 @@ class User(UserMixin, db.Model):
     @property
     def is_owner(self) -> bool:
         return self.role is UserRole.OWNER
+
+
+class RecoveryCode(db.Model):
+    """A one-time 2FA recovery code, stored hashed."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UserSession(db.Model):
+    """A logged-in browser: listed under Security, and can be ended from there."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginEvent(db.Model):
+    """A login attempt of a user: when, from where, with what, and whether it worked."""
+
+    __tablename__ = "login_events"
+    __table_args__ = (sa.Index("ix_login_events_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    succeeded: Mapped[bool]
+    reason: Mapped[str | None] = mapped_column(sa.String(40))
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProfileChange(db.Model):
+    """The profile change log: who changed which field, from what to what, when, from where."""
+
+    __tablename__ = "profile_changes"
+    __table_args__ = (sa.Index("ix_profile_changes_client_id_id", "client_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(sa.String(40))  # "user:7", "staff:2"
+    field: Mapped[str] = mapped_column(sa.String(40))
+    old_value: Mapped[str | None] = mapped_column(sa.Text)
+    new_value: Mapped[str | None] = mapped_column(sa.Text)
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ErasureRequest(db.Model):
+    """The owner asked us to erase the account; staff act on it in the admin."""
+
+    __tablename__ = "erasure_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -24,7 +24,16 @@ CLIENT_NAV: list[tuple[str, str]] = [
 
 
 def client_nav() -> list[tuple[str, str]]:
-    return [(label, ep) for label, ep in CLIENT_NAV if ep in current_app.view_functions]
+    """The menu entries that exist and that the current user may open."""
+    from flask_login import current_user
+
+    from app.core.policy import can_open
+
+    return [
+        (label, ep)
+        for label, ep in CLIENT_NAV
+        if ep in current_app.view_functions and current_user.is_authenticated and can_open(current_user, ep)
+    ]
 
 
 def group_lines(lines) -> list[tuple[str | None, list]]:

@@ -9,21 +9,12 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING
 
 from flask import current_app, render_template
-from jinja2 import Environment
 
 from app.extensions import db
 from app.notify.models import EmailMessage
 
 if TYPE_CHECKING:
     from app.account.models import Client, User
-
-# Subject lines per template; rendered with the same context as the bodies.
-SUBJECTS: dict[str, str] = {
-    "welcome": "Welcome to {{ brand }}, your client ID is {{ client.id }}",
-}
-
-# Subjects are plain text headers, never HTML: escaping would show "&amp;" to people.
-_subject_env = Environment(autoescape=False)  # noqa: S701
 
 
 def queue_email(
@@ -35,10 +26,11 @@ def queue_email(
 ) -> EmailMessage:
     """Render `template` for `to` and add it to the outbox (flushes, never commits).
 
-    The message is sent by a job once the caller's transaction commits.
+    Each email is three templates: emails/<name>.subject.txt, <name>.txt and
+    <name>.html. The message is sent by a job once the caller's transaction commits.
     """
     context = {"brand": current_app.config["BRAND_NAME"], "user": to, "client": client, **context}
-    subject = _subject_env.from_string(SUBJECTS[template]).render(context)
+    subject = render_template(f"emails/{template}.subject.txt", **context)
     message = EmailMessage(
         client_id=client.id if client else None,
         user_id=to.id,

@@ -9,30 +9,37 @@ from pytest_postgresql.janitor import DatabaseJanitor
 from app.extensions import db
 from tests.conftest import make_app
 
-EXPECTED_TABLES = {
-    "alembic_version",
-    "clients",
-    "client_groups",
-    "users",
-    "staff",
-    "email_messages",
-    "products",
-    "product_prices",
-    "service_groups",
-    "services",
-    "billing_profiles",
-    "invoices",
-    "invoice_lines",
-    "invoice_sequences",
-    "service_renewals",
-    "queued_invoice_items",
-    "invoice_pdfs",
-    "billing_runs",
-    "ledger_entries",
-    "payments",
-    "saved_cards",
-    "bank_transfers",
-}
+EXPECTED_TABLES = set(
+    [
+        "alembic_version",
+        "clients",
+        "client_groups",
+        "users",
+        "staff",
+        "email_messages",
+        "products",
+        "product_prices",
+        "service_groups",
+        "services",
+        "billing_profiles",
+        "invoices",
+        "invoice_lines",
+        "invoice_sequences",
+        "service_renewals",
+        "queued_invoice_items",
+        "invoice_pdfs",
+        "billing_runs",
+        "ledger_entries",
+        "payments",
+        "saved_cards",
+        "bank_transfers",
+        "recovery_codes",
+        "user_sessions",
+        "login_events",
+        "profile_changes",
+        "erasure_requests",
+    ]
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])

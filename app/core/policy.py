@@ -1,0 +1,102 @@
+"""Who may do what in the client area: one table, enforced for every request.
+
+The owner may do everything. A trusted user may do what their permissions
+allow, never manage users, and never see the owner's account-wide settings.
+Every client-area endpoint must match a rule below: an endpoint no rule names
+is refused (deny by default), and a test walks the URL map to prove coverage.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from flask import Flask, abort, render_template, request
+from flask_login import current_user
+
+#: Permissions an owner can give a trusted user.
+PERMISSIONS: dict[str, str] = {
+    "invoices.view": "View and download invoices",
+    "invoices.pay": "Pay invoices and edit their billing details",
+    "wallet": "Account balance: add funds, pay with it, statements",
+    "services": "Services: view them and order new ones",
+    "profile": "Edit the account's details",
+}
+
+PUBLIC = "public"  # no login needed
+ANY_USER = "any"  # any logged-in user of the client (their own things)
+OWNER = "owner"  # the account owner only
+
+#: Endpoint patterns (fnmatch, first match wins) and what they require.
+RULES: list[tuple[str, str]] = [
+    ("static", PUBLIC),
+    ("healthz", PUBLIC),
+    ("account.login*", PUBLIC),
+    ("account.register", PUBLIC),
+    ("account.logout", PUBLIC),
+    ("account.reset_*", PUBLIC),
+    ("account.forgot_password", PUBLIC),
+    ("account.confirm_email", PUBLIC),
+    ("account.reauthenticate", ANY_USER),
+    ("account.dashboard", ANY_USER),
+    ("account.security*", ANY_USER),
+    ("account.twofactor*", ANY_USER),
+    ("account.notifications*", ANY_USER),
+    ("account.details", "profile"),
+    ("account.avatar*", "profile"),
+    ("account.privacy*", OWNER),
+    ("account.erasure*", OWNER),
+    ("invoices.billing", "invoices.pay"),
+    ("invoices.*", "invoices.view"),
+    ("wallet.pay", "invoices.pay"),
+    ("wallet.gateway_callback", PUBLIC),
+    ("wallet.*", "wallet"),
+    ("hosting.*", "services"),
+    ("trusted_users.accept_invite", PUBLIC),
+    ("trusted_users.*", OWNER),
+    ("admin.*", PUBLIC),  # the admin has its own guard (staff_required)
+    ("mail_login.*", PUBLIC),
+]
+
+
+def rule_for(endpoint: str | None) -> str | None:
+    """What `endpoint` requires, or None when no rule names it."""
+    if endpoint is None:
+        return None
+    return next((need for pattern, need in RULES if fnmatchcase(endpoint, pattern)), None)
+
+
+def can(user, need: str | None) -> bool:
+    """Whether a client user may use something requiring `need`."""
+    if need in (PUBLIC, ANY_USER):
+        return True
+    if need is None:
+        return False
+    if user.is_owner:
+        return True
+    return need != OWNER and need in (user.permissions or [])
+
+
+def can_open(user, endpoint: str) -> bool:
+    """Whether `user` may open `endpoint` (used to build menus)."""
+    return can(user, rule_for(endpoint))
+
+
+def _enforce() -> None:
+    endpoint = request.endpoint
+    if endpoint is None:
+        return  # a 404 is on its way
+    need = rule_for(endpoint)
+    if need is None:
+        abort(404)  # deny by default: no rule names this endpoint
+    if need == PUBLIC or not current_user.is_authenticated or not current_user.get_id().startswith("user:"):
+        return  # public, or the view's own login guard answers
+    if not can(current_user, need):
+        abort(403)
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_enforce)
+
+    @app.errorhandler(403)
+    def forbidden(error):
+        return render_template("errors/403.html"), 403
