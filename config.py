@@ -128,6 +128,7 @@ class Config:
     # Card payments: "test" is the built-in test gateway.
     PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "test")
     PAYMENT_WEBHOOK_SECRET = os.environ.get("PAYMENT_WEBHOOK_SECRET", "")
+    ALLOW_TEST_GATEWAY = env_bool("ALLOW_TEST_GATEWAY")
     # Bank transfer proofs live here, outside static/.
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(BASE_DIR / "instance" / "uploads"))
     PROOF_MAX_BYTES = 5 * 1024 * 1024
@@ -139,6 +140,18 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     MAX_CONTENT_LENGTH = 6 * 1024 * 1024
     PASSWORD_MIN_LENGTH = 10
+    PASSWORD_RESET_MAX_AGE = env_int("PASSWORD_RESET_MAX_AGE", 3600)
+    EMAIL_CHANGE_MAX_AGE = env_int("EMAIL_CHANGE_MAX_AGE", 86400)
+    TRUSTED_USER_INVITE_MAX_AGE = env_int("TRUSTED_USER_INVITE_MAX_AGE", 7 * 86400)
+    # Rate limits (Flask-Limiter). Storage: Redis in production, memory otherwise.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    # Redis down: limit in memory rather than fail the login page.
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATE_LIMIT_LOGIN_IP = os.environ.get("RATE_LIMIT_LOGIN_IP", "20 per minute")
+    RATE_LIMIT_LOGIN_ACCOUNT = os.environ.get("RATE_LIMIT_LOGIN_ACCOUNT", "5 per minute;20 per hour")
+    RATE_LIMIT_TOKEN_IP = os.environ.get("RATE_LIMIT_TOKEN_IP", "30 per minute")
 
 
 class DevelopmentConfig(Config):
@@ -155,6 +168,8 @@ class TestingConfig(Config):
     PUBLIC_HOST = "billing.example.test"
     PUBLIC_SCHEME = "https"
     PASSWORD_HASH_FAST = True  # cheap argon2 parameters keep the suite quick
+    RATELIMIT_ENABLED = False  # the rate-limit tests turn it on
+    RATELIMIT_STORAGE_URI = "memory://"
 
 
 class ProductionConfig(Config):

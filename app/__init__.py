@@ -29,7 +29,10 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
         ext.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     from app.core import policy
+    from app.core.ratelimit import limiter
     from app.invoices import guards
+
+    limiter.init_app(app)
 
     for module in (auth, queue, templating, errors, cli, guards, policy):
         module.init_app(app)
@@ -54,6 +57,12 @@ def _check_config(app: Flask) -> None:
         raise RuntimeError("SECRET_KEY is not set: refusing to start without it (see README, Configuration)")
     if app.config["ENV_NAME"] == "production" and not app.config.get("PUBLIC_HOST_SET"):
         raise RuntimeError("SERVER_NAME is not set: emails would link to the wrong host (see README)")
+    production = app.config["ENV_NAME"] == "production"
+    if production and app.config["PAYMENT_GATEWAY"] == "test" and not app.config.get("ALLOW_TEST_GATEWAY"):
+        raise RuntimeError(
+            "PAYMENT_GATEWAY is the built-in test gateway, which accepts any valid card number without "
+            "charging it: configure a real gateway (or set ALLOW_TEST_GATEWAY=1 for a staging site)"
+        )
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("postgres://") or uri.startswith("postgresql://"):
         # psycopg 3 is the installed driver.
@@ -74,6 +83,13 @@ def _import_models() -> None:
     from app.wallet import models as _wallet  # noqa: F401
 
 
+# htmx works under it: no inline script or style, no eval (hx-on is not used).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
 def _register_request_hooks(app: Flask) -> None:
     @app.get("/healthz")
     def healthz():
@@ -89,4 +105,7 @@ def _register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if app.config["ENV_NAME"] == "production":
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

@@ -7,6 +7,7 @@ from flask_login import current_user, logout_user
 
 from app.account.forms import LoginForm, RegisterForm
 from app.account.models import ClientKind
+from app.account.security import end_sessions, ip_allowed, record_login_event, send_login_alert
 from app.account.services import (
     InvalidCredentials,
     SignUp,
@@ -16,6 +17,7 @@ from app.account.services import (
     register_client,
 )
 from app.core.auth import client_login_required, log_in
+from app.core.ratelimit import rate_limited
 from app.core.rendering import redirect_to, render_page
 from app.core.urls import is_safe_next
 from app.errors import ValidationError
@@ -50,8 +52,8 @@ def register():
         except ValidationError as error:
             getattr(form, error.field).errors.append(error.message)
         else:
-            db.session.commit()
             log_in(user)
+            db.session.commit()
             flash(f"Welcome! Your client ID is {user.client_id}.", "success")
             return redirect_to(url_for("account.dashboard"))
     status = 422 if form.is_submitted() else 200
@@ -59,6 +61,7 @@ def register():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@rate_limited(per_account=True)
 def login():
     if current_user.is_authenticated:
         return redirect(_next_or(url_for("account.dashboard")))
@@ -70,16 +73,42 @@ def login():
         except InvalidCredentials as exc:
             error = exc.message
         else:
-            record_login(user, request.remote_addr)
-            db.session.commit()
-            log_in(user, remember=form.remember.data)
-            return redirect_to(_next_or(url_for("account.dashboard")))
+            if not ip_allowed(user, request.remote_addr):
+                record_login_event(user, succeeded=False, reason="ip not allowed")
+                db.session.commit()
+                error = "Your account does not allow access from this IP address."
+            elif user.has_2fa:
+                # Password right: the second step decides. Nothing is logged in yet.
+                session["pending_2fa"] = {
+                    "u": user.id,
+                    "s": user.security_stamp,
+                    "r": bool(form.remember.data),
+                    "n": _next_or(url_for("account.dashboard")),
+                }
+                return redirect_to(url_for("account.login_twofactor"))
+            else:
+                return finish_login(user, remember=form.remember.data, next_url=_next_or(url_for("account.dashboard")))
     status = 422 if form.is_submitted() else 200
     return render_page("account/login.html", "account/_login_form.html", status, form=form, error=error)
 
 
+def finish_login(user, *, remember: bool, next_url: str):
+    """Both steps passed: open the session, remember where from, alert if asked."""
+    record_login(user, request.remote_addr)
+    log_in(user, remember=remember)
+    record_login_event(user, succeeded=True)
+    send_login_alert(user)
+    db.session.commit()
+    return redirect_to(next_url)
+
+
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated and current_user.get_id().startswith("user:"):
+        session_id = _current_session_id()
+        if session_id is not None:
+            end_sessions(current_user, only_id=session_id)
+            db.session.commit()
     logout_user()
     session.clear()  # nothing of the old session survives, not even its CSRF token
     flash("You have been signed out.", "info")
@@ -93,3 +122,16 @@ def dashboard():
     return render_page(
         "dashboard/index.html", "dashboard/_summary.html", client=client, counts=dashboard_counts(client.id)
     )
+
+
+def _current_session_id() -> int | None:
+    import sqlalchemy as sa
+
+    from app.account.models import UserSession
+
+    token = session.get("sid")
+    return db.session.scalar(sa.select(UserSession.id).where(UserSession.token == token)) if token else None
+
+
+# Routes of the account blueprint that live in their own modules.
+from app.account import profile, security_views  # noqa: E402,F401

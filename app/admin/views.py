@@ -10,6 +10,7 @@ from app.account.forms import LoginForm
 from app.account.services import InvalidCredentials, record_login
 from app.admin.services import authenticate_staff
 from app.core.auth import log_in, staff_required
+from app.core.ratelimit import rate_limited
 from app.core.urls import is_safe_next
 from app.extensions import db
 
@@ -17,6 +18,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@rate_limited(per_account=True)
 def login():
     form = LoginForm()
     error = None
@@ -81,7 +83,10 @@ def approve_transfer(transfer_id: int):
 
     transfer = db.get_or_404(BankTransfer, transfer_id)
     try:
-        received = parse_amount(request.form.get("received", ""), transfer.currency)
+        # At most ten times what the client declared: a typo must not credit a fortune.
+        received = parse_amount(
+            request.form.get("received", ""), transfer.currency, max_minor=transfer.amount_minor * 10
+        )
         approve_bank_transfer(transfer.id, received_minor=received, staff_id=current_user.id)
     except DomainError as error:
         db.session.rollback()

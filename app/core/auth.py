@@ -6,8 +6,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from flask import redirect, request, session, url_for
-from flask_login import current_user, login_user
+from flask import flash, redirect, request, session, url_for
+from flask_login import current_user, login_user, logout_user
 
 from app.extensions import db, login_manager
 
@@ -29,13 +29,58 @@ def _load_identity(identity_id: str):
         return None
     if identity is None or identity.security_stamp != stamp or not identity.is_active:
         return None
+    if kind == "user" and "_user_id" in session:
+        # A session-based login must still be one of the user's open sessions
+        # (ended under Security, or by a password change, it is gone).
+        from app.account.security import session_is_live
+
+        if not session_is_live(identity.id):
+            return None
     return identity
 
 
-def log_in(identity, *, remember: bool = False) -> None:
-    """Start a fresh session for `identity` (no fixation: the old one is dropped)."""
+def log_in(identity, *, remember: bool = False, fresh: bool = True) -> None:
+    """Start a new session for `identity` (no fixation: the old one is dropped).
+
+    Client users get a recorded session (listed, and endable, under Security).
+    Call inside the request's transaction; the caller commits.
+    """
+    if hasattr(identity, "_get_current_object"):
+        identity = identity._get_current_object()  # current_user itself: keep the real object
     session.clear()
-    login_user(identity, remember=remember)
+    if identity.get_id().startswith("user:"):
+        from app.account.security import start_session
+
+        start_session(identity)
+    login_user(identity, remember=remember, fresh=fresh)
+
+
+def _enforce_ip_allowlist():
+    """Every request of a logged-in client user comes from an allowed address."""
+    from app.account.security import ip_allowed
+
+    if request.endpoint in ("static", "healthz"):
+        return None  # no user loading (and no database) for these
+    if (
+        current_user.is_authenticated
+        and current_user.get_id().startswith("user:")
+        and not ip_allowed(current_user, request.remote_addr)
+    ):
+        logout_user()
+        session.clear()
+        flash("Your account does not allow access from this IP address.", "error")
+        return redirect(url_for("account.login"))
+    return None
+
+
+def _session_from_remember_cookie(sender, user) -> None:
+    """A remember-me cookie restored the login: record it as a session too."""
+    if user.get_id().startswith("user:"):
+        from app.account.security import start_session
+        from app.extensions import db
+
+        start_session(user)
+        db.session.commit()
 
 
 def _guard(kind: str, login_endpoint: str, elsewhere: str) -> Callable:
@@ -61,6 +106,13 @@ staff_required = _guard("staff", "admin.login", elsewhere="admin.login")
 
 
 def init_app(app) -> None:
+    from flask_login import user_loaded_from_cookie
+
     login_manager.user_loader(_load_identity)
     login_manager.login_view = "account.login"
+    login_manager.refresh_view = "account.reauthenticate"
+    login_manager.needs_refresh_message = "Please confirm your password to continue."
+    login_manager.needs_refresh_message_category = "info"
     login_manager.session_protection = "basic"
+    user_loaded_from_cookie.connect(_session_from_remember_cookie)
+    app.before_request(_enforce_ip_allowlist)

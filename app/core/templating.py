@@ -6,7 +6,7 @@ import itertools
 
 from flask import Flask, current_app
 
-from app.core.money import format_money
+from app.core.money import format_money, to_decimal
 
 # The client area's sections, in menu order. A section shows up once its
 # blueprint has the endpoint, so the menu never links to a missing page.
@@ -36,6 +36,15 @@ def client_nav() -> list[tuple[str, str]]:
     ]
 
 
+def _can(need: str) -> bool:
+    """In templates: may the current client user use something requiring `need`?"""
+    from flask_login import current_user
+
+    from app.core.policy import can
+
+    return current_user.is_authenticated and current_user.get_id().startswith("user:") and can(current_user, need)
+
+
 def group_lines(lines) -> list[tuple[str | None, list]]:
     """Invoice lines in runs of the same service group, keeping their order."""
     return [(name, list(run)) for name, run in itertools.groupby(lines, key=lambda line: line.group_name)]
@@ -44,6 +53,8 @@ def group_lines(lines) -> list[tuple[str | None, list]]:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = lambda minor, currency: format_money(minor, currency)
     app.jinja_env.filters["group_lines"] = group_lines
+    app.jinja_env.filters["decimal_amount"] = lambda minor, currency: str(to_decimal(minor, currency))
+    app.jinja_env.globals["can"] = _can
     app.jinja_env.globals["client_nav"] = client_nav
 
     @app.context_processor

@@ -22,19 +22,21 @@ def queue_email(
     *,
     to: User,
     client: Client | None = None,
+    address: str | None = None,
     **context,
 ) -> EmailMessage:
     """Render `template` for `to` and add it to the outbox (flushes, never commits).
 
     Each email is three templates: emails/<name>.subject.txt, <name>.txt and
-    <name>.html. The message is sent by a job once the caller's transaction commits.
+    <name>.html. `address` sends to another address than the user's (an email
+    change). The message is sent by a job once the caller's transaction commits.
     """
     context = {"brand": current_app.config["BRAND_NAME"], "user": to, "client": client, **context}
     subject = render_template(f"emails/{template}.subject.txt", **context)
     message = EmailMessage(
         client_id=client.id if client else None,
         user_id=to.id,
-        recipients=[to.email],
+        recipients=[address or to.email],
         template=template,
         subject=" ".join(subject.split()),
         body_text=render_template(f"emails/{template}.txt", **context),

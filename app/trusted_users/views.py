@@ -1,5 +1,186 @@
-"""Routes of the trusted users area."""
+"""Routes of the trusted users area: the owner manages the extra people who may use the account.
 
-from flask import Blueprint
+Every route here but accept_invite is owner-only (app.core.policy). Changes need a
+fresh login: a session restored from a remember-me cookie or opened by an email
+link asks for the password again first. CSRFProtect checks every POST.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, render_template, request, url_for
+from flask_login import current_user, fresh_login_required
+
+from app.account.models import User, UserStatus
+from app.account.services import record_login
+from app.core.auth import client_login_required, log_in
+from app.core.policy import PERMISSIONS
+from app.core.ratelimit import rate_limited
+from app.core.rendering import redirect_to, render_page
+from app.errors import ValidationError
+from app.extensions import db
+from app.trusted_users.forms import AcceptInviteForm, NewTrustedUserForm, TrustedUserForm
+from app.trusted_users.services import (
+    InvalidInvite,
+    add_trusted_user,
+    find_trusted_user,
+    invite_max_age,
+    invited_user,
+    reactivate_trusted_user,
+    remove_trusted_user,
+    send_invite,
+    suspend_trusted_user,
+    trusted_users_of,
+    update_trusted_user,
+)
+from app.trusted_users.services import accept_invite as accept_invite_token
 
 bp = Blueprint("trusted_users", __name__)
+
+
+def get_trusted_user_or_404(user_id: int) -> User:
+    """A trusted user of the current client. Aborts 404 for anyone else, the owner included."""
+    user = find_trusted_user(current_user.client_id, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def _field_error(form, error: ValidationError) -> None:
+    field = getattr(form, error.field or "", None)
+    if field is None:
+        form.form_errors.append(error.message)
+    else:
+        field.errors = [*field.errors, error.message]
+
+
+@bp.route("/trusted-users")
+@client_login_required
+def index():
+    users = trusted_users_of(current_user.client_id)
+    return render_page("trusted_users/index.html", "trusted_users/_list.html", users=users, permissions=PERMISSIONS)
+
+
+@bp.route("/trusted-users/new", methods=["GET", "POST"])
+@client_login_required
+@fresh_login_required
+def new():
+    form = NewTrustedUserForm()
+    if form.validate_on_submit():
+        try:
+            user = add_trusted_user(
+                current_user.client, form.name.data, form.email.data, form.password.data, form.access()
+            )
+        except ValidationError as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            db.session.commit()
+            done = f"An invitation was sent to {user.email}." if user.invited_at else f"{user.name} can now sign in."
+            flash(done, "success")
+            return redirect_to(url_for("trusted_users.index"))
+    status = 422 if form.is_submitted() else 200
+    days = invite_max_age() // 86400
+    return render_page("trusted_users/new.html", "trusted_users/_new_form.html", status, form=form, invite_days=days)
+
+
+@bp.route("/trusted-users/<int:user_id>/edit", methods=["GET", "POST"])
+@client_login_required
+@fresh_login_required
+def edit(user_id: int):
+    user = get_trusted_user_or_404(user_id)
+    form = TrustedUserForm(obj=user)
+    if form.validate_on_submit():
+        try:
+            update_trusted_user(user, form.name.data, form.access())
+        except ValidationError as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"{user.name}'s access was saved.", "success")
+            return redirect_to(url_for("trusted_users.index"))
+    status = 422 if form.is_submitted() else 200
+    return render_page("trusted_users/edit.html", "trusted_users/_edit_form.html", status, form=form, user=user)
+
+
+def _done(message: str):
+    """Commit the change, say what happened, and go back to the list."""
+    db.session.commit()
+    flash(message, "success")
+    return redirect_to(url_for("trusted_users.index"))
+
+
+@bp.post("/trusted-users/<int:user_id>/suspend")
+@client_login_required
+@fresh_login_required
+def suspend(user_id: int):
+    user = get_trusted_user_or_404(user_id)
+    suspend_trusted_user(user)
+    return _done(f"{user.name} is suspended and was signed out.")
+
+
+@bp.post("/trusted-users/<int:user_id>/reactivate")
+@client_login_required
+@fresh_login_required
+def reactivate(user_id: int):
+    user = get_trusted_user_or_404(user_id)
+    reactivate_trusted_user(user)
+    return _done(f"{user.name} can sign in again.")
+
+
+@bp.post("/trusted-users/<int:user_id>/resend-invite")
+@client_login_required
+@fresh_login_required
+@rate_limited()
+def resend_invite(user_id: int):
+    user = get_trusted_user_or_404(user_id)
+    if user.invited_at is None or user.status is not UserStatus.ACTIVE:
+        abort(404)
+    send_invite(user)
+    return _done(f"A new invitation was sent to {user.email}; the previous link no longer works.")
+
+
+@bp.route("/trusted-users/<int:user_id>/remove", methods=["GET", "POST"])
+@client_login_required
+@fresh_login_required
+def remove(user_id: int):
+    """GET asks for confirmation; POST removes."""
+    user = get_trusted_user_or_404(user_id)
+    if request.method == "GET":
+        return render_template("trusted_users/remove.html", user=user)
+    name = user.name
+    remove_trusted_user(user)
+    return _done(f"{name} was removed from your account.")
+
+
+@bp.route("/trusted-users/invite/<token>", methods=["GET", "POST"])
+@rate_limited()
+def accept_invite(token: str):
+    """Public: the invited person chooses a password and is signed in."""
+    try:
+        user = invited_user(token)
+    except InvalidInvite as error:
+        return _invite_refused(error)
+    form = AcceptInviteForm()
+    if form.validate_on_submit():
+        try:
+            user = accept_invite_token(token, form.password.data)
+        except InvalidInvite as error:  # the same link was used a moment ago
+            db.session.rollback()
+            return _invite_refused(error)
+        record_login(user, request.remote_addr)
+        log_in(user)  # records the session in this transaction
+        db.session.commit()
+        flash(f"Welcome, {user.name}! Your password is set.", "success")
+        return redirect_to(url_for("account.dashboard"))
+    status = 422 if form.is_submitted() else 200
+    return render_page(
+        "trusted_users/accept_invite.html", "trusted_users/_accept_form.html", status, form=form, user=user, token=token
+    )
+
+
+def _invite_refused(error: InvalidInvite):
+    """The whole page with the reason: htmx is told to load it, there is no form left to fix."""
+    if getattr(request, "htmx", None):
+        return redirect_to(request.path)
+    return render_template("trusted_users/accept_invite.html", error=error.message), error.status_code

@@ -33,7 +33,13 @@ class CardFieldsMixin:
     exp_year = StringField("Year (YY)", filters=[strip], validators=[Length(max=4)])
     cvc = StringField("Security code", filters=[strip], validators=[Length(max=4)])
     save_card = BooleanField("Save this card for next time (we keep only a token from the payment processor)")
-    idempotency_key = HiddenField()
+    idempotency_key = HiddenField(validators=[Length(max=64)])
+
+    def forget_card(self) -> None:
+        """Blank the card number and security code before the form is shown again."""
+        self.number.data = ""
+        self.cvc.data = ""
+        self.number.raw_data = self.cvc.raw_data = None
 
     def setup_cards(self, saved_cards) -> None:
         self.saved_card.choices = [SelectChoice(str(c.id), c.label) for c in saved_cards] + [
@@ -104,6 +110,8 @@ class AddFundsForm(CardFieldsMixin, FlaskForm):
 
 class PayInvoicesForm(CardFieldsMixin, FlaskForm):
     use_balance = BooleanField("Use my account balance first")
+    # The card amount the customer saw: a different one at submit time is refused.
+    expected_card_minor = HiddenField(validators=[Length(max=20)])
 
     def __init__(self, saved_cards, *args, **kwargs):
         super().__init__(*args, **kwargs)

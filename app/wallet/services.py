@@ -19,7 +19,7 @@ from app.errors import DomainError, ValidationError
 from app.extensions import db
 from app.invoices.models import DocumentKind, Invoice, InvoiceStatus
 from app.invoices.services import InvoiceNotPayable, record_payment
-from app.wallet.gateways import Card, get_gateway
+from app.wallet.gateways import Card, check_card, get_gateway
 from app.wallet.models import (
     BankTransfer,
     EntryKind,
@@ -156,12 +156,13 @@ def charge_card_to_wallet(
 
     Returns the Payment: succeeded (the wallet was credited) or failed (with the
     gateway's message; nothing credited). Raises CardError for bad card details.
+
+    Exception to "services never commit": the pending payment is committed
+    before the gateway is called, so a charge never exists without our record
+    (a crash after it is completed by a retry with the same key, or the callback).
     """
     client = db.session.get(Client, client_id)
     gateway = get_gateway(current_app.config["PAYMENT_GATEWAY"])
-    payment = _start_payment(client, amount_minor, key, gateway=gateway.name, invoice_id=invoice_id)
-    if payment.status is not PaymentStatus.PENDING:
-        return payment  # a replay: the first answer stands
     token = None
     if how.saved_card_id is not None:
         saved = db.session.scalar(
@@ -170,6 +171,12 @@ def charge_card_to_wallet(
         if saved is None:
             raise ValidationError("Choose one of your saved cards.", field="saved_card")
         token = saved.token
+    elif how.card is not None:
+        check_card(how.card, date.today())  # bad details: nothing is written
+    payment = _start_payment(client, amount_minor, key, gateway=gateway.name, invoice_id=invoice_id)
+    if payment.status is not PaymentStatus.PENDING:
+        return payment  # a replay: the first answer stands
+    db.session.commit()
     result = gateway.charge(
         amount_minor, client.currency, idempotency_key=key, card=how.card, token=token, save=how.save
     )
@@ -209,16 +216,23 @@ def charge_card_to_wallet(
     return payment
 
 
-def confirm_gateway_payment(gateway: str, external_id: str) -> Payment | None:
+def confirm_gateway_payment(
+    gateway: str, external_id: str, *, amount_minor: int | None = None, currency: str | None = None
+) -> Payment | None:
     """A gateway's callback that a charge succeeded. Replays change nothing.
 
-    Returns the payment, or None if we know no such charge.
+    Returns the payment, or None if we know no such charge. Raises DomainError
+    when the callback's amount or currency is not the payment's.
     """
     payment = db.session.scalar(
         sa.select(Payment).where(Payment.gateway == gateway, Payment.external_id == external_id).with_for_update()
     )
     if payment is None or payment.status is not PaymentStatus.PENDING:
         return payment
+    if (amount_minor is not None and amount_minor != payment.amount_minor) or (
+        currency is not None and currency != payment.currency
+    ):
+        raise DomainError("The callback's amount does not match the payment.")
     payment.status = PaymentStatus.SUCCEEDED
     payment.completed_at = utcnow()
     post_entry(
@@ -327,6 +341,7 @@ def start_bank_transfer(client_id: int, amount_minor: int) -> BankTransfer:
 
 def attach_proof(transfer: BankTransfer, stream, filename: str) -> BankTransfer:
     """Store the client's proof of payment (checked by content). Raises ValidationError."""
+    transfer = db.session.get(BankTransfer, transfer.id, with_for_update=True, populate_existing=True)
     if transfer.status not in (TransferStatus.AWAITING_PROOF, TransferStatus.PENDING):
         raise ValidationError("This transfer has already been reviewed.", field="proof")
     stored = store_proof(stream, Path(current_app.config["UPLOAD_FOLDER"]), current_app.config["PROOF_MAX_BYTES"])
@@ -414,6 +429,7 @@ def account_statement(client: Client, start: date, end: date) -> Statement:
     """Every entry from `start` to `end` (inclusive, UTC days) with opening and closing balances."""
     if end < start:
         raise ValidationError("The end date is before the start date.", field="end")
+    start, end = max(start, date(2000, 1, 1)), min(end, date.today() + timedelta(days=1))
     since = datetime.combine(start, time.min, UTC)
     until = datetime.combine(end + timedelta(days=1), time.min, UTC)
     opening = db.session.scalar(

@@ -18,6 +18,7 @@ from app.core.auth import client_login_required
 from app.core.dates import today
 from app.core.money import to_decimal
 from app.core.pdf import render_pdf
+from app.core.policy import can
 from app.core.rendering import redirect_to, render_page
 from app.errors import DomainError, ValidationError
 from app.extensions import csrf, db
@@ -26,6 +27,7 @@ from app.wallet.forms import AddFundsForm, PayInvoicesForm, ProofForm, Statement
 from app.wallet.models import BankTransfer, LedgerEntry, PaymentStatus, SavedCard, TransferStatus
 from app.wallet.services import (
     CardPayment,
+    InsufficientFunds,
     account_statement,
     attach_proof,
     charge_card_to_wallet,
@@ -130,6 +132,7 @@ def add_funds():
             form.idempotency_key.data = ""  # a new attempt (another card) is a new payment
             form.setup_cards(_saved_cards())
     status = 422 if form.is_submitted() else 200
+    form.forget_card()  # never send a card number or security code back to the browser
     return render_page("wallet/add_funds.html", "wallet/_add_funds_form.html", status, form=form, client=client)
 
 
@@ -275,8 +278,12 @@ def pay():
         # The checkbox refreshes the form (htmx GET with refresh=1) to show the new split.
         refreshed = request.args.get("refresh")
         form.use_balance.data = "use_balance" in request.args if refreshed else client.balance_minor > 0
+    if not can(current_user, "wallet"):
+        form.use_balance.data = False  # paying from the balance needs the wallet permission
     plan = plan_payment(client, invoices, use_balance=bool(form.use_balance.data))
-    if form.validate_on_submit():
+    if form.validate_on_submit() and form.expected_card_minor.data != str(plan.by_card_minor):
+        form.form_errors.append("Your balance changed since this page was shown: check the amounts and pay again.")
+    elif form.validate_on_submit():
         key = f"pay:{client.id}:{form.idempotency_key.data}"
         try:
             if plan.by_card_minor:
@@ -291,7 +298,15 @@ def pay():
                 db.session.commit()  # the card money is in the wallet whatever happens next
                 if payment.status is not PaymentStatus.SUCCEEDED:
                     raise DomainError(payment.failure_message or "The payment was declined.")
-            issued = pay_invoices_from_wallet(client.id, [i.id for i in invoices], key=key, actor=_actor())
+            try:
+                issued = pay_invoices_from_wallet(client.id, [i.id for i in invoices], key=key, actor=_actor())
+            except InsufficientFunds:
+                if plan.by_card_minor:
+                    raise DomainError(
+                        "Your card payment was added to your account balance, but the balance changed meanwhile "
+                        "and is not enough for these invoices. Check the amounts and pay again."
+                    ) from None
+                raise
             db.session.commit()
         except FormError:
             pass
@@ -317,6 +332,8 @@ def pay():
             )
             return redirect_to(target)
     status = 422 if form.is_submitted() else 200
+    form.forget_card()
+    form.expected_card_minor.data = str(plan.by_card_minor)
     return render_page(
         "wallet/pay.html", "wallet/_pay_form.html", status, form=form, invoices=invoices, plan=plan, client=client
     )
@@ -343,7 +360,17 @@ def gateway_callback(gateway: str):
     except (ValueError, KeyError, TypeError):
         abort(400)
     if succeeded:
-        payment = confirm_gateway_payment(gateway, external_id)
+        amount = event.get("amount_minor")
+        try:
+            payment = confirm_gateway_payment(
+                gateway,
+                external_id,
+                amount_minor=amount if isinstance(amount, int) else None,
+                currency=event.get("currency"),
+            )
+        except DomainError:
+            db.session.rollback()
+            abort(409)
         db.session.commit()
         if payment is None:
             abort(404)

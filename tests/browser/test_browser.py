@@ -40,7 +40,14 @@ def page():
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
-        yield browser.new_page()
+        page = browser.new_page()
+        page.csp_violations = []
+        page.on(
+            "console",
+            lambda message: "Content Security Policy" in message.text and page.csp_violations.append(message.text),
+        )
+        yield page
+        assert page.csp_violations == [], "the pages must work under the CSP"
         browser.close()
 
 
@@ -74,3 +81,9 @@ def test_sign_up_with_htmx_then_sign_out_and_in(live_server, page):
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server}/")
     assert "Hello, Elena" in page.inner_text("main")
+
+    # Pages with htmx behaviour still work under the CSP.
+    page.goto(f"{live_server}/account/security")
+    assert "Two-factor authentication" in page.inner_text("main")
+    page.goto(f"{live_server}/account/security/2fa")
+    assert page.locator(".qr svg").count() == 1

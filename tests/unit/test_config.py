@@ -13,7 +13,17 @@ def test_production_refuses_to_start_without_secret_key():
         create_app(ProductionConfig, {"SECRET_KEY": None, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
 
 
-PRODUCTION = {"SECRET_KEY": "x" * 32, "SQLALCHEMY_DATABASE_URI": "sqlite://", "PUBLIC_HOST_SET": True}
+PRODUCTION = {
+    "SECRET_KEY": "x" * 32,
+    "SQLALCHEMY_DATABASE_URI": "sqlite://",
+    "PUBLIC_HOST_SET": True,
+    "ALLOW_TEST_GATEWAY": True,
+}
+
+
+def test_production_refuses_the_test_card_gateway():
+    with pytest.raises(RuntimeError, match="test gateway"):
+        create_app(ProductionConfig, {**PRODUCTION, "ALLOW_TEST_GATEWAY": False})
 
 
 def test_production_refuses_to_start_without_server_name():

@@ -264,9 +264,13 @@ def test_another_clients_transfer_and_proof_are_a_404(app, client, owner, path, 
 
 
 def pay_form(client, *numbers, **fields):
-    query = "&".join(f"invoice={n}" for n in numbers)
+    """Open the pay page as the browser would (with the balance choice made), then submit it."""
+    query = "&".join(f"invoice={n}" for n in numbers) + "&refresh=1"
+    if fields.get("use_balance"):
+        query += "&use_balance=y"
     html = client.get(f"/invoices/pay?{query}").get_data(as_text=True)
-    data = {**form_values(html), "invoice": list(numbers)}
+    expected = re.search(r'name="expected_card_minor" type="hidden" value="(\d*)"', html).group(1)
+    data = {**form_values(html), "invoice": list(numbers), "expected_card_minor": expected}
     data.update(fields)
     return client.post("/invoices/pay", data=data)
 
@@ -331,7 +335,8 @@ def test_a_replayed_payment_pays_once(app, client, owner):
     number = make_proforma(app, owner.client_id, 1000)
     login(client)
     query = client.get(f"/invoices/pay?invoice={number}").get_data(as_text=True)
-    data = {**form_values(query), "invoice": [number], **card()}
+    expected = re.search(r'name="expected_card_minor" type="hidden" value="(\d*)"', query).group(1)
+    data = {**form_values(query), "invoice": [number], "expected_card_minor": expected, **card()}
     client.post("/invoices/pay", data=data)
     client.post("/invoices/pay", data=data)
     with app.app_context():
@@ -457,3 +462,47 @@ class TestGatewayCallback:
         body = b'{"external_id": "ch_1", "status": "succeeded"}'
         assert self.post(client, body, signature="0" * 64).status_code == 400
         assert balance(app, owner.client_id) == 0
+
+
+def test_a_changed_balance_is_not_silently_charged_to_the_card(app, client, owner):
+    number = make_proforma(app, owner.client_id, 1000)
+    credit(app, owner.client_id, 500)
+    login(client)
+    html = client.get(f"/invoices/pay?invoice={number}").get_data(as_text=True)  # shows 5.00 + 7.10 by card
+    credit(app, owner.client_id, 300)  # the balance changes before the click
+    data = {**form_values(html), "invoice": [number], "use_balance": "y", "expected_card_minor": "710", **card()}
+    response = client.post("/invoices/pay", data=data)
+    assert response.status_code == 422 and "Your balance changed" in response.get_data(as_text=True)
+    assert balance(app, owner.client_id) == 800 and counts(app)[1] == 0
+
+
+def test_card_number_and_code_are_not_sent_back(app, client, owner):
+    login(client)
+    response, _ = add_funds(client, number=DECLINED, cvc="987")
+    html = response.get_data(as_text=True)
+    assert DECLINED not in html and 'value="987"' not in html
+
+
+def test_another_clients_saved_card_cannot_be_used(app, owner):
+    from app.wallet.services import CardPayment, charge_card_to_wallet
+
+    other = make_owner(app, email="other@example.com")
+    with app.app_context():
+        db.session.add(
+            SavedCard(
+                client_id=other.client_id,
+                gateway="test",
+                token="tok_Visa_4242_x",
+                brand="Visa",
+                last4="4242",
+                exp_month=12,
+                exp_year=2099,
+            )
+        )
+        db.session.commit()
+        card_id = db.session.scalar(sa.select(SavedCard.id))
+        from app.errors import ValidationError
+
+        with pytest.raises(ValidationError, match="saved cards"):
+            charge_card_to_wallet(owner.client_id, 5000, CardPayment(saved_card_id=card_id), key="k", actor="user:1")
+    assert balance(app, owner.client_id) == 0

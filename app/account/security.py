@@ -1,0 +1,389 @@
+"""Account security: sessions, login history, 2FA, IP allow-list, passwords, email changes.
+
+Functions flush, never commit. Signed links are built from SERVER_NAME
+(core.urls.external_url) and carry a nonce or stamp, so they die when used or
+when the account changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+import time
+from dataclasses import dataclass
+
+import pyotp
+import segno
+import sqlalchemy as sa
+from flask import current_app, request, session
+
+from app.account.models import (
+    LoginEvent,
+    ProfileChange,
+    RecoveryCode,
+    User,
+    UserSession,
+    UserStatus,
+    new_security_stamp,
+)
+from app.account.passwords import hash_password, verify_password
+from app.account.services import find_user_by_email, normalize_email
+from app.core.signing import InvalidToken, sign, unsign
+from app.core.types import utcnow
+from app.core.urls import external_url
+from app.errors import DomainError, ValidationError
+from app.extensions import db
+from app.notify.email import queue_email
+
+SESSION_KEY = "sid"
+
+
+# --- sessions and login history -------------------------------------------------------
+
+
+def _user_agent() -> str | None:
+    agent = request.headers.get("User-Agent") if request else None
+    return agent[:255] if agent else None
+
+
+def start_session(user: User) -> UserSession:
+    """Record a new logged-in browser and tie the Flask session to it."""
+    record = UserSession(
+        token=secrets.token_urlsafe(32), user_id=user.id, ip=request.remote_addr, user_agent=_user_agent()
+    )
+    db.session.add(record)
+    db.session.flush()
+    session[SESSION_KEY] = record.token
+    return record
+
+
+def session_is_live(user_id: int) -> bool:
+    """Whether the current Flask session's recorded session is still open."""
+    token = session.get(SESSION_KEY)
+    if not token:
+        return False
+    return (
+        db.session.scalar(
+            sa.select(UserSession.id).where(
+                UserSession.token == token, UserSession.user_id == user_id, UserSession.ended_at.is_(None)
+            )
+        )
+        is not None
+    )
+
+
+def end_sessions(user: User, *, except_current: bool = False, only_id: int | None = None) -> int:
+    """End the user's sessions (all, all but this one, or one). Returns how many."""
+    query = sa.update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+    if except_current and session.get(SESSION_KEY):
+        query = query.where(UserSession.token != session[SESSION_KEY])
+    if only_id is not None:
+        query = query.where(UserSession.id == only_id)
+    return db.session.execute(query.values(ended_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+
+
+def record_login_event(user: User, *, succeeded: bool, reason: str | None = None) -> None:
+    db.session.add(
+        LoginEvent(
+            user_id=user.id, succeeded=succeeded, reason=reason, ip=request.remote_addr, user_agent=_user_agent()
+        )
+    )
+    db.session.flush()
+
+
+def send_login_alert(user: User) -> None:
+    if user.login_alerts:
+        queue_email(
+            "login_alert",
+            to=user,
+            client=user.client,
+            ip=request.remote_addr,
+            when=utcnow(),
+            browser=_user_agent() or "unknown browser",
+            security_url=external_url("account.security"),
+        )
+
+
+# --- IP allow-list -------------------------------------------------------------------------
+
+
+def parse_allowlist(text: str) -> list[str]:
+    """'203.0.113.7, 198.51.100.0/24' -> canonical entries. Raises ValidationError."""
+    entries = []
+    for raw in text.replace(",", "\n").split():
+        try:
+            network = ipaddress.ip_network(raw.strip(), strict=False)
+        except ValueError:
+            raise ValidationError(f"{raw} is not an IP address or CIDR range.", field="ip_allowlist") from None
+        entries.append(str(network.network_address) if network.num_addresses == 1 else str(network))
+    return list(dict.fromkeys(entries))
+
+
+def ip_allowed(user: User, ip: str | None) -> bool:
+    """Whether `user` may use the account from `ip`. The one place this is decided:
+    login, every request of a session, and links from emails all ask here."""
+    if not user.ip_allowlist:
+        return True
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(entry, strict=False) for entry in user.ip_allowlist)
+
+
+def set_allowlist(user: User, text: str, *, confirm_lockout: bool) -> list[str]:
+    """Save the allow-list; refuse one that would lock out this browser unless confirmed."""
+    entries = parse_allowlist(text)
+    candidate = User(ip_allowlist=entries)
+    if entries and not ip_allowed(candidate, request.remote_addr) and not confirm_lockout:
+        raise ValidationError(
+            f"Your current address {request.remote_addr} is not in this list: you would be locked out. "
+            "Add it, or tick the box to confirm.",
+            field="ip_allowlist",
+        )
+    log_change(user, "ip_allowlist", ", ".join(user.ip_allowlist or []), ", ".join(entries))
+    user.ip_allowlist = entries
+    db.session.flush()
+    return entries
+
+
+def log_change(user: User, field: str, old: str | None, new: str | None) -> None:
+    if old != new:
+        db.session.add(
+            ProfileChange(
+                client_id=user.client_id,
+                user_id=user.id,
+                actor=f"user:{user.id}",
+                field=field,
+                old_value=old,
+                new_value=new,
+                ip=request.remote_addr if request else None,
+            )
+        )
+
+
+# --- passwords -----------------------------------------------------------------------------
+
+
+def check_new_password(password: str) -> None:
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password) < minimum:
+        raise ValidationError(f"Use at least {minimum} characters.", field="new_password")
+    if len(password) > 256:
+        raise ValidationError("Use at most 256 characters.", field="new_password")
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Change the password: rotates the security stamp (voiding other sessions,
+    remember-me cookies and signed links) and ends the user's other sessions."""
+    if not verify_password(user.password_hash, current):
+        raise ValidationError("Your current password is not correct.", field="current_password")
+    check_new_password(new)
+    user.password_hash = hash_password(new)
+    user.security_stamp = new_security_stamp()
+    user.reset_nonce = new_security_stamp()
+    end_sessions(user, except_current=True)
+    log_change(user, "password", None, "changed")
+    db.session.flush()
+
+
+RESET_SALT = "password-reset"
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link if the address belongs to an active user. The caller
+    answers the same whatever happens, so addresses cannot be probed."""
+    user = find_user_by_email(email)
+    nonce = new_security_stamp()
+    token = sign({"u": user.id if user else 0, "n": nonce}, salt=RESET_SALT)
+    link = external_url("account.reset_password", token=token)
+    if user is None or user.status is not UserStatus.ACTIVE:
+        return
+    user.reset_nonce = nonce  # a newer request voids the older links
+    queue_email("password_reset", to=user, client=user.client, reset_url=link)
+    db.session.flush()
+
+
+def user_for_reset_token(token: str) -> User:
+    """The user a reset link is for. Raises InvalidToken (expired, forged, used, stale)."""
+    payload = unsign(token, salt=RESET_SALT, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
+    user = db.session.get(User, payload.get("u") or 0) if isinstance(payload, dict) else None
+    if (
+        user is None
+        or user.status is not UserStatus.ACTIVE
+        or not hmac.compare_digest(user.reset_nonce, str(payload.get("n")))
+    ):
+        raise InvalidToken()
+    return user
+
+
+def reset_password(token: str, new: str) -> User:
+    """Set a new password from a reset link; the link then stops working."""
+    user = user_for_reset_token(token)
+    check_new_password(new)
+    user.password_hash = hash_password(new)
+    user.reset_nonce = new_security_stamp()
+    user.security_stamp = new_security_stamp()
+    end_sessions(user)
+    log_change(user, "password", None, "reset by email")
+    db.session.flush()
+    return user
+
+
+# --- email change ---------------------------------------------------------------------------
+
+EMAIL_SALT = "email-change"
+
+
+def request_email_change(user: User, new_email: str, password: str) -> None:
+    """Send a confirmation link to the new address; nothing changes until it is opened."""
+    if not verify_password(user.password_hash, password):
+        raise ValidationError("Your current password is not correct.", field="password")
+    new_email = normalize_email(new_email)
+    if new_email == user.email:
+        raise ValidationError("This is already your email address.", field="new_email")
+    if find_user_by_email(new_email) is not None:
+        raise ValidationError("An account with this email already exists.", field="new_email")
+    token = sign({"u": user.id, "e": new_email, "s": user.security_stamp}, salt=EMAIL_SALT)
+    queue_email(
+        "email_change",
+        to=user,
+        client=user.client,
+        address=new_email,
+        new_email=new_email,
+        confirm_url=external_url("account.confirm_email", token=token),
+    )
+
+
+def confirm_email_change(token: str) -> User:
+    """Apply a confirmed email change, and tell the old address. Raises InvalidToken."""
+    payload = unsign(token, salt=EMAIL_SALT, max_age=current_app.config["EMAIL_CHANGE_MAX_AGE"])
+    user = db.session.get(User, payload.get("u") or 0)
+    if user is None or not hmac.compare_digest(user.security_stamp, str(payload.get("s"))):
+        raise InvalidToken()
+    new_email = payload["e"]
+    if find_user_by_email(new_email) is not None:
+        raise DomainError("Another account now uses this email address.")
+    old_email = user.email
+    user.email = new_email
+    user.reset_nonce = new_security_stamp()
+    user.security_stamp = new_security_stamp()  # the link works once; other sessions end
+    log_change(user, "email", old_email, new_email)
+    queue_email(
+        "email_changed", to=user, client=user.client, address=old_email, old_email=old_email, new_email=new_email
+    )
+    return user
+
+
+# --- two-factor authentication -----------------------------------------------------------------
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def provisioning_qr_svg(user: User, secret: str) -> str:
+    """The enrolment QR code as inline SVG (no image request, no external service)."""
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=current_app.config["BRAND_NAME"])
+    return segno.make(uri, micro=False).svg_inline(scale=4, dark="#1c2033")
+
+
+def _matching_step(secret: str, code: str, at: float | None = None) -> int | None:
+    """The TOTP time step `code` belongs to (now, or one step either side), if any."""
+    code = "".join(code.split())
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    now_step = int((at or time.time()) // totp.interval)
+    for step in (now_step - 1, now_step, now_step + 1):
+        if hmac.compare_digest(totp.at(step * totp.interval), code):
+            return step
+    return None
+
+
+def _hash_recovery(code: str) -> str:
+    return hashlib.sha256("".join(code.lower().split()).replace("-", "").encode()).hexdigest()
+
+
+def new_recovery_codes(user: User) -> list[str]:
+    """Ten fresh one-time codes (the old ones stop working). Shown once, stored hashed."""
+    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = ["-".join(secrets.token_hex(5)[i : i + 5] for i in (0, 5)) for _ in range(10)]
+    db.session.add_all(RecoveryCode(user_id=user.id, code_hash=_hash_recovery(code)) for code in codes)
+    db.session.flush()
+    return codes
+
+
+def enable_2fa(user: User, secret: str, code: str) -> list[str]:
+    """Turn 2FA on once the user proves their app works. Returns the recovery codes."""
+    step = _matching_step(secret, code)
+    if step is None:
+        raise ValidationError("That code is not right. Check the time on your phone and try again.", field="code")
+    user.totp_secret = secret
+    user.totp_enabled_at = utcnow()
+    user.totp_last_step = step
+    user.security_stamp = new_security_stamp()  # links and other sessions made without 2FA end
+    end_sessions(user, except_current=True)
+    log_change(user, "two_factor", "off", "on")
+    codes = new_recovery_codes(user)
+    db.session.flush()
+    return codes
+
+
+@dataclass(frozen=True)
+class SecondFactor:
+    method: str  # "totp" or "recovery"
+
+
+def verify_second_factor(user_id: int, code: str) -> SecondFactor:
+    """Check a TOTP code (each time step accepted once) or a recovery code (once).
+
+    Locks the user row so two requests cannot both spend the same code.
+    Raises ValidationError(field="code").
+    """
+    user = db.session.execute(
+        sa.select(User).where(User.id == user_id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one()
+    if not user.has_2fa:
+        raise ValidationError("Two-factor authentication is not on for this account.", field="code")
+    step = _matching_step(user.totp_secret, code)
+    if step is not None:
+        if user.totp_last_step is not None and step <= user.totp_last_step:
+            raise ValidationError("This code was already used. Wait for the next one.", field="code")
+        user.totp_last_step = step
+        db.session.flush()
+        return SecondFactor("totp")
+    recovery = db.session.scalar(
+        sa.select(RecoveryCode)
+        .where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == _hash_recovery(code),
+            RecoveryCode.used_at.is_(None),
+        )
+        .with_for_update()
+    )
+    if recovery is None:
+        raise ValidationError("That code is not right.", field="code")
+    recovery.used_at = utcnow()
+    db.session.flush()
+    return SecondFactor("recovery")
+
+
+def disable_2fa(user: User, code: str) -> None:
+    verify_second_factor(user.id, code)
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    user.security_stamp = new_security_stamp()
+    end_sessions(user, except_current=True)
+    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    log_change(user, "two_factor", "on", "off")
+    db.session.flush()
+
+
+def recovery_codes_left(user: User) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count(RecoveryCode.id)).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+    )

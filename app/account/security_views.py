@@ -1,0 +1,323 @@
+"""Security page, the 2FA login step, re-authentication, password reset and email change.
+
+Routes live on the account blueprint (imported at the end of views.py).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import confirm_login, current_user, fresh_login_required
+
+from app.account import security as sec
+from app.account.models import LoginEvent, User, UserSession
+from app.account.passwords import verify_password
+from app.account.security_forms import (
+    AllowlistForm,
+    CodeForm,
+    EmailChangeForm,
+    EnableTwoFactorForm,
+    EndSessionForm,
+    ForgotPasswordForm,
+    LoginAlertsForm,
+    PasswordChangeForm,
+    ReauthenticateForm,
+    ResetPasswordForm,
+)
+from app.account.views import bp, finish_login
+from app.core.auth import client_login_required, log_in
+from app.core.ratelimit import rate_limited
+from app.core.rendering import redirect_to
+from app.core.signing import InvalidToken
+from app.core.urls import is_safe_next
+from app.errors import DomainError, ValidationError
+from app.extensions import db
+
+
+def _attach(form, error: ValidationError) -> None:
+    field = getattr(form, error.field or "", None)
+    if field is None:
+        form.form_errors.append(error.message)
+    else:
+        field.errors = [*field.errors, error.message]
+
+
+# --- the second login step ----------------------------------------------------------
+
+
+@bp.route("/login/2fa", methods=["GET", "POST"])
+@rate_limited(per_account=True)
+def login_twofactor():
+    pending = session.get("pending_2fa")
+    user = db.session.get(User, pending["u"]) if isinstance(pending, dict) else None
+    if user is None or user.security_stamp != pending.get("s") or not user.is_active:
+        session.pop("pending_2fa", None)
+        flash("Please sign in again.", "info")
+        return redirect(url_for("account.login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            factor = sec.verify_second_factor(user.id, form.code.data)
+        except ValidationError as error:
+            db.session.commit()  # keep the replay counter if anything moved
+            sec.record_login_event(user, succeeded=False, reason="2fa code")
+            db.session.commit()
+            _attach(form, error)
+        else:
+            if factor.method == "recovery":
+                flash("You used a recovery code. Each works once: make new ones under Security.", "info")
+            return finish_login(user, remember=pending.get("r", False), next_url=pending.get("n") or "/")
+    status = 422 if form.is_submitted() else 200
+    return render_template("account/login_2fa.html", form=form), status
+
+
+@bp.route("/account/reauthenticate", methods=["GET", "POST"])
+@client_login_required
+@rate_limited(per_account=True)
+def reauthenticate():
+    """Confirm the password before a sensitive change (a login from an email link is not fresh)."""
+    form = ReauthenticateForm()
+    if form.validate_on_submit():
+        if verify_password(current_user.password_hash, form.password.data):
+            confirm_login()
+            target = request.args.get("next")
+            return redirect_to(target if is_safe_next(target) else url_for("account.security"))
+        form.password.errors = ["That password is not correct."]
+    status = 422 if form.is_submitted() else 200
+    return render_template("account/reauthenticate.html", form=form), status
+
+
+# --- the Security page ------------------------------------------------------------------
+
+
+def _security_page(status: int = 200, **forms):
+    user = current_user
+    sessions = db.session.scalars(
+        sa.select(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .order_by(UserSession.id.desc())
+    ).all()
+    logins = db.session.scalars(
+        sa.select(LoginEvent).where(LoginEvent.user_id == user.id).order_by(LoginEvent.id.desc()).limit(10)
+    ).all()
+    context = {
+        "password_form": PasswordChangeForm(formdata=None),
+        "email_form": EmailChangeForm(formdata=None),
+        "allowlist_form": AllowlistForm(formdata=None, ip_allowlist="\n".join(user.ip_allowlist or [])),
+        "alerts_form": LoginAlertsForm(formdata=None, login_alerts=user.login_alerts),
+        "end_form": EndSessionForm(formdata=None),
+        "disable_form": CodeForm(formdata=None),
+        **forms,
+    }
+    return render_template(
+        "account/security.html",
+        sessions=sessions,
+        logins=logins,
+        current_token=session.get(sec.SESSION_KEY),
+        codes_left=sec.recovery_codes_left(user),
+        **context,
+    ), status
+
+
+@bp.route("/account/security")
+@client_login_required
+def security():
+    return _security_page()
+
+
+@bp.post("/account/security/password")
+@client_login_required
+@fresh_login_required
+def security_password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            sec.change_password(current_user, form.current_password.data, form.new_password.data)
+        except ValidationError as error:
+            db.session.rollback()
+            _attach(form, error)
+        else:
+            log_in(current_user)  # this browser stays signed in with the new stamp
+            db.session.commit()
+            flash("Password changed. Your other sessions were signed out.", "success")
+            return redirect(url_for("account.security"))
+    return _security_page(422, password_form=form)
+
+
+@bp.post("/account/security/email")
+@client_login_required
+@fresh_login_required
+def security_email():
+    form = EmailChangeForm()
+    if form.validate_on_submit():
+        try:
+            sec.request_email_change(current_user, form.new_email.data, form.password.data)
+        except ValidationError as error:
+            db.session.rollback()
+            _attach(form, error)
+        else:
+            db.session.commit()
+            flash(f"We sent a confirmation link to {form.new_email.data}. Your email changes when you open it.", "info")
+            return redirect(url_for("account.security"))
+    return _security_page(422, email_form=form)
+
+
+@bp.route("/account/confirm-email/<token>")
+@rate_limited()
+def confirm_email(token: str):
+    try:
+        sec.confirm_email_change(token)
+    except (InvalidToken, DomainError) as error:
+        db.session.rollback()
+        message = error.message if isinstance(error, DomainError) else "This link is invalid or has expired."
+        flash(message, "error")
+    else:
+        db.session.commit()
+        flash("Your email address was changed. Please sign in with it.", "success")
+    return redirect(url_for("account.login"))
+
+
+@bp.post("/account/security/allowlist")
+@client_login_required
+@fresh_login_required
+def security_allowlist():
+    form = AllowlistForm()
+    if form.validate_on_submit():
+        try:
+            sec.set_allowlist(current_user, form.ip_allowlist.data or "", confirm_lockout=form.confirm_lockout.data)
+        except ValidationError as error:
+            db.session.rollback()
+            _attach(form, error)
+        else:
+            db.session.commit()
+            flash("IP allow-list saved.", "success")
+            return redirect(url_for("account.security"))
+    return _security_page(422, allowlist_form=form)
+
+
+@bp.post("/account/security/alerts")
+@client_login_required
+def security_alerts():
+    form = LoginAlertsForm()
+    if form.validate_on_submit():
+        sec.log_change(current_user, "login_alerts", str(current_user.login_alerts), str(form.login_alerts.data))
+        current_user.login_alerts = form.login_alerts.data
+        db.session.commit()
+        flash("Saved.", "success")
+    return redirect(url_for("account.security"))
+
+
+@bp.post("/account/security/sessions/end")
+@client_login_required
+def security_end_session():
+    form = EndSessionForm()
+    if form.validate_on_submit() and (form.session_id.data or "").isdigit():
+        ended = sec.end_sessions(current_user, only_id=int(form.session_id.data))
+        db.session.commit()
+        if ended:
+            flash("That session was signed out.", "success")
+    return redirect(url_for("account.security"))
+
+
+# --- two-factor setup -----------------------------------------------------------------
+
+
+@bp.route("/account/security/2fa", methods=["GET", "POST"])
+@client_login_required
+@fresh_login_required
+@rate_limited(per_account=True)
+def twofactor_setup():
+    if current_user.has_2fa:
+        return redirect(url_for("account.security"))
+    form = EnableTwoFactorForm()
+    if not form.is_submitted():
+        session["totp_pending"] = sec.new_totp_secret()
+    secret = session.get("totp_pending") or sec.new_totp_secret()
+    session["totp_pending"] = secret
+    if form.validate_on_submit():
+        try:
+            codes = sec.enable_2fa(current_user, secret, form.code.data)
+        except ValidationError as error:
+            db.session.rollback()
+            _attach(form, error)
+        else:
+            log_in(current_user)  # the stamp rotated: keep this browser signed in
+            db.session.commit()
+            session.pop("totp_pending", None)
+            return render_template("account/recovery_codes.html", codes=codes, first=True)
+    status = 422 if form.is_submitted() else 200
+    qr = sec.provisioning_qr_svg(current_user, secret)
+    return render_template("account/twofactor_setup.html", form=form, qr=qr, secret=secret), status
+
+
+@bp.post("/account/security/2fa/disable")
+@client_login_required
+@fresh_login_required
+@rate_limited(per_account=True)
+def twofactor_disable():
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            sec.disable_2fa(current_user, form.code.data)
+        except ValidationError as error:
+            db.session.commit()
+            _attach(form, error)
+        else:
+            log_in(current_user)
+            db.session.commit()
+            flash("Two-factor authentication is off.", "info")
+            return redirect(url_for("account.security"))
+    return _security_page(422, disable_form=form)
+
+
+@bp.post("/account/security/2fa/recovery-codes")
+@client_login_required
+@fresh_login_required
+@rate_limited()
+def twofactor_recovery_codes():
+    if not current_user.has_2fa:
+        return redirect(url_for("account.security"))
+    codes = sec.new_recovery_codes(current_user)
+    db.session.commit()
+    return render_template("account/recovery_codes.html", codes=codes, first=False)
+
+
+# --- forgotten password -----------------------------------------------------------------
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@rate_limited(per_account=True)
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        sec.request_password_reset(form.email.data)
+        db.session.commit()
+        # The same answer whether or not the address has an account.
+        flash("If an account uses this address, we sent it a link to choose a new password.", "info")
+        return redirect_to(url_for("account.login"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("account/forgot_password.html", form=form), status
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@rate_limited()
+def reset_password(token: str):
+    try:
+        sec.user_for_reset_token(token)
+    except InvalidToken:
+        flash("This reset link is invalid, was already used, or has expired. Ask for a new one.", "error")
+        return redirect(url_for("account.forgot_password"))
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            sec.reset_password(token, form.new_password.data)
+        except ValidationError as error:
+            db.session.rollback()
+            _attach(form, error)
+        else:
+            db.session.commit()
+            # Not logged in here: the login page still asks for 2FA where it is on.
+            flash("Your password was changed. Sign in with the new one.", "success")
+            return redirect(url_for("account.login"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("account/reset_password.html", form=form), status

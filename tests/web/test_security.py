@@ -1,0 +1,331 @@
+"""Security: passwords and sessions, 2FA, IP allow-list, reset links, email change,
+rate limits and headers."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+
+from app.account.models import LoginEvent, User
+from app.extensions import db
+from app.notify.models import EmailMessage
+from tests.helpers import csrf_from, csrf_token, login, make_owner
+
+
+@pytest.fixture
+def owner(app):
+    return make_owner(app)
+
+
+def user_row(app, user_id: int) -> User:
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        db.session.expunge(user)
+        return user
+
+
+def post_form(client, page: str, action: str, **data):
+    return client.post(action, data={"csrf_token": csrf_token(client, page), **data})
+
+
+def last_email(app, template: str) -> EmailMessage:
+    with app.app_context():
+        message = db.session.scalars(
+            sa.select(EmailMessage).where(EmailMessage.template == template).order_by(EmailMessage.id.desc())
+        ).first()
+        db.session.expunge(message)
+        return message
+
+
+# --- password and sessions ------------------------------------------------------------------
+
+
+def test_password_change_rotates_the_stamp_and_ends_other_sessions(app, client, owner):
+    other_browser = app.test_client()
+    login(client)
+    login(other_browser)
+    stamp = user_row(app, owner.user_id).security_stamp
+
+    response = post_form(
+        client,
+        "/account/security",
+        "/account/security/password",
+        current_password=owner.password,
+        new_password="a-new-long-password",
+    )
+
+    assert response.status_code == 302
+    assert user_row(app, owner.user_id).security_stamp != stamp
+    assert client.get("/").status_code == 200, "this browser stays signed in"
+    assert other_browser.get("/").location == "/login?next=/", "the other session ended"
+    assert login(app.test_client(), password="a-new-long-password").location == "/"
+
+
+def test_wrong_current_password_changes_nothing(app, client, owner):
+    login(client)
+    response = post_form(
+        client, "/account/security", "/account/security/password", current_password="nope", new_password="x" * 12
+    )
+    assert response.status_code == 422
+    assert "Your current password is not correct." in response.get_data(as_text=True)
+    assert login(app.test_client()).location == "/"
+
+
+def test_a_session_can_be_ended_from_the_security_page(app, client, owner):
+    other_browser = app.test_client()
+    login(client)
+    login(other_browser)
+    page = client.get("/account/security").get_data(as_text=True)
+    other_id = re.search(r'name="session_id" value="(\d+)"', page).group(1)
+
+    post_form(client, "/account/security", "/account/security/sessions/end", session_id=other_id)
+
+    assert other_browser.get("/").status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_sensitive_changes_ask_for_the_password_again_on_a_non_fresh_session(app, client, owner):
+    login(client)
+    with client.session_transaction() as session:
+        session["_fresh"] = False  # as after a login from an email link or a remember-me cookie
+    response = post_form(
+        client,
+        "/account/security",
+        "/account/security/password",
+        current_password=owner.password,
+        new_password="a-new-long-password",
+    )
+    assert response.status_code == 302 and response.location.startswith("/account/reauthenticate")
+    assert user_row(app, owner.user_id).security_stamp  # unchanged below
+    confirm = post_form(client, "/account/reauthenticate", "/account/reauthenticate", password=owner.password)
+    assert confirm.status_code == 302
+    with client.session_transaction() as session:
+        assert session["_fresh"] is True
+
+
+# --- two-factor authentication --------------------------------------------------------------
+
+
+def enable_2fa(app, client) -> str:
+    page = client.get("/account/security/2fa").get_data(as_text=True)
+    assert "<svg" in page, "the QR code is inline SVG"
+    secret = re.search(r'<span class="mono secret">([A-Z2-7]+)</span>', page).group(1)
+    wrong = client.post("/account/security/2fa", data={"csrf_token": csrf_from(page), "code": "000000"}).get_data(
+        as_text=True
+    )
+    assert "That code is not right" in wrong
+    done = client.post(
+        "/account/security/2fa", data={"csrf_token": csrf_from(page), "code": pyotp.TOTP(secret).now()}
+    ).get_data(as_text=True)
+    codes = re.findall(r"<li>([0-9a-f]{5}-[0-9a-f]{5})</li>", done)
+    assert len(codes) == 10
+    return secret, codes
+
+
+def test_enabling_2fa_needs_a_valid_code_then_login_asks_for_it(app, client, owner):
+    login(client)
+    secret, _ = enable_2fa(app, client)
+    assert user_row(app, owner.user_id).has_2fa
+
+    browser = app.test_client()
+    response = login(browser)
+    assert response.location == "/login/2fa"
+    assert browser.get("/").status_code == 302, "not logged in before the second step"
+
+    now_code = pyotp.TOTP(secret).now()
+    replay = post_form(browser, "/login/2fa", "/login/2fa", code=now_code)  # used when enabling
+    assert replay.status_code == 422 and "already used" in replay.get_data(as_text=True)
+
+    next_code = pyotp.TOTP(secret).at(time.time() + 30)
+    assert post_form(browser, "/login/2fa", "/login/2fa", code=next_code).location == "/"
+    assert browser.get("/").status_code == 200
+
+
+def test_a_recovery_code_works_once(app, client, owner):
+    login(client)
+    _, codes = enable_2fa(app, client)
+
+    first = app.test_client()
+    login(first)
+    assert post_form(first, "/login/2fa", "/login/2fa", code=codes[0]).location == "/"
+
+    second = app.test_client()
+    login(second)
+    again = post_form(second, "/login/2fa", "/login/2fa", code=codes[0])
+    assert again.status_code == 422 and "That code is not right." in again.get_data(as_text=True)
+
+
+def test_disabling_2fa_requires_a_code(app, client, owner):
+    login(client)
+    secret, _ = enable_2fa(app, client)
+    refused = post_form(client, "/account/security", "/account/security/2fa/disable", code="123456")
+    assert refused.status_code == 422 and user_row(app, owner.user_id).has_2fa
+    code = pyotp.TOTP(secret).at(time.time() + 30)
+    assert post_form(client, "/account/security", "/account/security/2fa/disable", code=code).status_code == 302
+    assert not user_row(app, owner.user_id).has_2fa
+
+
+def test_password_reset_does_not_skip_2fa(app, client, owner):
+    login(client)
+    enable_2fa(app, client)
+    browser = app.test_client()
+    post_form(browser, "/forgot-password", "/forgot-password", email=owner.email)
+    link = re.search(r"https://billing\.example\.test(/reset/\S+)", last_email(app, "password_reset").body_text)
+    response = post_form(browser, link.group(1), link.group(1), new_password="another-long-password")
+    assert response.location == "/login"
+    assert login(browser, password="another-long-password").location == "/login/2fa"
+
+
+# --- IP allow-list ------------------------------------------------------------------------------
+
+
+def set_allowlist(app, user_id: int, entries: list[str]) -> None:
+    with app.app_context():
+        db.session.get(User, user_id).ip_allowlist = entries
+        db.session.commit()
+
+
+def test_an_ip_outside_the_allow_list_is_refused_at_login(app, client, owner):
+    set_allowlist(app, owner.user_id, ["203.0.113.0/24"])
+    response = login(client)
+    assert response.status_code == 422
+    assert "does not allow access from this IP address" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+    with app.app_context():
+        event = db.session.scalars(sa.select(LoginEvent)).one()
+        assert (event.succeeded, event.reason) == (False, "ip not allowed")
+
+
+def test_an_ip_inside_the_allow_list_may_log_in(app, client, owner):
+    set_allowlist(app, owner.user_id, ["127.0.0.0/8"])
+    assert login(client).location == "/"
+
+
+def test_an_ip_outside_the_allow_list_is_refused_mid_session(app, client, owner):
+    login(client)
+    assert client.get("/").status_code == 200
+    set_allowlist(app, owner.user_id, ["198.51.100.7"])
+    response = client.get("/")
+    assert response.status_code == 302 and response.location == "/login"
+    assert client.get("/").location == "/login?next=/", "logged out"
+
+
+def test_the_form_refuses_a_list_that_locks_me_out_unless_confirmed(app, client, owner):
+    login(client)
+    refused = post_form(client, "/account/security", "/account/security/allowlist", ip_allowlist="198.51.100.7")
+    assert refused.status_code == 422 and "you would be locked out" in refused.get_data(as_text=True)
+    assert user_row(app, owner.user_id).ip_allowlist == []
+    bad = post_form(client, "/account/security", "/account/security/allowlist", ip_allowlist="300.1.1.1")
+    assert "300.1.1.1 is not an IP address or CIDR range." in bad.get_data(as_text=True)
+    ok = post_form(client, "/account/security", "/account/security/allowlist", ip_allowlist="127.0.0.1\n10.0.0.0/8")
+    assert ok.status_code == 302 and user_row(app, owner.user_id).ip_allowlist == ["127.0.0.1", "10.0.0.0/8"]
+
+
+# --- password reset -------------------------------------------------------------------------------
+
+
+def request_reset(app, email: str, headers=None) -> str | None:
+    browser = app.test_client()
+    token = csrf_from(browser.get("/forgot-password", headers=headers or {}).get_data(as_text=True))
+    response = browser.post("/forgot-password", data={"csrf_token": token, "email": email}, headers=headers or {})
+    assert response.status_code == 302
+    found = re.search(r"https://billing\.example\.test(/reset/\S+)", last_email(app, "password_reset").body_text)
+    return found.group(1)
+
+
+def test_reset_link_works_once(app, client, owner):
+    link = request_reset(app, owner.email)
+    assert post_form(client, link, link, new_password="brand-new-password").location == "/login"
+    assert login(app.test_client(), password="brand-new-password").location == "/"
+    again = client.get(link)
+    assert again.location == "/forgot-password"
+
+
+def test_a_newer_reset_request_voids_the_older_link(app, client, owner):
+    old = request_reset(app, owner.email)
+    new = request_reset(app, owner.email)
+    assert old != new
+    assert client.get(old).location == "/forgot-password"
+    assert client.get(new).status_code == 200
+
+
+def test_reset_answers_the_same_for_unknown_addresses(app, client, owner):
+    answers = []
+    for email in (owner.email, "nobody@example.com"):
+        browser = app.test_client()
+        token = csrf_token(browser, "/forgot-password")
+        response = browser.post("/forgot-password", data={"csrf_token": token, "email": email}, follow_redirects=True)
+        answers.append(re.search(r'<p class="flash[^"]*">([^<]+)</p>', response.get_data(as_text=True)).group(1))
+    assert answers[0] == answers[1]
+
+
+def test_reset_link_uses_server_name_even_with_a_forged_host(app, owner):
+    link_path = request_reset(app, owner.email, headers={"Host": "evil.example"})
+    body = last_email(app, "password_reset").body_text
+    assert f"https://billing.example.test{link_path}" in body and "evil.example" not in body
+
+
+# --- email change -----------------------------------------------------------------------------------
+
+
+def test_email_change_is_confirmed_by_the_new_address_and_told_to_the_old(app, client, owner):
+    login(client)
+    post_form(
+        client, "/account/security", "/account/security/email", new_email="new@example.com", password=owner.password
+    )
+    assert user_row(app, owner.user_id).email == owner.email, "nothing changes before confirmation"
+    message = last_email(app, "email_change")
+    assert message.recipients == ["new@example.com"]
+    link = re.search(r"https://billing\.example\.test(/account/confirm-email/\S+)", message.body_text).group(1)
+
+    app.test_client().get(link)
+
+    assert user_row(app, owner.user_id).email == "new@example.com"
+    notice = last_email(app, "email_changed")
+    assert notice.recipients == [owner.email] and "new@example.com" in notice.body_text
+    assert app.test_client().get(link).status_code == 302  # used: the stamp rotated
+    assert user_row(app, owner.user_id).email == "new@example.com"
+
+
+# --- rate limits and headers ------------------------------------------------------------------------
+
+
+class TestRateLimits:
+    @pytest.fixture
+    def app_overrides(self):
+        return {"RATELIMIT_ENABLED": True, "RATE_LIMIT_LOGIN_ACCOUNT": "3 per minute"}
+
+    def test_login_answers_429_after_the_configured_attempts(self, app, client, owner):
+        from app.core.ratelimit import limiter
+
+        limiter.reset()
+        statuses = [login(client, password="wrong-password!").status_code for _ in range(4)]
+        assert statuses == [422, 422, 422, 429]
+        other = make_owner(app, email="someone@example.com")
+        assert login(app.test_client(), other.email, other.password).location == "/", "per account, not global"
+
+
+def test_every_login_2fa_reset_and_token_route_is_rate_limited(app):
+    sensitive = re.compile(r"login|2fa|reset|forgot|confirm|invite|reauth|<token>|^/l/")
+    checked = []
+    for rule in app.url_map.iter_rules():
+        if "logout" in rule.endpoint or not sensitive.search(rule.rule + " " + rule.endpoint):
+            continue
+        view = app.view_functions[rule.endpoint]
+        assert getattr(view, "_rate_limited", False), f"{rule.rule} ({rule.endpoint}) is not rate-limited"
+        checked.append(rule.endpoint)
+    assert {"account.login", "account.login_twofactor", "account.forgot_password", "account.reset_password"} <= set(
+        checked
+    )
+
+
+def test_security_headers(client):
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
