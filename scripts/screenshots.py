@@ -47,6 +47,12 @@ def main() -> None:
                 ("statement", "/wallet/statement"),
                 ("pay", f"/invoices/pay?invoice=PF-{date.today().year}-000002"),
                 ("transfer", "/wallet/transfers/1"),
+                ("details", "/account/details"),
+                ("security", "/account/security"),
+                ("twofactor", "/account/security/2fa"),
+                ("trusted-users", "/trusted-users"),
+                ("trusted-user-new", "/trusted-users/new"),
+                ("privacy", "/account/privacy"),
             )
             for slug, path in pages:
                 page.goto(f"{BASE_URL}{path}")
