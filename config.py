@@ -143,6 +143,28 @@ class Config:
     PASSWORD_RESET_MAX_AGE = env_int("PASSWORD_RESET_MAX_AGE", 3600)
     EMAIL_CHANGE_MAX_AGE = env_int("EMAIL_CHANGE_MAX_AGE", 86400)
     TRUSTED_USER_INVITE_MAX_AGE = env_int("TRUSTED_USER_INVITE_MAX_AGE", 7 * 86400)
+    LOGIN_LINK_MAX_AGE = env_int("LOGIN_LINK_MAX_AGE", 7 * 86400)  # invoice links in emails
+
+    # SMS. SMS_BACKEND: console (log and store) or http (a generic gateway).
+    SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
+    SMS_SENDER = os.environ.get("SMS_SENDER", "Billfold")  # at most 11 characters
+    SMS_HTTP_URL = os.environ.get("SMS_HTTP_URL", "")
+    SMS_HTTP_TOKEN = os.environ.get("SMS_HTTP_TOKEN", "")
+    SMS_HTTP_FIELD_TO = os.environ.get("SMS_HTTP_FIELD_TO", "to")
+    SMS_HTTP_FIELD_TEXT = os.environ.get("SMS_HTTP_FIELD_TEXT", "text")
+    SMS_HTTP_FIELD_FROM = os.environ.get("SMS_HTTP_FIELD_FROM", "from")
+    SMS_HTTP_TIMEOUT = env_int("SMS_HTTP_TIMEOUT", 10)
+    # Abuse limits: only these countries, at most this many per number / account a day.
+    SMS_COUNTRIES = [c for c in os.environ.get("SMS_COUNTRIES", "RO,MD,DE,FR,IT,ES,GB,NL,BE,AT,HU,BG").split(",") if c]
+    SMS_DAILY_CAP_PER_NUMBER = env_int("SMS_DAILY_CAP_PER_NUMBER", 5)
+    SMS_DAILY_CAP_PER_ACCOUNT = env_int("SMS_DAILY_CAP_PER_ACCOUNT", 20)
+    # Quiet hours in the client's time zone: a message due at night waits for the morning.
+    SMS_QUIET_START = os.environ.get("SMS_QUIET_START", "20:00")
+    SMS_QUIET_END = os.environ.get("SMS_QUIET_END", "09:00")
+    SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 5)
+    # Invoice reminders: days before due, on due (0) and after due.
+    REMINDER_DAYS_BEFORE = env_int("REMINDER_DAYS_BEFORE", 3)
+    REMINDER_DAYS_AFTER = [int(d) for d in os.environ.get("REMINDER_DAYS_AFTER", "3").split(",") if d]
     # Rate limits (Flask-Limiter). Storage: Redis in production, memory otherwise.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = True

@@ -41,10 +41,11 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     from app.admin import views as admin
     from app.hosting import views as hosting
     from app.invoices import views as invoices
+    from app.notify import mail_login
     from app.trusted_users import views as trusted_users
     from app.wallet import views as wallet
 
-    for module in (account, invoices, wallet, hosting, trusted_users, admin):
+    for module in (account, invoices, wallet, hosting, trusted_users, admin, mail_login):
         app.register_blueprint(module.bp)
 
     _import_models()

@@ -62,6 +62,7 @@ class Client(db.Model):
     group_id: Mapped[int | None] = mapped_column(sa.ForeignKey("client_groups.id"))
     currency: Mapped[str] = mapped_column(sa.String(3))
     language: Mapped[str] = mapped_column(sa.String(8), default="en")
+    timezone: Mapped[str] = mapped_column(sa.String(40), default="Europe/Bucharest")
     # Billing details (the default payer of this account's invoices).
     name: Mapped[str] = mapped_column(sa.String(120))
     company_name: Mapped[str | None] = mapped_column(sa.String(160))

@@ -13,6 +13,7 @@ from app.core.types import utcnow
 from app.core.urls import external_url
 from app.errors import DomainError, EmailTaken
 from app.extensions import db
+from app.notify import OWNER_DEFAULT_TYPES
 from app.notify.email import queue_email
 
 
@@ -69,6 +70,7 @@ def register_client(data: SignUp) -> User:
         name=data.name.strip(),
         phone=data.phone,
         sms_opt_in=bool(data.sms_opt_in and data.phone),
+        notification_types=list(OWNER_DEFAULT_TYPES),
     )
     try:
         with db.session.begin_nested():

@@ -39,3 +39,54 @@ class EmailMessage(db.Model):
     # After a failed attempt: not before this time (the sweeper respects it).
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SmsStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"  # handed to the gateway; outcome not yet recorded
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class SmsMessage(db.Model):
+    """An SMS in the outbox. Written with the event (renewal proforma, suspension),
+    sent after commit by a job; never sent twice."""
+
+    __tablename__ = "sms_messages"
+    __outbox_job__ = "app.notify.sms.send_sms"
+    __table_args__ = (
+        # One SMS per user per event (a re-run of the billing run writes none).
+        sa.UniqueConstraint("user_id", "event_key"),
+        sa.Index("ix_sms_messages_phone_created_at", "phone", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    event_key: Mapped[str] = mapped_column(sa.String(80))  # e.g. "renewal:PF-2026-000123"
+    phone: Mapped[str] = mapped_column(sa.String(20))  # E.164
+    sender: Mapped[str] = mapped_column(sa.String(11))
+    body: Mapped[str] = mapped_column(sa.String(640))
+    segments: Mapped[int] = mapped_column(default=1)
+    status: Mapped[SmsStatus] = mapped_column(str_enum(SmsStatus), default=SmsStatus.QUEUED, index=True)
+    provider_id: Mapped[str | None] = mapped_column(sa.String(100))
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    # Quiet hours: not before this time (the client's morning).
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InvoiceReminder(db.Model):
+    """A reminder stage already sent for an invoice: each stage goes out once."""
+
+    __tablename__ = "invoice_reminders"
+    __table_args__ = (sa.UniqueConstraint("invoice_id", "stage"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id"))
+    stage: Mapped[str] = mapped_column(sa.String(20))  # "before_due", "due", "after_due_3"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -27,16 +27,11 @@ from app.core.types import utcnow
 from app.core.urls import external_url
 from app.errors import DomainError, EmailTaken, ValidationError
 from app.extensions import db
-from app.notify.email import queue_email
-from app.notify.models import EmailMessage
 
 #: Notifications a trusted user may subscribe to (security mails always go to the owner).
-NOTIFICATION_TYPES: dict[str, str] = {
-    "invoices": "Invoices",
-    "payments": "Payments",
-    "service_status": "Service status",
-    "newsletter": "Newsletter",
-}
+from app.notify import NOTIFICATION_TYPES
+from app.notify.email import queue_email
+from app.notify.models import EmailMessage
 
 INVITE_SALT = "trusted-user-invite"
 INVITE_MAX_AGE = 7 * 24 * 3600

@@ -38,6 +38,8 @@ EXPECTED_TABLES = set(
         "login_events",
         "profile_changes",
         "erasure_requests",
+        "sms_messages",
+        "invoice_reminders",
     ]
 )
 
