@@ -31,10 +31,11 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     from app.core import policy
     from app.core.ratelimit import limiter
     from app.invoices import guards
+    from app.notify import handlers
 
     limiter.init_app(app)
 
-    for module in (auth, queue, templating, errors, cli, guards, policy):
+    for module in (auth, queue, templating, errors, cli, guards, policy, handlers):
         module.init_app(app)
 
     from app.account import views as account

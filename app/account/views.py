@@ -134,4 +134,4 @@ def _current_session_id() -> int | None:
 
 
 # Routes of the account blueprint that live in their own modules.
-from app.account import profile, security_views  # noqa: E402,F401
+from app.account import notifications, profile, security_views  # noqa: E402,F401

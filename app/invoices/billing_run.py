@@ -57,6 +57,7 @@ class RunResult:
     suspended_ids: list[int] = field(default_factory=list)
     terminated_ids: list[int] = field(default_factory=list)
     cancelled_proformas: int = 0
+    reminders: int = 0
 
 
 def run_billing(run_date: date, *, batch_clients: int | None = None) -> RunResult:
@@ -66,12 +67,17 @@ def run_billing(run_date: date, *, batch_clients: int | None = None) -> RunResul
     db.session.add(run)
     db.session.commit()
     result = RunResult(run_date)
-    # Terminate, then suspend, then renew: a service ending today gets no new proforma.
+    # Terminate first (a service ending today gets no new proforma), then renew,
+    # then suspend (so the suspension notice can name the proforma to pay).
+    from app.notify.handlers import send_invoice_reminders
+
     result.terminated_ids, result.cancelled_proformas = terminate_long_overdue_services(run_date)
     db.session.commit()
+    result.proforma_ids = create_renewal_proformas(run_date, batch_clients=batch_clients)
     result.suspended_ids = suspend_overdue_services(run_date)
     db.session.commit()
-    result.proforma_ids = create_renewal_proformas(run_date, batch_clients=batch_clients)
+    result.reminders = send_invoice_reminders(run_date)
+    db.session.commit()
     run = db.session.get(BillingRun, run.id)
     run.finished_at = utcnow()
     run.proformas_created = len(result.proforma_ids)

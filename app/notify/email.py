@@ -23,6 +23,7 @@ def queue_email(
     to: User,
     client: Client | None = None,
     address: str | None = None,
+    flush: bool = True,
     **context,
 ) -> EmailMessage:
     """Render `template` for `to` and add it to the outbox (flushes, never commits).
@@ -43,7 +44,8 @@ def queue_email(
         body_html=render_template(f"emails/{template}.html", subject=subject, **context),
     )
     db.session.add(message)
-    db.session.flush()
+    if flush:  # batch writers pass flush=False and flush once (one INSERT for all)
+        db.session.flush()
     return message
 
 

@@ -1,0 +1,295 @@
+"""Who hears about what: domain events become outbox emails and SMS.
+
+Handlers run inside the transaction that emitted the event, so a message is
+written if and only if its event commits. They work on whole batches (the
+billing run emits one event per batch of proformas).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from sqlalchemy.orm import selectinload
+
+from app.account.models import Client, User, UserRole, UserStatus
+from app.core.events import subscribe
+from app.core.money import format_money
+from app.core.types import utcnow
+from app.core.urls import external_url
+from app.extensions import db
+from app.invoices.models import DocumentKind, Invoice, InvoiceLine, InvoiceStatus
+from app.notify.email import queue_email
+from app.notify.links import invoice_login_url
+from app.notify.models import InvoiceReminder, SmsMessage
+
+#: Which notification type each email belongs to, and the permission a trusted user needs to get it.
+EMAIL_TYPES = {
+    "proforma_issued": ("invoices", "invoices.view"),
+    "invoice_reminder": ("invoices", "invoices.view"),
+    "payment_receipt": ("payments", "invoices.view"),
+    "service_suspended": ("service_status", "services"),
+}
+
+
+def recipients(users: list[User], template: str) -> list[User]:
+    """The users of a client who get this email: subscribed to its type and, for
+    trusted users, allowed to see what it is about."""
+    kind, permission = EMAIL_TYPES[template]
+    return [
+        u
+        for u in users
+        if u.status is UserStatus.ACTIVE
+        and kind in (u.notification_types or [])
+        and (u.role is UserRole.OWNER or permission in (u.permissions or []))
+    ]
+
+
+def _users_by_client(client_ids) -> dict[int, list[User]]:
+    users = db.session.scalars(sa.select(User).where(User.client_id.in_(set(client_ids))).order_by(User.id)).all()
+    grouped: dict[int, list[User]] = defaultdict(list)
+    for user in users:
+        grouped[user.client_id].append(user)
+    return grouped
+
+
+def _clients(ids) -> dict[int, Client]:
+    return {c.id: c for c in db.session.scalars(sa.select(Client).where(Client.id.in_(set(ids))))}
+
+
+def _money(invoice: Invoice) -> str:
+    return format_money(invoice.balance_due_minor or invoice.total_minor, invoice.currency)
+
+
+# --- SMS ----------------------------------------------------------------------------------
+
+SMS_TEXTS = {
+    "renewal": {
+        "en": "{brand}: proforma {number} of {amount} is due on {due}. Details by email and in your account. "
+        "Please do not reply to this SMS.",
+        "ro": "{brand}: proforma {number} de {amount} are scadenta {due}. Detalii pe email si in contul de client. "
+        "Nu raspundeti la acest SMS.",
+    },
+    "suspended": {
+        "en": "{brand}: {service} was suspended. Pay proforma {number} to reactivate it. "
+        "Please do not reply to this SMS.",
+        "ro": "{brand}: serviciul {service} a fost suspendat. Platiti proforma {number} pentru reactivare. "
+        "Nu raspundeti la acest SMS.",
+    },
+}
+
+
+def sms_text(kind: str, language: str, **values) -> str:
+    """The SMS in the client's language (English otherwise), kept to one GSM-7 segment."""
+    from app.notify.sms import fits_one_segment
+
+    texts = SMS_TEXTS[kind]
+    template = texts.get(language, texts["en"])
+    values = {"brand": current_app.config["SMS_SENDER"], **values}
+    text = template.format(**values)
+    if not fits_one_segment(text) and "service" in values:
+        values["service"] = values["service"][:20]
+        text = template.format(**values)
+    return text
+
+
+def queue_sms(user: User, client: Client, *, kind: str, event_key: str, **values) -> SmsMessage | None:
+    """An SMS row for an opted-in user, unless a limit refuses it or it was already written."""
+    from app.notify.sms import gsm7_segments, quiet_hours_delay, sms_allowed
+
+    if not (user.sms_opt_in and user.phone and user.status is UserStatus.ACTIVE):
+        return None
+    now = utcnow()
+    if sms_allowed(user, phone=user.phone, client_id=client.id, now=now) is not None:
+        return None
+    exists = db.session.scalar(
+        sa.select(SmsMessage.id).where(SmsMessage.user_id == user.id, SmsMessage.event_key == event_key)
+    )
+    if exists:
+        return None
+    config = current_app.config
+    body = sms_text(kind, client.language, **values)
+    message = SmsMessage(
+        client_id=client.id,
+        user_id=user.id,
+        event_key=event_key,
+        phone=user.phone,
+        sender=config["SMS_SENDER"][:11],
+        body=body,
+        segments=gsm7_segments(body),
+        not_before=quiet_hours_delay(now, client.timezone, config["SMS_QUIET_START"], config["SMS_QUIET_END"]),
+    )
+    db.session.add(message)
+    return message
+
+
+# --- handlers ----------------------------------------------------------------------------------
+
+
+def on_proformas_issued(sender, *, proforma_ids: list[int], origin: str) -> None:
+    proformas = db.session.scalars(
+        sa.select(Invoice).where(Invoice.id.in_(proforma_ids)).options(selectinload(Invoice.lines)).order_by(Invoice.id)
+    ).all()
+    clients = {
+        c.id: c for c in db.session.scalars(sa.select(Client).where(Client.id.in_({p.client_id for p in proformas})))
+    }
+    users = _users_by_client(clients)
+    for proforma in proformas:
+        client = clients[proforma.client_id]
+        for user in recipients(users[client.id], "proforma_issued"):
+            queue_email(
+                "proforma_issued",
+                to=user,
+                client=client,
+                flush=False,
+                invoice=proforma,
+                origin=origin,
+                amount=_money(proforma),
+                invoice_url=invoice_login_url(user, proforma),
+            )
+        if origin == "renewal":  # SMS only for what the system generated, never for an order
+            for user in users[client.id]:
+                queue_sms(
+                    user,
+                    client,
+                    kind="renewal",
+                    event_key=f"renewal:{proforma.number}",
+                    number=proforma.number,
+                    amount=_money(proforma),
+                    due=proforma.due_date.strftime("%d.%m.%Y"),
+                )
+    db.session.flush()
+
+
+def on_invoice_paid(sender, *, proforma_id: int, tax_invoice_id: int) -> None:
+    tax_invoice = db.session.get(Invoice, tax_invoice_id)
+    client = db.session.get(Client, tax_invoice.client_id)
+    for user in recipients(_users_by_client([client.id])[client.id], "payment_receipt"):
+        queue_email(
+            "payment_receipt",
+            to=user,
+            client=client,
+            invoice=tax_invoice,
+            amount=format_money(tax_invoice.total_minor, tax_invoice.currency),
+            invoice_url=invoice_login_url(user, tax_invoice),
+        )
+
+
+def on_services_suspended(sender, *, service_ids: list[int], reason: str) -> None:
+    from app.hosting.models import Service
+
+    services = db.session.scalars(sa.select(Service).where(Service.id.in_(service_ids)).order_by(Service.id)).all()
+    open_proformas = dict(
+        db.session.execute(
+            sa.select(InvoiceLine.service_id, sa.func.max(Invoice.id))
+            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+            .where(
+                InvoiceLine.service_id.in_(service_ids),
+                Invoice.kind == DocumentKind.PROFORMA,
+                Invoice.status == InvoiceStatus.UNPAID,
+            )
+            .group_by(InvoiceLine.service_id)
+        ).all()
+    )
+    clients = {
+        c.id: c for c in db.session.scalars(sa.select(Client).where(Client.id.in_({s.client_id for s in services})))
+    }
+    users = _users_by_client(clients)
+    for service in services:
+        client = clients[service.client_id]
+        proforma = db.session.get(Invoice, open_proformas[service.id]) if service.id in open_proformas else None
+        for user in recipients(users[client.id], "service_suspended"):
+            queue_email(
+                "service_suspended",
+                to=user,
+                client=client,
+                flush=False,
+                service=service,
+                reason=reason,
+                invoice=proforma,
+                amount=_money(proforma) if proforma else None,
+                invoice_url=invoice_login_url(user, proforma) if proforma else external_url("account.login"),
+            )
+        for user in users[client.id]:  # SMS for a suspension whatever its reason
+            queue_sms(
+                user,
+                client,
+                kind="suspended",
+                event_key=f"suspended:{service.id}:{service.suspended_on}",
+                service=service.label,
+                number=proforma.number if proforma else "-",
+            )
+    db.session.flush()
+
+
+# --- reminders ---------------------------------------------------------------------------------
+
+
+def reminder_stages() -> list[tuple[str, int]]:
+    """(stage, days after the due date) in order: before due, on due, after due."""
+    config = current_app.config
+    stages = [("before_due", -config["REMINDER_DAYS_BEFORE"]), ("due", 0)]
+    stages += [(f"after_due_{d}", d) for d in sorted(config["REMINDER_DAYS_AFTER"])]
+    return stages
+
+
+def send_invoice_reminders(today: date) -> int:
+    """Email each stage of reminder once per unpaid proforma. Returns how many proformas got one.
+
+    A stage is due from its date until the next stage's date, so a run that
+    missed a day still sends it, and a later run never sends an earlier stage.
+    """
+    stages = reminder_stages()
+    sent = 0
+    for index, (stage, offset) in enumerate(stages):
+        next_offset = stages[index + 1][1] if index + 1 < len(stages) else None
+        due_until = today - timedelta(days=offset)  # due_date + offset <= today
+        query = sa.select(Invoice).where(
+            Invoice.kind == DocumentKind.PROFORMA,
+            Invoice.status == InvoiceStatus.UNPAID,
+            Invoice.due_date <= due_until,
+            Invoice.issue_date < today,  # the proforma email itself was the news that day
+            ~sa.exists().where(InvoiceReminder.invoice_id == Invoice.id, InvoiceReminder.stage == stage),
+        )
+        if next_offset is not None:
+            query = query.where(Invoice.due_date > today - timedelta(days=next_offset))
+        proformas = db.session.scalars(query.options(selectinload(Invoice.lines)).order_by(Invoice.id)).all()
+        if not proformas:
+            continue
+        clients = {
+            c.id: c
+            for c in db.session.scalars(sa.select(Client).where(Client.id.in_({p.client_id for p in proformas})))
+        }
+        users = _users_by_client(clients)
+        for proforma in proformas:
+            db.session.add(InvoiceReminder(invoice_id=proforma.id, stage=stage))
+            client = clients[proforma.client_id]
+            for user in recipients(users[client.id], "invoice_reminder"):
+                queue_email(
+                    "invoice_reminder",
+                    to=user,
+                    client=client,
+                    flush=False,
+                    invoice=proforma,
+                    stage=stage,
+                    days=abs(offset),
+                    amount=_money(proforma),
+                    invoice_url=invoice_login_url(user, proforma),
+                )
+            sent += 1
+        db.session.flush()
+    return sent
+
+
+_HANDLERS = {
+    "proformas_issued": on_proformas_issued,
+    "invoice_paid": on_invoice_paid,
+    "services_suspended": on_services_suspended,
+}
+
+
+def init_app(app: Flask) -> None:
+    for event, handler in _HANDLERS.items():
+        subscribe(event, handler)  # connecting twice is a no-op
