@@ -53,6 +53,8 @@ def main() -> None:
                 ("trusted-users", "/trusted-users"),
                 ("trusted-user-new", "/trusted-users/new"),
                 ("privacy", "/account/privacy"),
+                ("notifications", "/account/notifications"),
+                ("notification", "/account/notifications/4"),
             )
             for slug, path in pages:
                 page.goto(f"{BASE_URL}{path}")
