@@ -6,7 +6,7 @@ import json
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, fresh_login_required
 
 from app.account.models import User
 from app.account.profile_forms import LOCKABLE_FIELDS, LOCKED_NOTE, AvatarForm, DetailsForm, ErasureForm
@@ -133,6 +133,7 @@ def _privacy_page(form: ErasureForm, status: int = 200):
 
 @bp.get("/account/privacy/export")
 @client_login_required
+@fresh_login_required  # a session from an email link must confirm the password first
 def privacy_export():
     """Everything stored about the account: JSON (default) or a readable PDF (?format=pdf)."""
     export_format = request.args.get("format", "json")
@@ -160,6 +161,7 @@ def privacy_export():
 
 @bp.post("/account/privacy/erasure")
 @client_login_required
+@fresh_login_required
 def erasure_request():
     form = ErasureForm()
     if not form.validate_on_submit():

@@ -197,7 +197,6 @@ def account_data(client: Client) -> dict[str, Any]:
     """Everything stored about `client`, as plain values (datetimes, enums, ints, text)."""
     from app.hosting.models import Product, Service
     from app.invoices.models import BillingProfile, Invoice
-    from app.notify.models import EmailMessage
     from app.wallet.models import BankTransfer, LedgerEntry, Payment, SavedCard
 
     user_ids = [u.id for u in client.users]
@@ -224,12 +223,31 @@ def account_data(client: Client) -> dict[str, Any]:
         "payments": _rows(Payment, Payment.client_id == client.id),
         "bank_transfers": _rows(BankTransfer, BankTransfer.client_id == client.id),
         "saved_cards": _rows(SavedCard, SavedCard.client_id == client.id),
-        "emails": _rows(EmailMessage, sa.or_(EmailMessage.client_id == client.id, EmailMessage.user_id.in_(user_ids))),
+        "emails": _export_emails(client, user_ids),
         "login_events": _rows(LoginEvent, LoginEvent.user_id.in_(user_ids)),
         "sessions": _rows(UserSession, UserSession.user_id.in_(user_ids)),
         "profile_changes": _rows(ProfileChange, ProfileChange.client_id == client.id),
         "erasure_requests": _rows(ErasureRequest, ErasureRequest.client_id == client.id),
     }
+
+
+def _export_emails(client: Client, user_ids: list[int]) -> list[dict[str, Any]]:
+    """The account's emails with secret links (reset, invite, login, email change) removed,
+    as the notifications archive shows them to the owner."""
+    from app.account.notifications import archived_text
+    from app.notify.models import EmailMessage
+
+    owner = client.owner
+    rows = []
+    query = sa.select(EmailMessage).where(
+        sa.or_(EmailMessage.client_id == client.id, EmailMessage.user_id.in_(user_ids))
+    )
+    for message in db.session.scalars(query.order_by(EmailMessage.id)):
+        row = _row(message)
+        row["body_text"] = archived_text(message, owner)
+        row.pop("body_html", None)
+        rows.append(row)
+    return rows
 
 
 def json_default(value: Any) -> Any:

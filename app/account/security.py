@@ -226,6 +226,7 @@ def reset_password(token: str, new: str) -> User:
     user.password_hash = hash_password(new)
     user.reset_nonce = new_security_stamp()
     user.security_stamp = new_security_stamp()
+    user.invited_at = None  # an invited user who set a password this way has accepted
     end_sessions(user)
     log_change(user, "password", None, "reset by email")
     db.session.flush()

@@ -5,6 +5,8 @@ Routes live on the account blueprint (imported at the end of views.py).
 
 from __future__ import annotations
 
+import time
+
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import confirm_login, current_user, fresh_login_required
@@ -33,6 +35,9 @@ from app.core.urls import is_safe_next
 from app.errors import DomainError, ValidationError
 from app.extensions import db
 
+#: How long the password step is good for while the second factor is asked.
+PENDING_2FA_SECONDS = 300
+
 
 def _attach(form, error: ValidationError) -> None:
     field = getattr(form, error.field or "", None)
@@ -50,7 +55,8 @@ def _attach(form, error: ValidationError) -> None:
 def login_twofactor():
     pending = session.get("pending_2fa")
     user = db.session.get(User, pending["u"]) if isinstance(pending, dict) else None
-    if user is None or user.security_stamp != pending.get("s") or not user.is_active:
+    expired = not isinstance(pending, dict) or time.time() - pending.get("t", 0) > PENDING_2FA_SECONDS
+    if user is None or expired or user.security_stamp != pending.get("s") or not user.is_active:
         session.pop("pending_2fa", None)
         flash("Please sign in again.", "info")
         return redirect(url_for("account.login"))
@@ -197,6 +203,7 @@ def security_allowlist():
 
 @bp.post("/account/security/alerts")
 @client_login_required
+@fresh_login_required
 def security_alerts():
     form = LoginAlertsForm()
     if form.validate_on_submit():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 
@@ -32,6 +34,7 @@ def _next_or(default: str) -> str:
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@rate_limited()
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("account.dashboard"))
@@ -76,10 +79,12 @@ def login():
             if not ip_allowed(user, request.remote_addr):
                 record_login_event(user, succeeded=False, reason="ip not allowed")
                 db.session.commit()
-                error = "Your account does not allow access from this IP address."
+                # The same answer as a wrong password: a blocked address learns nothing.
+                error = InvalidCredentials().message
             elif user.has_2fa:
                 # Password right: the second step decides. Nothing is logged in yet.
                 session["pending_2fa"] = {
+                    "t": int(time.time()),
                     "u": user.id,
                     "s": user.security_stamp,
                     "r": bool(form.remember.data),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+import sqlalchemy as sa
 from flask import flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
@@ -29,9 +30,11 @@ def _load_identity(identity_id: str):
         return None
     if identity is None or identity.security_stamp != stamp or not identity.is_active:
         return None
-    if kind == "user" and "_user_id" in session:
+    restoring_from_cookie = "sid" not in session and _remember_cookie_present()
+    if kind == "user" and "_user_id" in session and not restoring_from_cookie:
         # A session-based login must still be one of the user's open sessions
-        # (ended under Security, or by a password change, it is gone).
+        # (ended under Security, or by a password change, it is gone). A restore
+        # from the remember-me cookie gets its session recorded right after.
         from app.account.security import session_is_live
 
         if not session_is_live(identity.id):
@@ -47,6 +50,17 @@ def log_in(identity, *, remember: bool = False, fresh: bool = True) -> None:
     """
     if hasattr(identity, "_get_current_object"):
         identity = identity._get_current_object()  # current_user itself: keep the real object
+    if session.get("sid"):
+        from app.account.models import UserSession
+        from app.core.types import utcnow
+
+        # The session this browser had is over (no ghost entry under Security).
+        db.session.execute(
+            sa.update(UserSession)
+            .where(UserSession.token == session["sid"], UserSession.ended_at.is_(None))
+            .values(ended_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
     session.clear()
     if identity.get_id().startswith("user:"):
         from app.account.security import start_session
@@ -103,6 +117,12 @@ def _guard(kind: str, login_endpoint: str, elsewhere: str) -> Callable:
 client_login_required = _guard("user", "account.login", elsewhere="admin.index")
 #: The admin: a logged-in staff member.
 staff_required = _guard("staff", "admin.login", elsewhere="admin.login")
+
+
+def _remember_cookie_present() -> bool:
+    from flask import current_app
+
+    return current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
 
 
 def init_app(app) -> None:

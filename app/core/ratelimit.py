@@ -19,13 +19,25 @@ def _config(name: str) -> Callable[[], str]:
     return lambda: current_app.config[name]
 
 
-def account_key() -> str:
-    """The account an attempt targets (the email typed, or the pending 2FA user)."""
-    from flask import session
+#: Forms where the account is named by the email typed.
+_EMAIL_FORMS = {"account.login", "account.forgot_password", "admin.login"}
 
-    email = (request.form.get("email") or "").strip().lower()
-    pending = session.get("pending_2fa", {}).get("u") if isinstance(session.get("pending_2fa"), dict) else None
-    return f"account:{email or pending or 'none'}"
+
+def account_key() -> str:
+    """The account an attempt targets: the email typed on the sign-in and reset
+    forms, the pending user on the 2FA step, the signed-in user elsewhere.
+    Never a field the client can vary on the other routes."""
+    from flask import session
+    from flask_login import current_user
+
+    if request.endpoint in _EMAIL_FORMS:
+        return f"email:{(request.form.get('email') or '').strip().lower()}"
+    pending = session.get("pending_2fa")
+    if request.endpoint == "account.login_twofactor" and isinstance(pending, dict):
+        return f"user:{pending.get('u')}"
+    if current_user.is_authenticated:
+        return current_user.get_id().rsplit(":", 1)[0]
+    return f"ip:{get_remote_address()}"
 
 
 def rate_limited(*, per_account: bool = False) -> Callable:

@@ -47,6 +47,11 @@ def recipients(users: list[User], template: str) -> list[User]:
     ]
 
 
+def _may_see(users: list[User], permission: str) -> list[User]:
+    """The owner, and trusted users holding `permission` (SMS follow the same rule as email)."""
+    return [u for u in users if u.role is UserRole.OWNER or permission in (u.permissions or [])]
+
+
 def _users_by_client(client_ids) -> dict[int, list[User]]:
     users = db.session.scalars(sa.select(User).where(User.client_id.in_(set(client_ids))).order_by(User.id)).all()
     grouped: dict[int, list[User]] = defaultdict(list)
@@ -150,7 +155,7 @@ def on_proformas_issued(sender, *, proforma_ids: list[int], origin: str) -> None
                 invoice_url=invoice_login_url(user, proforma),
             )
         if origin == "renewal":  # SMS only for what the system generated, never for an order
-            for user in users[client.id]:
+            for user in _may_see(users[client.id], "invoices.view"):
                 queue_sms(
                     user,
                     client,
@@ -212,7 +217,7 @@ def on_services_suspended(sender, *, service_ids: list[int], reason: str) -> Non
                 amount=_money(proforma) if proforma else None,
                 invoice_url=invoice_login_url(user, proforma) if proforma else external_url("account.login"),
             )
-        for user in users[client.id]:  # SMS for a suspension whatever its reason
+        for user in _may_see(users[client.id], "services"):  # SMS for a suspension whatever its reason
             queue_sms(
                 user,
                 client,

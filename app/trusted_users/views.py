@@ -11,6 +11,7 @@ from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask_login import current_user, fresh_login_required
 
 from app.account.models import User, UserStatus
+from app.account.security import ip_allowed
 from app.account.services import record_login
 from app.core.auth import client_login_required, log_in
 from app.core.policy import PERMISSIONS
@@ -168,6 +169,11 @@ def accept_invite(token: str):
         except InvalidInvite as error:  # the same link was used a moment ago
             db.session.rollback()
             return _invite_refused(error)
+        if user.has_2fa or not ip_allowed(user, request.remote_addr):
+            # No way in skips 2FA or the IP allow-list: the password is set, now sign in.
+            db.session.commit()
+            flash("Your password is set. Please sign in.", "success")
+            return redirect_to(url_for("account.login"))
         record_login(user, request.remote_addr)
         log_in(user)  # records the session in this transaction
         db.session.commit()

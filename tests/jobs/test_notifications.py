@@ -73,7 +73,18 @@ def delivered_to(smtp_server, subject_part: str) -> list[list[str]]:
 
 def test_renewal_proforma_emails_subscribers_and_texts_opted_in_users_once(app, owner, smtp_server):
     trusted_invoices = add_trusted(app, owner.client_id, "acct@example.com", ["invoices.view"], ["invoices"])
-    add_trusted(app, owner.client_id, "tech@example.com", ["services"], ["service_status"], "+40733123456", True)
+    # Opted in to SMS, may see invoices, but takes no invoice emails: gets the SMS only.
+    add_trusted(
+        app,
+        owner.client_id,
+        "tech@example.com",
+        ["services", "invoices.view"],
+        ["service_status"],
+        "+40733123456",
+        True,
+    )
+    # Opted in to SMS but may not see invoices: no renewal SMS.
+    add_trusted(app, owner.client_id, "ops@example.com", ["services"], [], "+40744123456", True)
     add_trusted(app, owner.client_id, "nosub@example.com", ["invoices.view"], [])
     make_service(app, owner.client_id, due=RUN + timedelta(days=10))
 
@@ -89,7 +100,7 @@ def test_renewal_proforma_emails_subscribers_and_texts_opted_in_users_once(app, 
     assert first.user_id in (owner.user_id, trusted_invoices)
 
     texts = sms(app)
-    # The owner and the opted-in trusted user each get one SMS, whatever their email settings.
+    # The owner and the opted-in trusted user allowed to see invoices each get one SMS.
     assert sorted(m.phone for m in texts) == ["+40722123456", "+40733123456"]
     assert all(number in m.body and "do not reply" in m.body.lower() for m in texts)
     assert all(m.status.value == "sent" for m in texts)

@@ -198,3 +198,22 @@ def test_a_trusted_user_gets_403_on_every_privacy_route(app, client, owner, perm
         assert "You don't have access to this" in response.get_data(as_text=True)
     assert client.post("/account/privacy/erasure", data={"csrf_token": token}).status_code == 403
     assert count(app, ErasureRequest) == 0
+
+
+def test_a_link_session_must_confirm_the_password_before_exporting(app, client):
+    owner = make_owner(app, email="exporter@example.com")
+    login(client, owner.email, owner.password)
+    with client.session_transaction() as session:
+        session["_fresh"] = False
+    response = client.get("/account/privacy/export?format=json")
+    assert response.status_code == 302 and response.location.startswith("/account/reauthenticate")
+
+
+def test_the_export_does_not_carry_reset_links(app, client):
+    owner = make_owner(app, email="exporter@example.com")
+    anonymous = app.test_client()
+    token = csrf_token(anonymous, "/forgot-password")
+    anonymous.post("/forgot-password", data={"csrf_token": token, "email": owner.email})
+    login(client, owner.email, owner.password)
+    export = client.get("/account/privacy/export?format=json").get_data(as_text=True)
+    assert "password_reset" in export and "/reset/" not in export

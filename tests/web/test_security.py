@@ -193,7 +193,8 @@ def test_an_ip_outside_the_allow_list_is_refused_at_login(app, client, owner):
     set_allowlist(app, owner.user_id, ["203.0.113.0/24"])
     response = login(client)
     assert response.status_code == 422
-    assert "does not allow access from this IP address" in response.get_data(as_text=True)
+    # The same answer as a wrong password: a blocked address does not learn the password was right.
+    assert "The email or password is incorrect." in response.get_data(as_text=True)
     assert client.get("/").status_code == 302
     with app.app_context():
         event = db.session.scalars(sa.select(LoginEvent)).one()
@@ -329,3 +330,66 @@ def test_security_headers(client):
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_remember_me_restores_the_login_and_records_a_session(app, client, owner):
+    login(client, remember="y")
+    client.delete_cookie("session")  # the browser was closed
+    assert client.get("/").status_code == 200
+    with app.app_context():
+        from app.account.models import UserSession
+
+        assert db.session.scalar(sa.select(sa.func.count(UserSession.id)).where(UserSession.ended_at.is_(None))) == 2
+
+
+def test_password_change_leaves_one_live_session_for_this_browser(app, client, owner):
+    login(client)
+    post_form(
+        client,
+        "/account/security",
+        "/account/security/password",
+        current_password=owner.password,
+        new_password="a-new-long-password",
+    )
+    with app.app_context():
+        from app.account.models import UserSession
+
+        live = db.session.scalar(sa.select(sa.func.count(UserSession.id)).where(UserSession.ended_at.is_(None)))
+    assert live == 1
+
+
+def test_the_2fa_step_expires(app, client, owner, monkeypatch):
+    login(client)
+    enable_2fa(app, client)
+    browser = app.test_client()
+    login(browser)
+    real = time.time
+    assert browser.get("/login/2fa").status_code == 200
+    monkeypatch.setattr(time, "time", lambda: real() + 600)
+    response = browser.get("/login/2fa")
+    assert response.status_code == 302 and response.location == "/login"
+    assert browser.get("/").status_code == 302
+
+
+class TestTwoFactorRateLimit:
+    @pytest.fixture
+    def app_overrides(self):
+        return {
+            "RATELIMIT_ENABLED": True,
+            "RATE_LIMIT_LOGIN_ACCOUNT": "3 per minute",
+            "RATE_LIMIT_LOGIN_IP": "100 per minute",
+        }
+
+    def test_the_2fa_step_is_limited_per_user_whatever_the_form_says(self, app, client, owner):
+        from app.core.ratelimit import limiter
+
+        login(client)
+        enable_2fa(app, client)
+        limiter.reset()
+        browser = app.test_client()
+        login(browser)
+        statuses = [
+            post_form(browser, "/login/2fa", "/login/2fa", code="000000", email=f"x{i}@example.com").status_code
+            for i in range(4)
+        ]
+        assert statuses[-1] == 429
