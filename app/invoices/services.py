@@ -71,6 +71,29 @@ class LineSpec:
     period_end: date | None = None
 
 
+#: Columns a tax invoice snapshots from its proforma (and a credit note from its invoice).
+BUYER_COLUMNS = tuple(
+    f"buyer_{name}"
+    for name in (
+        "kind",
+        "name",
+        "company",
+        "tax_id",
+        "address_line1",
+        "address_line2",
+        "city",
+        "region",
+        "postcode",
+        "country",
+    )
+)
+TOTAL_COLUMNS = ("subtotal_minor", "tax_minor", "total_minor", "tax_mode", "tax_rate_bp", "tax_note")
+
+
+def _copy(source, columns) -> dict:
+    return {column: getattr(source, column) for column in columns}
+
+
 # --- buyers and tax ---------------------------------------------------------------
 
 
@@ -269,27 +292,7 @@ def settle_proforma(proforma: Invoice, *, paid_at: datetime) -> Invoice:
         amount_paid_minor=proforma.total_minor,
         payer_id=proforma.payer_id,
         seller=dict(proforma.seller),
-        **{
-            column: getattr(proforma, column)
-            for column in [
-                "subtotal_minor",
-                "tax_minor",
-                "total_minor",
-                "tax_mode",
-                "tax_rate_bp",
-                "tax_note",
-                "buyer_kind",
-                "buyer_name",
-                "buyer_company",
-                "buyer_tax_id",
-                "buyer_address_line1",
-                "buyer_address_line2",
-                "buyer_city",
-                "buyer_region",
-                "buyer_postcode",
-                "buyer_country",
-            ]
-        },
+        **_copy(proforma, TOTAL_COLUMNS + BUYER_COLUMNS),
     )
     tax_invoice.lines = [
         InvoiceLine(
@@ -346,22 +349,7 @@ def issue_credit_note(tax_invoice: Invoice, *, reason: str, issued_at: datetime 
         tax_rate_bp=tax_invoice.tax_rate_bp,
         tax_note=f"Credit note for invoice {tax_invoice.number}: {reason}",
         seller=dict(tax_invoice.seller),
-        **{
-            column: getattr(tax_invoice, column)
-            for column in [
-                "payer_id",
-                "buyer_kind",
-                "buyer_name",
-                "buyer_company",
-                "buyer_tax_id",
-                "buyer_address_line1",
-                "buyer_address_line2",
-                "buyer_city",
-                "buyer_region",
-                "buyer_postcode",
-                "buyer_country",
-            ]
-        },
+        **_copy(tax_invoice, ("payer_id", *BUYER_COLUMNS)),
     )
     note.lines = [
         InvoiceLine(
