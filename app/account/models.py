@@ -41,29 +41,13 @@ def new_security_stamp() -> str:
     return secrets.token_hex(16)
 
 
-class ClientGroup(db.Model):
-    """A staff-defined group of clients (e.g. resellers, VIP)."""
+class BillingDetails:
+    """Who is billed: a person or a legal entity, with its tax ID and address.
 
-    __tablename__ = "client_groups"
+    Shared by the client (its default payer) and its saved payers (BillingProfile).
+    """
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(80), unique=True)
-
-
-class Client(db.Model):
-    """The billing account; its id is the client ID shown to the customer."""
-
-    __tablename__ = "clients"
-    __table_args__ = (sa.CheckConstraint("balance_minor >= 0", name="balance_not_negative"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[ClientKind] = mapped_column(str_enum(ClientKind))
-    status: Mapped[ClientStatus] = mapped_column(str_enum(ClientStatus), default=ClientStatus.ACTIVE)
-    group_id: Mapped[int | None] = mapped_column(sa.ForeignKey("client_groups.id"))
-    currency: Mapped[str] = mapped_column(sa.String(3))
-    language: Mapped[str] = mapped_column(sa.String(8), default="en")
-    timezone: Mapped[str] = mapped_column(sa.String(40), default="Europe/Bucharest")
-    # Billing details (the default payer of this account's invoices).
     name: Mapped[str] = mapped_column(sa.String(120))
     company_name: Mapped[str | None] = mapped_column(sa.String(160))
     tax_id: Mapped[str | None] = mapped_column(sa.String(40))
@@ -73,6 +57,34 @@ class Client(db.Model):
     region: Mapped[str | None] = mapped_column(sa.String(80))
     postcode: Mapped[str | None] = mapped_column(sa.String(20))
     country: Mapped[str] = mapped_column(sa.String(2))
+
+    @property
+    def display_name(self) -> str:
+        return self.company_name if self.kind is ClientKind.ORGANIZATION and self.company_name else self.name
+
+
+class ClientGroup(db.Model):
+    """A staff-defined group of clients (e.g. resellers, VIP)."""
+
+    __tablename__ = "client_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+
+
+class Client(BillingDetails, db.Model):
+    """The billing account; its id is the client ID shown to the customer."""
+
+    __tablename__ = "clients"
+    __table_args__ = (sa.CheckConstraint("balance_minor >= 0", name="balance_not_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[ClientStatus] = mapped_column(str_enum(ClientStatus), default=ClientStatus.ACTIVE)
+    group_id: Mapped[int | None] = mapped_column(sa.ForeignKey("client_groups.id"))
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    language: Mapped[str] = mapped_column(sa.String(8), default="en")
+    timezone: Mapped[str] = mapped_column(sa.String(40), default="Europe/Bucharest")
+    # Billing details (the default payer of this account's invoices): BillingDetails.
     # Billing-run settings for this client; None = the global setting.
     renewal_days_before: Mapped[int | None]
     suspend_days_after: Mapped[int | None]
@@ -85,10 +97,6 @@ class Client(db.Model):
 
     group: Mapped[ClientGroup | None] = relationship()
     users: Mapped[list[User]] = relationship(back_populates="client", order_by="User.id")
-
-    @property
-    def display_name(self) -> str:
-        return self.company_name if self.kind is ClientKind.ORGANIZATION and self.company_name else self.name
 
     @property
     def owner(self) -> User | None:

@@ -8,7 +8,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.account.models import ClientKind
+from app.account.models import BillingDetails, ClientKind
 from app.core.types import UTCDateTime, str_enum, utcnow
 from app.extensions import db
 
@@ -49,29 +49,15 @@ class TaxMode(enum.StrEnum):
     OUTSIDE_SCOPE = "outside_scope"
 
 
-class BillingProfile(db.Model):
+class BillingProfile(BillingDetails, db.Model):
     """A saved payer: the person or legal entity a client's invoices can be billed to."""
 
     __tablename__ = "billing_profiles"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"), index=True)
-    kind: Mapped[ClientKind] = mapped_column(str_enum(ClientKind))
-    name: Mapped[str] = mapped_column(sa.String(120))
-    company_name: Mapped[str | None] = mapped_column(sa.String(160))
-    tax_id: Mapped[str | None] = mapped_column(sa.String(40))
-    address_line1: Mapped[str | None] = mapped_column(sa.String(160))
-    address_line2: Mapped[str | None] = mapped_column(sa.String(160))
-    city: Mapped[str | None] = mapped_column(sa.String(80))
-    region: Mapped[str | None] = mapped_column(sa.String(80))
-    postcode: Mapped[str | None] = mapped_column(sa.String(20))
-    country: Mapped[str] = mapped_column(sa.String(2))
     is_default: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    @property
-    def display_name(self) -> str:
-        return self.company_name if self.kind is ClientKind.ORGANIZATION and self.company_name else self.name
 
 
 class Invoice(db.Model):
