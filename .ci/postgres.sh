@@ -9,14 +9,18 @@ start_postgres() {
   pg_ctlcluster "$version" main start || pg_ctlcluster "$version" main status
   local port
   port=$(pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main" {print $3}')
+  # A superuser on this throwaway test cluster: pytest-postgresql terminates the
+  # connections to its template database before copying it, and an autovacuum
+  # worker (a superuser process) may be among them; a plain role cannot end it.
   su postgres -c "psql -p $port -v ON_ERROR_STOP=1 -q" <<'SQL'
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'billfold_test') THEN
-    CREATE ROLE billfold_test LOGIN CREATEDB PASSWORD 'billfold_test';
+    CREATE ROLE billfold_test LOGIN PASSWORD 'billfold_test';
   END IF;
 END
 $$;
+ALTER ROLE billfold_test WITH LOGIN SUPERUSER CREATEDB PASSWORD 'billfold_test';
 SQL
   export TEST_PG_HOST=127.0.0.1 TEST_PG_PORT="$port" TEST_PG_USER=billfold_test TEST_PG_PASSWORD=billfold_test
 }
