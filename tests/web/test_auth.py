@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
 from app.account.models import Client, ClientStatus, User, new_security_stamp
 from app.extensions import db
-from tests.helpers import csrf_token, login, make_owner
+from tests.helpers import csrf_from, csrf_token, login, make_owner
 
 
 @pytest.fixture
@@ -139,8 +141,19 @@ def test_htmx_request_gets_the_partial_and_a_normal_one_the_page(client, owner):
 
 def test_layout_sends_csrf_header_and_disables_htmx_history(client):
     page = client.get("/login").get_data(as_text=True)
-    token = csrf_token(client, "/login")
-    assert f'hx-headers=\'{{"X-CSRFToken": "{token}"}}\'' in page
+    # Read both tokens from the same page: the signed token carries a timestamp, so two pages may differ.
+    header = re.search(r"hx-headers='\{\"X-CSRFToken\": \"([^\"]+)\"\}'", page)
+    assert header, "the layout does not send the CSRF token in hx-headers"
+    assert header.group(1) == csrf_from(page)
+    refused = client.post(
+        "/login", data={"email": "x@example.com", "password": "wrong"}, headers={"HX-Request": "true"}
+    )
+    accepted = client.post(
+        "/login",
+        data={"email": "x@example.com", "password": "wrong"},
+        headers={"HX-Request": "true", "X-CSRFToken": header.group(1)},
+    )
+    assert refused.status_code == 400 and accepted.status_code != 400
     assert 'hx-history="false"' in page
     assert "/static/vendor/htmx-2.0.11.min.js" in page
 
