@@ -168,6 +168,8 @@ class Config:
     # Rate limits (Flask-Limiter). Storage: Redis in production, memory otherwise.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
+    # A moving window is exact: a fixed window would allow twice the limit across a window boundary.
+    RATELIMIT_STRATEGY = "moving-window"
     # Redis down: limit in memory rather than fail the login page.
     RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
