@@ -31,6 +31,14 @@ def _persisted_kind(invoice: Invoice):
 def _check_flush(session: Session, flush_context, instances) -> None:
     with session.no_autoflush:
         _refuse_tax_document_changes(session)
+        _seal_new_tax_documents(session)
+
+
+def _seal_new_tax_documents(session: Session) -> None:
+    """A new tax document records how many lines it is issued with; the database accepts no more."""
+    for obj in session.new:
+        if isinstance(obj, Invoice) and obj.kind in TAX_DOCUMENTS:
+            obj.line_count = len(obj.lines)
 
 
 def _refuse_tax_document_changes(session: Session) -> None:

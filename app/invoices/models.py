@@ -64,7 +64,8 @@ class Invoice(db.Model):
     """A proforma (payment request), tax invoice or credit note.
 
     Tax invoices and credit notes are immutable: an ORM guard refuses to flush a
-    change and a database trigger refuses any UPDATE or DELETE of them.
+    change and database triggers refuse any UPDATE or DELETE of them or their
+    lines, and any line added after issue.
     """
 
     __tablename__ = "invoices"
@@ -111,6 +112,9 @@ class Invoice(db.Model):
     # A checkout's idempotency key: a double submit places one order.
     order_key: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Tax documents: how many lines the document was issued with. Set at issue by
+    # the ORM guard; a trigger refuses a line beyond it (and any UPDATE freezes it).
+    line_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"

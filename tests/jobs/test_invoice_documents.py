@@ -108,6 +108,9 @@ def test_tax_invoice_cannot_be_changed_through_the_orm(app, owner, change):
         "UPDATE invoice_lines SET description = 'x' "
         "WHERE invoice_id IN (SELECT id FROM invoices WHERE kind = 'tax_invoice')",
         "DELETE FROM invoices WHERE kind = 'tax_invoice'",
+        "UPDATE invoices SET line_count = 5 WHERE kind = 'tax_invoice'",
+        "INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit_price_minor, amount_minor) "
+        "SELECT id, 9, 'added later', 1, 100, 100 FROM invoices WHERE kind = 'tax_invoice'",
     ],
 )
 def test_tax_invoice_cannot_be_changed_by_raw_sql(app, owner, statement):
@@ -120,6 +123,39 @@ def test_tax_invoice_cannot_be_changed_by_raw_sql(app, owner, statement):
         # Proformas stay editable at the SQL level.
         db.session.execute(sa.text("UPDATE invoices SET buyer_city = 'Iasi' WHERE kind = 'proforma'"))
         db.session.commit()
+
+
+def test_a_tax_document_is_issued_with_all_its_lines_and_accepts_no_more(app, owner):
+    with app.app_context():
+        lines = [LineSpec("Web hosting", 1000), LineSpec("Domain", 500), LineSpec("SSL", 300)]
+        proforma = create_proforma(
+            db.session.get(Client, owner.client_id),
+            lines,
+            origin=ProformaOrigin.ORDER,
+            issue_date=date(2026, 11, 1),
+            due_date=date(2026, 11, 8),
+        )
+        db.session.commit()
+        tax_invoice = record_payment(proforma.id, proforma.total_minor)
+        note = issue_credit_note(tax_invoice, reason="refund")
+        db.session.commit()
+        assert (tax_invoice.line_count, len(tax_invoice.lines)) == (3, 3)
+        assert (note.line_count, [line.amount_minor for line in note.lines]) == (3, [-1000, -500, -300])
+
+        # A proforma takes lines at the SQL level; a tax document or credit note does not.
+        insert = sa.text(
+            "INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit_price_minor, amount_minor)"
+            " VALUES (:id, 9, 'added later', 1, 100, 100)"
+        )
+        db.session.execute(insert, {"id": proforma.id})
+        for document in (tax_invoice, note):
+            with pytest.raises(sa.exc.DatabaseError, match="tax documents are immutable"), db.session.begin_nested():
+                db.session.execute(insert, {"id": document.id})
+        db.session.rollback()
+        counts = db.session.execute(
+            sa.select(InvoiceLine.invoice_id, sa.func.count()).group_by(InvoiceLine.invoice_id)
+        ).all()
+        assert dict(counts) == {proforma.id: 3, tax_invoice.id: 3, note.id: 3}
 
 
 def test_a_tax_invoice_is_credited_at_most_once_in_full(app, owner):
