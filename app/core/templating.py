@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+from babel import Locale
 from flask import Flask, current_app
 
 from app.core.money import format_money, to_decimal
@@ -50,7 +51,15 @@ def group_lines(lines) -> list[tuple[str | None, list]]:
     return [(name, list(run)) for name, run in itertools.groupby(lines, key=lambda line: line.group_name)]
 
 
+def country_name(code: str | None) -> str:
+    """'RO' -> 'Romania' (English names, as on the forms); an unknown code as given."""
+    if not code:
+        return ""
+    return Locale.parse("en").territories.get(code.upper(), code)
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.filters["country_name"] = country_name
     app.jinja_env.filters["money"] = lambda minor, currency: format_money(minor, currency)
     app.jinja_env.filters["group_lines"] = group_lines
     app.jinja_env.filters["decimal_amount"] = lambda minor, currency: str(to_decimal(minor, currency))

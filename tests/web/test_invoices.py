@@ -215,6 +215,7 @@ def test_pdf_is_a_real_pdf_with_number_buyer_and_total(app, client, owner):
     assert response.headers["Content-Disposition"] == f'attachment; filename="{number}.pdf"'
     text = pdf_text(response)
     assert number in text and "Ion Ionescu" in text and "€12.10" in text
+    assert "Romania" in text, "the buyer's country is written out, not as its ISO code"
 
 
 def test_tax_invoice_pdf_is_rendered_once_and_kept(app, client, owner, monkeypatch):
