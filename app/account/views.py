@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from flask import Blueprint, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
@@ -19,6 +20,8 @@ from app.account.services import (
     register_client,
 )
 from app.core.auth import client_login_required, log_in
+from app.core.dates import today
+from app.core.policy import can_open
 from app.core.ratelimit import rate_limited
 from app.core.rendering import redirect_to, render_page
 from app.core.urls import is_safe_next
@@ -123,9 +126,21 @@ def logout():
 @bp.route("/")
 @client_login_required
 def dashboard():
+    from app.hosting.services import upcoming_renewals
+    from app.invoices.services import unpaid_proformas
+
     client = current_user.client
+    on = today()
     return render_page(
-        "dashboard/index.html", "dashboard/_summary.html", client=client, counts=dashboard_counts(client.id)
+        "dashboard/index.html",
+        "dashboard/_summary.html",
+        client=client,
+        counts=dashboard_counts(client.id),
+        today=on,
+        to_pay=unpaid_proformas(client.id) if can_open(current_user, "invoices.index") else [],
+        renewals=upcoming_renewals(client.id, until=on + timedelta(days=30))
+        if can_open(current_user, "hosting.services")
+        else [],
     )
 
 

@@ -155,3 +155,19 @@ def service_timeline(service: Service, client: Client) -> Timeline:
         termination_on=due + timedelta(days=terminate_after),
         open_proforma=open_proforma,
     )
+
+
+def upcoming_renewals(client_id: int, *, until: date, limit: int = 5) -> list[Service]:
+    """A client's running or suspended services due on or before `until`, soonest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Service)
+            .where(
+                Service.client_id == client_id,
+                Service.status.in_([ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED]),
+                Service.next_due_date <= until,
+            )
+            .order_by(Service.next_due_date, Service.id)
+            .limit(limit)
+        )
+    )

@@ -370,3 +370,19 @@ def issue_credit_note(tax_invoice: Invoice, *, reason: str, issued_at: datetime 
 def client_invoice(client_id: int, number: str) -> Invoice | None:
     """The invoice `number` if it belongs to `client_id`."""
     return db.session.scalar(sa.select(Invoice).where(Invoice.client_id == client_id, Invoice.number == number))
+
+
+def unpaid_proformas(client_id: int, *, limit: int = 5) -> list[Invoice]:
+    """A client's unpaid proformas, the earliest due first."""
+    return list(
+        db.session.scalars(
+            sa.select(Invoice)
+            .where(
+                Invoice.client_id == client_id,
+                Invoice.kind == DocumentKind.PROFORMA,
+                Invoice.status == InvoiceStatus.UNPAID,
+            )
+            .order_by(Invoice.due_date, Invoice.id)
+            .limit(limit)
+        )
+    )
