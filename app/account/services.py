@@ -102,8 +102,12 @@ def lock_client(client_id: int) -> Client:
     """The client row, locked until the transaction ends (SELECT ... FOR UPDATE).
 
     Every change of a client's money happens under this lock. SQLite ignores
-    FOR UPDATE; its single writer serializes the same way.
+    FOR UPDATE, and pysqlite opens a transaction only at the first write: a
+    no-op UPDATE first takes the database's write lock, so two requests cannot
+    both read the same balance (the second waits until the first commits).
     """
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(sa.text("UPDATE clients SET id = id WHERE id = :id"), {"id": client_id})
     return db.session.execute(
         sa.select(Client).where(Client.id == client_id).with_for_update().execution_options(populate_existing=True)
     ).scalar_one()

@@ -1,11 +1,10 @@
-"""The wallet under concurrent requests, on PostgreSQL (SQLite has one writer)."""
+"""The wallet under concurrent requests, on PostgreSQL and on SQLite (the embedded default)."""
 
 from __future__ import annotations
 
 import threading
 import uuid
 
-import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -13,8 +12,6 @@ from app.invoices.models import Invoice, InvoiceStatus
 from app.wallet.models import EntryKind, LedgerEntry
 from app.wallet.services import InsufficientFunds, pay_invoices_from_wallet, post_entry
 from tests.helpers import balance, credit, make_owner, make_proforma
-
-pytestmark = [pytest.mark.postgresql, pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)]
 
 
 def run_together(app, jobs) -> list[BaseException]:
@@ -65,6 +62,33 @@ def test_twenty_concurrent_payments_of_one_invoice_pay_it_once(app):
         )
         assert payments == 1
         assert db.session.get(Invoice, invoice_id).status is InvoiceStatus.PAID
+
+
+def test_paying_two_invoices_at_once_from_a_balance_that_covers_one_pays_one(app):
+    owner = make_owner(app)
+    numbers = [make_proforma(app, owner.client_id, 10000) for _ in range(2)]  # 121.00 each
+    credit(app, owner.client_id, 15000)
+    with app.app_context():
+        ids = db.session.scalars(sa.select(Invoice.id).where(Invoice.number.in_(numbers))).all()
+
+    errors = run_together(
+        app,
+        [
+            lambda invoice_id=invoice_id: pay_invoices_from_wallet(
+                owner.client_id, [invoice_id], key=uuid.uuid4().hex, actor="user:1"
+            )
+            for invoice_id in ids
+        ],
+    )
+
+    assert [type(e) for e in errors] == [InsufficientFunds]
+    assert balance(app, owner.client_id) == 15000 - 12100
+    with app.app_context():
+        paid = db.session.scalar(
+            sa.select(sa.func.count(Invoice.id)).where(Invoice.id.in_(ids), Invoice.status == InvoiceStatus.PAID)
+        )
+        assert paid == 1
+        assert db.session.scalar(sa.select(sa.func.sum(LedgerEntry.amount_minor))) == 15000 - 12100
 
 
 def test_concurrent_top_ups_and_spends_keep_balance_equal_to_the_ledger(app, runner):
