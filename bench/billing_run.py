@@ -66,10 +66,11 @@ def seed(n_services: int) -> None:
     db.session.execute(
         sa.text(
             "INSERT INTO services (client_id, product_id, label, status, cycle, price_minor, currency, "
-            "next_due_date, created_at) "
+            "next_due_date, billing_day, created_at) "
             "SELECT c.id, :product, 's' || s || '.client' || c.id || '.example', 'active', "
             "CASE WHEN s % 3 = 0 THEN 'annually' ELSE 'monthly' END, 499 + s * 100, 'EUR', "
-            ":due + (s % 3), now() FROM clients c CROSS JOIN generate_series(1, :per) s"
+            ":due + (s % 3), EXTRACT(DAY FROM :due + (s % 3)), now() "
+            "FROM clients c CROSS JOIN generate_series(1, :per) s"
         ),
         {"product": product_id, "per": SERVICES_PER_CLIENT, "due": RUN_DATE + timedelta(days=7)},
     )

@@ -34,9 +34,14 @@ class BillingCycle(enum.StrEnum):
             "biennially": "Every 2 years",
         }[self.value]
 
-    def period_end(self, start: date) -> date:
-        """The first day after a period starting on `start` (31 Jan + 1 month = 28/29 Feb)."""
-        return start + relativedelta(months=self.months)
+    def period_end(self, start: date, billing_day: int | None = None) -> date:
+        """The first day after a period starting on `start`, on the service's billing day.
+
+        The billing day keeps renewals from drifting: a service due on the 31st
+        renews 31 Jan -> 28 Feb -> 31 Mar (the day is clamped to the month's end).
+        Without one, the day of `start` is used.
+        """
+        return start + relativedelta(months=self.months, day=billing_day)
 
 
 class ProductKind(enum.StrEnum):
@@ -101,6 +106,12 @@ class ServiceGroup(db.Model):
     hide_on_invoice: Mapped[bool] = mapped_column(default=False)
 
 
+def _first_due_day(context) -> int | None:
+    """Insert default of Service.billing_day: the day of the first due date, if any."""
+    due = context.get_current_parameters().get("next_due_date")
+    return due.day if due else None
+
+
 class Service(db.Model):
     """A hosting account, domain or other recurring service of one client."""
 
@@ -122,6 +133,9 @@ class Service(db.Model):
     price_minor: Mapped[int]
     currency: Mapped[str] = mapped_column(sa.String(3))
     next_due_date: Mapped[date | None] = mapped_column(sa.Date)
+    # The day of the month renewals fall due (29-31 clamp to a short month's end).
+    # Set when the service starts, and from the first due date of an imported one.
+    billing_day: Mapped[int | None] = mapped_column(sa.SmallInteger, default=_first_due_day)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     suspended_on: Mapped[date | None] = mapped_column(sa.Date)

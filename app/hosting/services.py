@@ -40,7 +40,8 @@ def services_paid(lines: list[InvoiceLine], *, paid_on: date) -> None:
             if service.status is ServiceStatus.PENDING:
                 service.status = ServiceStatus.ACTIVE
                 service.activated_at = utcnow()
-                service.next_due_date = service.cycle.period_end(paid_on)
+                service.billing_day = paid_on.day
+                service.next_due_date = service.cycle.period_end(paid_on, service.billing_day)
         elif service.status in (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED) and (
             service.next_due_date == line.period_start
         ):

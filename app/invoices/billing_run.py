@@ -146,6 +146,7 @@ def create_renewal_proformas(run_date: date, *, batch_clients: int) -> list[int]
                 Service.client_id,
                 Service.next_due_date,
                 Service.cycle,
+                Service.billing_day,
                 Service.price_minor,
                 Service.label,
                 Product.name.label("product_name"),
@@ -228,7 +229,7 @@ def _create_batch(run_date: date, rows) -> list[int]:
                 "group_name": None if s.hide_on_invoice else s.group_name,
                 "service_id": s.id,
                 "period_start": s.next_due_date,
-                "period_end": BillingCycle(s.cycle).period_end(s.next_due_date),
+                "period_end": BillingCycle(s.cycle).period_end(s.next_due_date, s.billing_day),
                 "quantity": 1,
                 "unit_price_minor": s.price_minor,
                 "amount_minor": s.price_minor,
@@ -325,7 +326,7 @@ def _create_batch(run_date: date, rows) -> list[int]:
 
 
 def _last_day(row) -> date:
-    return BillingCycle(row.cycle).period_end(row.next_due_date) - timedelta(days=1)
+    return BillingCycle(row.cycle).period_end(row.next_due_date, row.billing_day) - timedelta(days=1)
 
 
 # --- suspension and termination -----------------------------------------------------

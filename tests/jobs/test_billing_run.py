@@ -228,3 +228,64 @@ def test_a_free_service_renews_without_anything_to_pay(app):
         [proforma_id] = run_billing(RUN).proforma_ids
         assert db.session.get(Invoice, proforma_id).status is InvoiceStatus.PAID
         assert db.session.get(Service, service_id).next_due_date == date(2027, 1, 6)
+
+
+def renew_and_pay(app, service_id: int, times: int) -> list[date]:
+    """Run billing just before each due date and pay the renewal; the due dates reached."""
+    dues = []
+    with app.app_context():
+        for _ in range(times):
+            due = db.session.get(Service, service_id).next_due_date
+            for proforma_id in create_renewal_proformas(due - timedelta(days=5), batch_clients=100):
+                record_payment(proforma_id, db.session.get(Invoice, proforma_id).total_minor)
+            db.session.commit()
+            dues.append(db.session.get(Service, service_id).next_due_date)
+    return dues
+
+
+def test_a_month_end_service_keeps_its_billing_day(app):
+    owner = make_owner(app)
+    service_id = make_service(app, owner.client_id, due=date(2027, 1, 31))
+
+    assert renew_and_pay(app, service_id, 4) == [
+        date(2027, 2, 28),
+        date(2027, 3, 31),
+        date(2027, 4, 30),
+        date(2027, 5, 31),
+    ]
+    with app.app_context():
+        periods = db.session.execute(
+            sa.select(InvoiceLine.period_start, InvoiceLine.period_end, InvoiceLine.description)
+            .distinct()  # a proforma's lines are copied to its tax invoice
+            .where(InvoiceLine.service_id == service_id)
+            .order_by(InvoiceLine.period_start)
+        ).all()
+    assert [(start, end) for start, end, _ in periods[:2]] == [
+        (date(2027, 1, 31), date(2027, 2, 28)),
+        (date(2027, 2, 28), date(2027, 3, 31)),
+    ]
+    assert "(28.02.2027 - 30.03.2027)" in periods[1].description
+
+
+def test_a_leap_day_service_comes_back_to_the_29th(app):
+    owner = make_owner(app)
+    service_id = make_service(app, owner.client_id, due=date(2027, 2, 28), cycle="annually")
+    with app.app_context():
+        db.session.get(Service, service_id).billing_day = 29  # ordered on 29 Feb 2024
+        db.session.commit()
+
+    assert renew_and_pay(app, service_id, 2) == [date(2028, 2, 29), date(2029, 2, 28)]
+
+
+def test_an_order_paid_on_the_31st_renews_on_month_ends(app):
+    from app.hosting.services import services_paid
+
+    owner = make_owner(app)
+    service_id = make_service(app, owner.client_id, due=None, status="pending")
+    with app.app_context():
+        line = InvoiceLine(service_id=service_id, position=1, description="order", unit_price_minor=0, amount_minor=0)
+        services_paid([line], paid_on=date(2027, 1, 31))
+        db.session.commit()
+        service = db.session.get(Service, service_id)
+        assert (service.billing_day, service.next_due_date) == (31, date(2027, 2, 28))
+    assert renew_and_pay(app, service_id, 1) == [date(2027, 3, 31)]
