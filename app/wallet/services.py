@@ -217,22 +217,30 @@ def charge_card_to_wallet(
 
 
 def confirm_gateway_payment(
-    gateway: str, external_id: str, *, amount_minor: int | None = None, currency: str | None = None
+    gateway: str, external_id: str, *, amount_minor: int, currency: str, reference: str | None = None
 ) -> Payment | None:
     """A gateway's callback that a charge succeeded. Replays change nothing.
 
-    Returns the payment, or None if we know no such charge. Raises DomainError
-    when the callback's amount or currency is not the payment's.
+    The payment is found by the gateway's charge id or, when our process died
+    before it could record that id, by `reference`: the idempotency key we
+    gave the gateway with the charge, which it sends back. Returns the
+    payment, or None if we know no such charge. Raises DomainError when the
+    callback's amount or currency is not the payment's.
     """
     payment = db.session.scalar(
         sa.select(Payment).where(Payment.gateway == gateway, Payment.external_id == external_id).with_for_update()
     )
+    if payment is None and reference:
+        payment = db.session.scalar(
+            sa.select(Payment)
+            .where(Payment.gateway == gateway, Payment.idempotency_key == reference, Payment.external_id.is_(None))
+            .with_for_update()
+        )
     if payment is None or payment.status is not PaymentStatus.PENDING:
         return payment
-    if (amount_minor is not None and amount_minor != payment.amount_minor) or (
-        currency is not None and currency != payment.currency
-    ):
+    if amount_minor != payment.amount_minor or currency != payment.currency:
         raise DomainError("The callback's amount does not match the payment.")
+    payment.external_id = external_id
     payment.status = PaymentStatus.SUCCEEDED
     payment.completed_at = utcnow()
     post_entry(

@@ -28,6 +28,7 @@ from app.wallet.models import BankTransfer, LedgerEntry, PaymentStatus, SavedCar
 from app.wallet.services import (
     CardPayment,
     InsufficientFunds,
+    PaymentInProgress,
     account_statement,
     attach_proof,
     charge_card_to_wallet,
@@ -317,6 +318,10 @@ def pay():
             db.session.rollback()
             flash("These invoices were already paid; nothing was charged twice.", "info")
             return redirect_to(url_for("invoices.index"))
+        except PaymentInProgress as error:
+            db.session.rollback()
+            form.form_errors.append(error.message)  # same key: a resubmit must not charge twice
+            form.setup_cards(_saved_cards())
         except DomainError as error:
             db.session.rollback()
             form.form_errors.append(error.message)
@@ -345,7 +350,12 @@ def pay():
 @bp.post("/wallet/callback/<gateway>")
 @csrf.exempt  # authenticated by the gateway's signature instead
 def gateway_callback(gateway: str):
-    """A gateway tells us a charge succeeded. Signed with HMAC-SHA256; replays change nothing."""
+    """A gateway tells us a charge succeeded. Signed with HMAC-SHA256; replays change nothing.
+
+    Body: {"external_id", "status", "amount_minor", "currency", "reference"}, where
+    `reference` is the idempotency key the charge was made with (the gateway's
+    metadata), which finds a payment whose request died before recording the charge id.
+    """
     secret = current_app.config["PAYMENT_WEBHOOK_SECRET"]
     if not secret:
         abort(404)
@@ -357,16 +367,16 @@ def gateway_callback(gateway: str):
         event = json.loads(body)
         external_id = str(event["external_id"])
         succeeded = event["status"] == "succeeded"
-    except (ValueError, KeyError, TypeError):
+        amount, currency, reference = event.get("amount_minor"), event.get("currency"), event.get("reference")
+    except (ValueError, KeyError, TypeError, AttributeError):
         abort(400)
     if succeeded:
-        amount = event.get("amount_minor")
+        # A success must say how much, in what currency: never credit "whatever was pending".
+        if type(amount) is not int or not isinstance(currency, str) or not isinstance(reference, str | None):
+            abort(400)
         try:
             payment = confirm_gateway_payment(
-                gateway,
-                external_id,
-                amount_minor=amount if isinstance(amount, int) else None,
-                currency=event.get("currency"),
+                gateway, external_id, amount_minor=amount, currency=currency, reference=reference
             )
         except DomainError:
             db.session.rollback()

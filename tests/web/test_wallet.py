@@ -453,15 +453,86 @@ class TestGatewayCallback:
                 )
             )
             db.session.commit()
-        body = b'{"external_id": "ch_1", "status": "succeeded"}'
+        body = b'{"external_id": "ch_1", "status": "succeeded", "amount_minor": 2500, "currency": "EUR"}'
         assert self.post(client, body).status_code == 200
         assert self.post(client, body).status_code == 200
         assert balance(app, owner.client_id) == 2500
 
     def test_a_forged_callback_is_refused(self, app, client, owner):
-        body = b'{"external_id": "ch_1", "status": "succeeded"}'
+        body = b'{"external_id": "ch_1", "status": "succeeded", "amount_minor": 2500, "currency": "EUR"}'
         assert self.post(client, body, signature="0" * 64).status_code == 400
         assert balance(app, owner.client_id) == 0
+
+    @pytest.mark.parametrize(
+        ("event", "status"),
+        [
+            ({}, 400),  # no amount: never "whatever was pending"
+            ({"amount_minor": "2500", "currency": "EUR"}, 400),
+            ({"amount_minor": 2500}, 400),
+            ({"amount_minor": 9900, "currency": "EUR"}, 409),
+            ({"amount_minor": 2500, "currency": "USD"}, 409),
+        ],
+    )
+    def test_a_success_without_the_right_amount_and_currency_credits_nothing(self, app, client, owner, event, status):
+        import json
+
+        with app.app_context():
+            db.session.add(
+                Payment(
+                    client_id=owner.client_id,
+                    gateway="test",
+                    external_id="ch_1",
+                    idempotency_key="k",
+                    amount_minor=2500,
+                    currency="EUR",
+                )
+            )
+            db.session.commit()
+        body = json.dumps({"external_id": "ch_1", "status": "succeeded", **event}).encode()
+        assert self.post(client, body).status_code == status
+        assert balance(app, owner.client_id) == 0
+        with app.app_context():
+            assert db.session.scalar(sa.select(Payment.status)) is PaymentStatus.PENDING
+
+    def test_the_callback_completes_a_charge_whose_request_died_before_recording_it(
+        self, app, client, owner, monkeypatch
+    ):
+        import json
+
+        from app.wallet import gateways
+        from app.wallet.services import CardPayment, charge_card_to_wallet
+
+        charged, real_charge = [], gateways.TestGateway.charge
+
+        def charge_then_die(gateway, *args, **kwargs):
+            charged.append(real_charge(gateway, *args, **kwargs))
+            raise RuntimeError("worker killed after the gateway charged the card")
+
+        monkeypatch.setattr(gateways.TestGateway, "charge", charge_then_die)
+        with app.app_context():
+            with pytest.raises(RuntimeError):
+                charge_card_to_wallet(
+                    owner.client_id,
+                    5000,
+                    CardPayment(card=gateways.Card("4242424242424242", 12, date.today().year + 2, "123")),
+                    key="topup:1:crash",
+                    actor="user:1",
+                )
+            db.session.rollback()
+            assert db.session.scalar(sa.select(Payment.external_id)) is None
+        [charge] = charged
+
+        def callback(reference):
+            event = {"external_id": charge.external_id, "status": "succeeded", "amount_minor": 5000, "currency": "EUR"}
+            return self.post(client, json.dumps({**event, "reference": reference}).encode())
+
+        assert callback("topup:1:another").status_code == 404  # a reference that is not ours finds nothing
+        assert callback("topup:1:crash").status_code == 200
+        assert callback("topup:1:crash").status_code == 200  # a replay credits once
+        assert balance(app, owner.client_id) == 5000
+        with app.app_context():
+            payment = db.session.scalar(sa.select(Payment))
+            assert (payment.status, payment.external_id) == (PaymentStatus.SUCCEEDED, charge.external_id)
 
 
 def test_a_changed_balance_is_not_silently_charged_to_the_card(app, client, owner):
@@ -474,6 +545,26 @@ def test_a_changed_balance_is_not_silently_charged_to_the_card(app, client, owne
     response = client.post("/invoices/pay", data=data)
     assert response.status_code == 422 and "Your balance changed" in response.get_data(as_text=True)
     assert balance(app, owner.client_id) == 800 and counts(app)[1] == 0
+
+
+@pytest.mark.parametrize(("error", "same_key"), [("in_progress", True), ("declined", False)])
+def test_a_payment_still_in_progress_keeps_its_key_so_a_resubmit_cannot_charge_twice(
+    app, client, owner, monkeypatch, error, same_key
+):
+    from app.errors import DomainError
+    from app.wallet.services import PaymentInProgress
+
+    def refuse(*args, **kwargs):
+        raise PaymentInProgress() if error == "in_progress" else DomainError("The card was declined.")
+
+    monkeypatch.setattr("app.wallet.views.charge_card_to_wallet", refuse)
+    number = make_proforma(app, owner.client_id, 1000)
+    login(client)
+    sent = form_values(client.get(f"/invoices/pay?invoice={number}").get_data(as_text=True))
+    data = {**sent, "invoice": [number], "expected_card_minor": "1210", **card()}
+    html = client.post("/invoices/pay", data=data).get_data(as_text=True)
+    assert ("already being processed" in html) is same_key
+    assert (form_values(html)["idempotency_key"] == sent["idempotency_key"]) is same_key
 
 
 def test_card_number_and_code_are_not_sent_back(app, client, owner):
