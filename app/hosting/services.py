@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -71,6 +72,9 @@ def place_order(client: Client, items: list[CartItem], *, order_key: str | None 
     from app.invoices.services import LineSpec, create_proforma
 
     if order_key:
+        # The key comes from the browser: scope it to the client, so one client's key can
+        # never collide with (or find) another's in the globally unique index.
+        order_key = hashlib.sha256(f"{client.id}:{order_key}".encode()).hexdigest()
         lock_client(client.id)
         placed = db.session.scalar(
             sa.select(Invoice).where(Invoice.client_id == client.id, Invoice.order_key == order_key)

@@ -76,6 +76,24 @@ def test_a_double_submitted_checkout_places_one_order(app, client, owner):
         assert db.session.scalar(sa.select(sa.func.count(Invoice.id))) == 1
 
 
+def test_another_clients_order_key_places_an_order_of_ones_own(app, client, owner):
+    login(client)
+    add(client, app)
+    data = checkout_data(client)
+    client.post("/cart/checkout", data=data)
+
+    make_owner(app, email="other@example.com")
+    other = app.test_client()
+    login(other, "other@example.com")
+    add(other, app, label="other.example.ro")
+    response = other.post("/cart/checkout", data={**checkout_data(other), "order_key": data["order_key"]})
+
+    with app.app_context():
+        orders = db.session.scalars(sa.select(Invoice).order_by(Invoice.id)).all()
+        assert [o.client_id for o in orders] == [owner.client_id, owner.client_id + 1]
+        assert response.location == f"/invoices/{orders[1].number}"
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
