@@ -74,6 +74,9 @@ class Config:
     BILLING_RUN_BATCH = env_int("BILLING_RUN_BATCH", 1000)
     INVOICES_PER_PAGE = 20
 
+    # The seller's time zone: the date on an invoice, the year of its number and the
+    # billing run's "today" are the seller's calendar day (IANA name, e.g. Europe/Bucharest).
+    BILLING_TIMEZONE = os.environ.get("BILLING_TIMEZONE", "UTC")
     # The seller printed on every invoice.
     SELLER = {
         "name": os.environ.get("SELLER_NAME", "Billfold Hosting SRL"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from flask import Flask, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -65,6 +67,12 @@ def _check_config(app: Flask) -> None:
             "PAYMENT_GATEWAY is the built-in test gateway, which accepts any valid card number without "
             "charging it: configure a real gateway (or set ALLOW_TEST_GATEWAY=1 for a staging site)"
         )
+    try:
+        ZoneInfo(app.config["BILLING_TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RuntimeError(
+            f"BILLING_TIMEZONE {app.config['BILLING_TIMEZONE']!r} is not a time zone (use a name like Europe/Bucharest)"
+        ) from None
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("postgres://") or uri.startswith("postgresql://"):
         # psycopg 3 is the installed driver.

@@ -1,10 +1,25 @@
-"""The business date."""
+"""The business date: the seller's calendar day (BILLING_TIMEZONE)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
+
+
+def billing_zone() -> ZoneInfo:
+    name = current_app.config.get("BILLING_TIMEZONE") if has_app_context() else None
+    return ZoneInfo(name or "UTC")
+
+
+def local_date(moment: datetime) -> date:
+    """The seller's calendar day at `moment` (an aware datetime; naive means UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(billing_zone()).date()
 
 
 def today() -> date:
-    """Today's date for billing (UTC)."""
-    return datetime.now(UTC).date()
+    """Today's date for billing: invoices, the billing run, due dates."""
+    return local_date(datetime.now(UTC))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from flask import current_app
 
+from app.core.dates import today
 from app.core.types import utcnow
 from app.errors import ValidationError
 from app.extensions import db
@@ -107,10 +108,8 @@ def place_order(client: Client, items: list[CartItem], *, order_key: str | None 
                 service_id=service.id,
             )
         )
-    today = utcnow().date()
-    return create_proforma(
-        client, lines, origin=ProformaOrigin.ORDER, issue_date=today, due_date=today, order_key=order_key
-    )
+    on = today()
+    return create_proforma(client, lines, origin=ProformaOrigin.ORDER, issue_date=on, due_date=on, order_key=order_key)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from flask import current_app
 
 from app.account.models import Client, ClientKind
 from app.account.services import lock_client
+from app.core.dates import local_date
 from app.core.events import emit
 from app.core.types import utcnow
 from app.errors import DomainError, ValidationError
@@ -275,18 +276,19 @@ def settle_proforma(proforma: Invoice, *, paid_at: datetime) -> Invoice:
     Call with the client's row locked (record_payment does). The tax invoice's
     number is taken here, inside the paying transaction.
     """
+    paid_on = local_date(paid_at)  # the seller's calendar day: the invoice's date and number year
     proforma.status = InvoiceStatus.PAID
     proforma.paid_at = paid_at
     proforma.amount_paid_minor = proforma.total_minor
     tax_invoice = Invoice(
         client_id=proforma.client_id,
         kind=DocumentKind.TAX_INVOICE,
-        number=take_number(DocumentKind.TAX_INVOICE, paid_at.year),
+        number=take_number(DocumentKind.TAX_INVOICE, paid_on.year),
         status=InvoiceStatus.PAID,
         origin=proforma.origin,
         currency=proforma.currency,
-        issue_date=paid_at.date(),
-        due_date=paid_at.date(),
+        issue_date=paid_on,
+        due_date=paid_on,
         source_id=proforma.id,
         paid_at=paid_at,
         amount_paid_minor=proforma.total_minor,
@@ -315,7 +317,7 @@ def settle_proforma(proforma: Invoice, *, paid_at: datetime) -> Invoice:
     ]
     db.session.add(tax_invoice)
     db.session.flush()
-    services_paid(proforma.lines, paid_on=paid_at.date())
+    services_paid(proforma.lines, paid_on=paid_on)
     emit("invoice_paid", proforma_id=proforma.id, tax_invoice_id=tax_invoice.id)
     return tax_invoice
 
@@ -333,14 +335,15 @@ def issue_credit_note(tax_invoice: Invoice, *, reason: str, issued_at: datetime 
     if -credited >= tax_invoice.total_minor:
         raise DomainError(f"Invoice {tax_invoice.number} is already fully credited.")
     issued_at = issued_at or utcnow()
+    issued_on = local_date(issued_at)
     note = Invoice(
         client_id=tax_invoice.client_id,
         kind=DocumentKind.CREDIT_NOTE,
-        number=take_number(DocumentKind.CREDIT_NOTE, issued_at.year),
+        number=take_number(DocumentKind.CREDIT_NOTE, issued_on.year),
         status=InvoiceStatus.ISSUED,
         currency=tax_invoice.currency,
-        issue_date=issued_at.date(),
-        due_date=issued_at.date(),
+        issue_date=issued_on,
+        due_date=issued_on,
         source_id=tax_invoice.id,
         subtotal_minor=-tax_invoice.subtotal_minor,
         tax_minor=-tax_invoice.tax_minor,

@@ -14,6 +14,7 @@ from flask import current_app
 
 from app.account.models import Client
 from app.account.services import lock_client
+from app.core.dates import today
 from app.core.types import utcnow
 from app.errors import DomainError, ValidationError
 from app.extensions import db
@@ -172,7 +173,7 @@ def charge_card_to_wallet(
             raise ValidationError("Choose one of your saved cards.", field="saved_card")
         token = saved.token
     elif how.card is not None:
-        check_card(how.card, date.today())  # bad details: nothing is written
+        check_card(how.card, today())  # bad details: nothing is written
     payment = _start_payment(client, amount_minor, key, gateway=gateway.name, invoice_id=invoice_id)
     if payment.status is not PaymentStatus.PENDING:
         return payment  # a replay: the first answer stands
@@ -437,7 +438,7 @@ def account_statement(client: Client, start: date, end: date) -> Statement:
     """Every entry from `start` to `end` (inclusive, UTC days) with opening and closing balances."""
     if end < start:
         raise ValidationError("The end date is before the start date.", field="end")
-    start, end = max(start, date(2000, 1, 1)), min(end, date.today() + timedelta(days=1))
+    start, end = max(start, date(2000, 1, 1)), min(end, today() + timedelta(days=1))
     since = datetime.combine(start, time.min, UTC)
     until = datetime.combine(end + timedelta(days=1), time.min, UTC)
     opening = db.session.scalar(

@@ -53,6 +53,24 @@ def test_full_payment_issues_a_tax_invoice_with_a_snapshot(app, owner):
             record_payment(proforma.id, 1)
 
 
+@pytest.mark.parametrize(
+    ("zone", "issued", "number"),
+    [("Europe/Bucharest", date(2027, 1, 1), "F-2027-000001"), ("UTC", date(2026, 12, 31), "F-2026-000001")],
+)
+def test_a_tax_invoice_carries_the_sellers_calendar_day(app, owner, zone, issued, number):
+    from datetime import UTC, datetime
+
+    app.config["BILLING_TIMEZONE"] = zone
+    proforma_number = make_proforma(app, owner.client_id, 1000)
+    with app.app_context():
+        # 23:30 UTC on New Year's Eve is already 01:30 on 1 January in Bucharest.
+        tax_invoice = record_payment(
+            by_number(proforma_number).id, 1210, paid_at=datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
+        )
+        db.session.commit()
+        assert (tax_invoice.issue_date, tax_invoice.number) == (issued, number)
+
+
 def test_paying_a_renewal_extends_and_unsuspends_the_service_once(app, owner):
     from app.invoices.billing_run import run_billing
 

@@ -31,6 +31,12 @@ def test_production_refuses_to_start_without_server_name():
         create_app(ProductionConfig, {**PRODUCTION, "PUBLIC_HOST_SET": False})
 
 
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "", "../../etc/passwd"])
+def test_an_unknown_billing_time_zone_refuses_to_start(zone):
+    with pytest.raises(RuntimeError, match="BILLING_TIMEZONE"):
+        create_app(ProductionConfig, {**PRODUCTION, "BILLING_TIMEZONE": zone})
+
+
 def test_production_sets_secure_cookies():
     app = create_app(ProductionConfig, PRODUCTION)
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
