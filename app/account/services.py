@@ -101,13 +101,9 @@ def record_login(identity, ip: str | None) -> None:
 def lock_client(client_id: int) -> Client:
     """The client row, locked until the transaction ends (SELECT ... FOR UPDATE).
 
-    Every change of a client's money happens under this lock. SQLite ignores
-    FOR UPDATE, and pysqlite opens a transaction only at the first write: a
-    no-op UPDATE first takes the database's write lock, so two requests cannot
-    both read the same balance (the second waits until the first commits).
+    Every change of a client's money happens under this lock. On SQLite, which
+    has no row locks, it takes the database's write lock (see app.core.sql).
     """
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(sa.text("UPDATE clients SET id = id WHERE id = :id"), {"id": client_id})
     return db.session.execute(
         sa.select(Client).where(Client.id == client_id).with_for_update().execution_options(populate_existing=True)
     ).scalar_one()

@@ -3,11 +3,33 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 
 from app.extensions import db
+
+
+def _sqlite_for_update_takes_the_write_lock(conn, cursor, statement, parameters, context, executemany) -> None:
+    """SELECT ... FOR UPDATE on SQLite: start the transaction with BEGIN IMMEDIATE.
+
+    SQLite has no row locks and drops FOR UPDATE, and pysqlite begins a
+    transaction only at the first write, so two requests could both read a row
+    and then both write it. Taking the database's write lock before the read
+    makes the second wait until the first commits, as a row lock would.
+    """
+    if conn.dialect.name != "sqlite" or context is None or context.compiled is None:
+        return
+    if getattr(context.compiled.statement, "_for_update_arg", None) is None:
+        return
+    if not conn.connection.dbapi_connection.in_transaction:
+        cursor.execute("BEGIN IMMEDIATE")
+
+
+def init_app(app) -> None:
+    if not event.contains(sa.engine.Engine, "before_cursor_execute", _sqlite_for_update_takes_the_write_lock):
+        event.listen(sa.engine.Engine, "before_cursor_execute", _sqlite_for_update_takes_the_write_lock)
 
 
 def insert_ignoring_conflicts(model, values: dict | list[dict]):
