@@ -290,16 +290,22 @@ def plan_payment(client: Client, invoices: list[Invoice], *, use_balance: bool) 
 def pay_invoices_from_wallet(client_id: int, invoice_ids: list[int], *, key: str, actor: str) -> list[Invoice]:
     """Debit the wallet for each still-unpaid invoice and settle it (tax invoice,
     services renewed). Returns the tax invoices issued. The same `key` again pays
-    nothing twice. Raises InsufficientFunds (nothing is paid) or InvoiceNotPayable
-    when none of the invoices is still unpaid.
+    nothing twice. Raises InsufficientFunds (nothing is paid), DomainError for an
+    invoice in another currency than the balance, or InvoiceNotPayable when none
+    of the invoices is still unpaid.
     """
-    lock_client(client_id)
+    client = lock_client(client_id)
     issued = []
     settled_any = False
     for invoice_id in invoice_ids:
         invoice = db.session.get(Invoice, invoice_id, with_for_update=True, populate_existing=True)
         if invoice is None or invoice.client_id != client_id:
             continue
+        if invoice.currency != client.currency:
+            raise DomainError(
+                f"Invoice {invoice.number} is in {invoice.currency} and your balance in {client.currency}: "
+                "it cannot be paid from the balance."
+            )
         entry_key = f"{key}:invoice:{invoice_id}"
         if invoice.status is not InvoiceStatus.UNPAID:
             already = db.session.scalar(sa.select(LedgerEntry.id).where(LedgerEntry.idempotency_key == entry_key))

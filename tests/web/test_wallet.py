@@ -286,6 +286,22 @@ def test_pay_from_balance_issues_the_tax_invoice(app, client, owner):
         assert db.session.scalar(sa.select(Invoice.status).where(Invoice.number == number)) is InvoiceStatus.PAID
 
 
+def test_an_invoice_in_another_currency_is_not_paid_from_the_balance(app, client, owner):
+    from app.errors import DomainError
+    from app.wallet.services import pay_invoices_from_wallet
+
+    number = make_proforma(app, owner.client_id, 1000)
+    credit(app, owner.client_id, 5000)
+    with app.app_context():
+        db.session.execute(sa.update(Invoice).where(Invoice.number == number).values(currency="USD"))
+        db.session.commit()
+        invoice_id = db.session.scalar(sa.select(Invoice.id).where(Invoice.number == number))
+        with pytest.raises(DomainError, match="is in USD and your balance in EUR"):
+            pay_invoices_from_wallet(owner.client_id, [invoice_id], key="k", actor="user:1")
+        db.session.rollback()
+    assert balance(app, owner.client_id) == 5000
+
+
 def test_balance_applies_partially_and_the_card_pays_the_rest(app, client, owner):
     number = make_proforma(app, owner.client_id, 10000)  # 121.00
     credit(app, owner.client_id, 2100)
