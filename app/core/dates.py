@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, has_app_context
 
@@ -23,3 +23,11 @@ def local_date(moment: datetime) -> date:
 def today() -> date:
     """Today's date for billing: invoices, the billing run, due dates."""
     return local_date(datetime.now(UTC))
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """The time zone called `name`; the billing zone when it is unset or unknown."""
+    try:
+        return ZoneInfo(name) if name else billing_zone()
+    except (ZoneInfoNotFoundError, ValueError):
+        return billing_zone()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from flask import current_app
 
 from app.account.models import Client
 from app.account.services import lock_client
-from app.core.dates import today
+from app.core.dates import today, zone
 from app.core.types import utcnow
 from app.errors import DomainError, ValidationError
 from app.extensions import db
@@ -441,12 +441,13 @@ class Statement:
 
 
 def account_statement(client: Client, start: date, end: date) -> Statement:
-    """Every entry from `start` to `end` (inclusive, UTC days) with opening and closing balances."""
+    """Every entry from `start` to `end` (whole days in the client's time zone) with opening and closing balances."""
     if end < start:
         raise ValidationError("The end date is before the start date.", field="end")
     start, end = max(start, date(2000, 1, 1)), min(end, today() + timedelta(days=1))
-    since = datetime.combine(start, time.min, UTC)
-    until = datetime.combine(end + timedelta(days=1), time.min, UTC)
+    days_in = zone(client.timezone)
+    since = datetime.combine(start, time.min, days_in)
+    until = datetime.combine(end + timedelta(days=1), time.min, days_in)
     opening = db.session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount_minor), 0)).where(
             LedgerEntry.client_id == client.id, LedgerEntry.created_at < since

@@ -96,9 +96,18 @@ def test_owner_sees_every_email_of_the_account_newest_first(app, client, owner, 
     assert len(listed) == 3, "the two emails and the welcome email of the sign-up"
 
 
-def test_list_shows_date_and_status(app, client, owner):
+@pytest.mark.parametrize(
+    ("zone", "shown"),
+    [
+        ("Europe/Bucharest", "14 Mar 2026, 11:05"),
+        ("America/New_York", "14 Mar 2026, 05:05"),
+        ("UTC", "14 Mar 2026, 09:05"),
+    ],
+)
+def test_list_shows_date_in_the_clients_time_zone_and_status(app, client, owner, zone, shown):
     message_id = make_email(app, owner.client_id, owner.user_id, "Payment receipt")
     with app.app_context():
+        db.session.get(Client, owner.client_id).timezone = zone
         message = db.session.get(EmailMessage, message_id)
         message.status = MessageStatus.FAILED
         message.created_at = utcnow().replace(year=2026, month=3, day=14, hour=9, minute=5)
@@ -109,7 +118,7 @@ def test_list_shows_date_and_status(app, client, owner):
 
     row = re.search(r"<tr>\s*<td[^>]*>([^<]+)</td>\s*<td><a[^>]*>Payment receipt</a></td>.*?</tr>", html, re.S)
     assert row, "the email is listed"
-    assert row.group(1) == "14 Mar 2026, 09:05"
+    assert row.group(1) == shown  # stored 09:05 UTC
     assert '<span class="badge badge-failed">Failed</span>' in row.group(0)
 
 

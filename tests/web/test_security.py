@@ -393,3 +393,20 @@ class TestTwoFactorRateLimit:
             for i in range(4)
         ]
         assert statuses[-1] == 429
+
+
+@pytest.mark.parametrize(("zone", "abbreviations"), [("Europe/Bucharest", {"EET", "EEST"}), ("UTC", {"UTC"})])
+def test_a_sign_in_alert_tells_the_time_in_the_clients_zone(app, owner, zone, abbreviations):
+    from app.account.models import Client
+
+    with app.app_context():
+        db.session.get(User, owner.user_id).login_alerts = True
+        db.session.get(Client, owner.client_id).timezone = zone
+        db.session.commit()
+
+    login(app.test_client())
+
+    alert = last_email(app, "login_alert")
+    when = re.search(r"When: (\d\d \w+ \d{4}, \d\d:\d\d) (\w+)", alert.body_text)
+    assert when and when.group(2) in abbreviations, alert.body_text
+    assert "127.0.0.1" in alert.body_text and owner.email in alert.recipients
