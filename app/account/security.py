@@ -33,6 +33,7 @@ from app.account.services import find_user_by_email, normalize_email
 from app.core.signing import InvalidToken, sign, unsign
 from app.core.types import utcnow
 from app.core.urls import external_url
+from app.core.useragent import describe as describe_agent
 from app.errors import DomainError, ValidationError
 from app.extensions import db
 from app.notify.email import queue_email
@@ -101,7 +102,7 @@ def send_login_alert(user: User) -> None:
             client=user.client,
             ip=request.remote_addr,
             when=utcnow(),
-            browser=_user_agent() or "unknown browser",
+            browser=describe_agent(_user_agent()),
             security_url=external_url("account.security"),
         )
 

@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from app.core.dates import zone
 from app.core.money import format_money, to_decimal
+from app.core.useragent import describe as describe_agent
 
 # The client area's sections, in menu order. A section shows up once its
 # blueprint has the endpoint, so the menu never links to a missing page.
@@ -84,6 +85,7 @@ def country_name(code: str | None) -> str:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["country_name"] = country_name
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["browser"] = describe_agent
     app.jinja_env.filters["money"] = lambda minor, currency: format_money(minor, currency)
     app.jinja_env.filters["group_lines"] = group_lines
     app.jinja_env.filters["decimal_amount"] = lambda minor, currency: str(to_decimal(minor, currency))
