@@ -127,7 +127,8 @@ class User(UserMixin, db.Model):
     language: Mapped[str] = mapped_column(sa.String(8), default="en")
     avatar_png: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
     # Two-factor authentication (TOTP). The last accepted time step refuses a replay.
-    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    # Sealed with app.core.secretbox (AES-GCM keyed from SECRET_KEY): never the plain seed.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(128))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     # Addresses and CIDR ranges this user may log in from; empty = anywhere.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from app.account.models import (
 )
 from app.account.passwords import hash_password, verify_password
 from app.account.services import find_user_by_email, normalize_email
+from app.core.secretbox import SealBroken, seal, unseal
 from app.core.signing import InvalidToken, sign, unsign
 from app.core.types import utcnow
 from app.core.urls import external_url
@@ -37,6 +39,8 @@ from app.core.useragent import describe as describe_agent
 from app.errors import DomainError, ValidationError
 from app.extensions import db
 from app.notify.email import queue_email
+
+log = logging.getLogger(__name__)
 
 SESSION_KEY = "sid"
 
@@ -292,10 +296,28 @@ def provisioning_qr_svg(user: User, secret: str) -> str:
     return segno.make(uri, micro=False).svg_inline(scale=4, dark="#1c2033")
 
 
-def _matching_step(secret: str, code: str, at: float | None = None) -> int | None:
+TOTP_PURPOSE = "totp"
+
+
+def totp_secret(user: User) -> str | None:
+    """The user's TOTP seed, unsealed (it is stored encrypted); None if it cannot be read.
+
+    An unreadable seed (SECRET_KEY changed without keeping the old one in
+    SECRET_KEY_FALLBACKS) fails every code: recovery codes still work.
+    """
+    if not user.totp_secret:
+        return None
+    try:
+        return unseal(user.totp_secret, TOTP_PURPOSE)
+    except SealBroken:
+        log.error("user %s: the 2FA secret cannot be decrypted with SECRET_KEY or its fallbacks", user.id)
+        return None
+
+
+def _matching_step(secret: str | None, code: str, at: float | None = None) -> int | None:
     """The TOTP time step `code` belongs to (now, or one step either side), if any."""
     code = "".join(code.split())
-    if not (code.isdigit() and len(code) == 6):
+    if secret is None or not (code.isdigit() and len(code) == 6):
         return None
     totp = pyotp.TOTP(secret)
     now_step = int((at or time.time()) // totp.interval)
@@ -323,7 +345,7 @@ def enable_2fa(user: User, secret: str, code: str) -> list[str]:
     step = _matching_step(secret, code)
     if step is None:
         raise ValidationError("That code is not right. Check the time on your phone and try again.", field="code")
-    user.totp_secret = secret
+    user.totp_secret = seal(secret, TOTP_PURPOSE)
     user.totp_enabled_at = utcnow()
     user.totp_last_step = step
     user.security_stamp = new_security_stamp()  # links and other sessions made without 2FA end
@@ -350,7 +372,7 @@ def verify_second_factor(user_id: int, code: str) -> SecondFactor:
     ).scalar_one()
     if not user.has_2fa:
         raise ValidationError("Two-factor authentication is not on for this account.", field="code")
-    step = _matching_step(user.totp_secret, code)
+    step = _matching_step(totp_secret(user), code)
     if step is not None:
         if user.totp_last_step is not None and step <= user.totp_last_step:
             raise ValidationError("This code was already used. Wait for the next one.", field="code")

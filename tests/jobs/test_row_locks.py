@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from app.account.models import RecoveryCode, User
 from app.account.security import verify_second_factor
+from app.core.secretbox import seal
 from app.errors import ValidationError
 from app.extensions import db
 from tests.helpers import make_owner
@@ -20,7 +21,7 @@ def test_one_totp_code_signs_in_once_however_many_requests_race(app):
     secret = pyotp.random_base32()
     with app.app_context():
         user = db.session.get(User, owner.user_id)
-        user.totp_secret, user.totp_enabled_at = secret, sa.func.now()
+        user.totp_secret, user.totp_enabled_at = seal(secret, "totp"), sa.func.now()
         db.session.commit()
     code = pyotp.TOTP(secret).at(time.time() + 30)  # the next step: valid now, used by no one yet
 
@@ -35,7 +36,7 @@ def test_one_recovery_code_is_spent_once_however_many_requests_race(app):
     owner = make_owner(app)
     with app.app_context():
         user = db.session.get(User, owner.user_id)
-        user.totp_secret, user.totp_enabled_at = pyotp.random_base32(), sa.func.now()
+        user.totp_secret, user.totp_enabled_at = seal(pyotp.random_base32(), "totp"), sa.func.now()
         code = new_recovery_codes(user)[0]
         db.session.commit()
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from app.account.models import LoginEvent, User
 from app.account.passwords import verify_password
 from app.account.security import change_password
+from app.core.secretbox import seal
 from app.core.types import utcnow
 from app.extensions import db
 from app.invoices.models import Invoice, InvoiceStatus
@@ -263,7 +264,9 @@ def test_a_link_for_another_clients_invoice_is_refused(app, client, owner):
 
 def test_a_2fa_user_lands_on_the_login_page_with_the_invoice_as_next(app, client, owner, number):
     secret = pyotp.random_base32()
-    update_user(app, owner.user_id, totp_secret=secret, totp_enabled_at=utcnow())
+    with app.app_context():
+        sealed = seal(secret, "totp")
+    update_user(app, owner.user_id, totp_secret=sealed, totp_enabled_at=utcnow())
     path = link_path(app, owner.user_id, number)
 
     response = client.get(path)

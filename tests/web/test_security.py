@@ -410,3 +410,57 @@ def test_a_sign_in_alert_tells_the_time_in_the_clients_zone(app, owner, zone, ab
     when = re.search(r"When: (\d\d \w+ \d{4}, \d\d:\d\d) (\w+)", alert.body_text)
     assert when and when.group(2) in abbreviations, alert.body_text
     assert "127.0.0.1" in alert.body_text and owner.email in alert.recipients
+
+
+# --- the 2FA seed at rest -------------------------------------------------------------------
+
+
+def test_the_2fa_seed_is_stored_sealed_and_opens_only_with_the_key(app, client, owner):
+    from app.account.security import totp_secret
+    from app.core.secretbox import SealBroken, unseal
+
+    login(client)
+    secret, _codes = enable_2fa(app, client)
+    with app.app_context():
+        stored = db.session.get(User, owner.user_id).totp_secret
+        assert stored.startswith("v1:") and secret not in stored
+        assert unseal(stored, "totp") == secret
+        with pytest.raises(SealBroken):
+            unseal(stored, "another purpose")
+        # Rotating SECRET_KEY with the old one kept as a fallback still opens it; without, it does not.
+        app.config["SECRET_KEY"], app.config["SECRET_KEY_FALLBACKS"] = "a-new-key", ["testing-secret"]
+        assert totp_secret(db.session.get(User, owner.user_id)) == secret
+        app.config["SECRET_KEY_FALLBACKS"] = []
+        assert totp_secret(db.session.get(User, owner.user_id)) is None
+
+
+def test_the_migration_seals_seeds_stored_in_the_clear(tmp_path):
+    from flask_migrate import downgrade, upgrade
+
+    from app.core.secretbox import unseal
+    from tests.conftest import make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'legacy.sqlite3'}")
+    with app.app_context():
+        upgrade(revision="b7e2f4a91c03")
+        db.session.execute(
+            sa.text(
+                "INSERT INTO clients (kind, status, currency, language, name, country, balance_minor, created_at) "
+                "VALUES ('person', 'active', 'EUR', 'en', 'Old Client', 'RO', 0, CURRENT_TIMESTAMP)"
+            )
+        )
+        db.session.execute(
+            sa.text(
+                "INSERT INTO users (client_id, role, status, email, name, password_hash, totp_secret, sms_opt_in, "
+                "security_stamp, created_at, language, ip_allowlist, login_alerts, reset_nonce, permissions, "
+                "notification_types) VALUES (1, 'owner', 'active', 'old@example.com', 'Old', 'x', "
+                "'JBSWY3DPEHPK3PXP', 0, 's', CURRENT_TIMESTAMP, 'en', '[]', 0, 'n', '[]', '[]')"
+            )
+        )
+        db.session.commit()
+        upgrade()
+        stored = db.session.scalar(sa.text("SELECT totp_secret FROM users"))
+        assert stored.startswith("v1:") and unseal(stored, "totp") == "JBSWY3DPEHPK3PXP"
+        downgrade(revision="b7e2f4a91c03")
+        assert db.session.scalar(sa.text("SELECT totp_secret FROM users")) == "JBSWY3DPEHPK3PXP"
+        db.engine.dispose()
