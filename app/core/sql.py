@@ -18,12 +18,21 @@ def _sqlite_for_update_takes_the_write_lock(conn, cursor, statement, parameters,
     transaction only at the first write, so two requests could both read a row
     and then both write it. Taking the database's write lock before the read
     makes the second wait until the first commits, as a row lock would.
+
+    A SAVEPOINT outside a transaction would open a deferred one (and its
+    RELEASE would commit everything), so it starts with BEGIN IMMEDIATE too.
+    SKIP LOCKED reads are left alone: waiting for the whole database is the
+    opposite of skipping, and their jobs guard themselves (status checks).
     """
-    if conn.dialect.name != "sqlite" or context is None or context.compiled is None:
+    if conn.dialect.name != "sqlite" or conn.connection.dbapi_connection.in_transaction:
         return
-    if getattr(context.compiled.statement, "_for_update_arg", None) is None:
+    if statement.startswith("SAVEPOINT"):
+        cursor.execute("BEGIN IMMEDIATE")
         return
-    if not conn.connection.dbapi_connection.in_transaction:
+    if context is None or context.compiled is None:
+        return
+    for_update = getattr(context.compiled.statement, "_for_update_arg", None)
+    if for_update is not None and not for_update.skip_locked:
         cursor.execute("BEGIN IMMEDIATE")
 
 
