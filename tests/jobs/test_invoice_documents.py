@@ -127,6 +127,9 @@ def test_tax_invoice_cannot_be_changed_through_the_orm(app, owner, change):
         "WHERE invoice_id IN (SELECT id FROM invoices WHERE kind = 'tax_invoice')",
         "DELETE FROM invoices WHERE kind = 'tax_invoice'",
         "UPDATE invoices SET line_count = 5 WHERE kind = 'tax_invoice'",
+        # Moving a proforma's line into the tax invoice.
+        "UPDATE invoice_lines SET invoice_id = (SELECT id FROM invoices WHERE kind = 'tax_invoice') "
+        "WHERE invoice_id = (SELECT id FROM invoices WHERE kind = 'proforma')",
         "INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit_price_minor, amount_minor) "
         "SELECT id, 9, 'added later', 1, 100, 100 FROM invoices WHERE kind = 'tax_invoice'",
     ],
