@@ -31,7 +31,7 @@ from app.account.models import (
 )
 from app.account.passwords import hash_password, verify_password
 from app.account.services import find_user_by_email, normalize_email
-from app.core.secretbox import SealBroken, seal, unseal
+from app.core.secretbox import SealBroken, open_sealed, seal
 from app.core.signing import InvalidToken, sign, unsign
 from app.core.types import utcnow
 from app.core.urls import external_url
@@ -296,22 +296,32 @@ def provisioning_qr_svg(user: User, secret: str) -> str:
     return segno.make(uri, micro=False).svg_inline(scale=4, dark="#1c2033")
 
 
-TOTP_PURPOSE = "totp"
+def _totp_purpose(user_id: int) -> str:
+    # The user id is sealed in: a sealed seed copied onto another user does not open.
+    return f"totp:{user_id}"
+
+
+def seal_totp_secret(user: User, secret: str) -> None:
+    user.totp_secret = seal(secret, _totp_purpose(user.id))
 
 
 def totp_secret(user: User) -> str | None:
     """The user's TOTP seed, unsealed (it is stored encrypted); None if it cannot be read.
 
-    An unreadable seed (SECRET_KEY changed without keeping the old one in
-    SECRET_KEY_FALLBACKS) fails every code: recovery codes still work.
+    A seed sealed with a key now in SECRET_KEY_FALLBACKS is sealed again with
+    the current key. An unreadable seed (SECRET_KEY changed without keeping the
+    old one as a fallback) fails every code: recovery codes still work.
     """
     if not user.totp_secret:
         return None
     try:
-        return unseal(user.totp_secret, TOTP_PURPOSE)
+        secret, current = open_sealed(user.totp_secret, _totp_purpose(user.id))
     except SealBroken:
         log.error("user %s: the 2FA secret cannot be decrypted with SECRET_KEY or its fallbacks", user.id)
         return None
+    if not current:
+        seal_totp_secret(user, secret)
+    return secret
 
 
 def _matching_step(secret: str | None, code: str, at: float | None = None) -> int | None:
@@ -345,7 +355,7 @@ def enable_2fa(user: User, secret: str, code: str) -> list[str]:
     step = _matching_step(secret, code)
     if step is None:
         raise ValidationError("That code is not right. Check the time on your phone and try again.", field="code")
-    user.totp_secret = seal(secret, TOTP_PURPOSE)
+    seal_totp_secret(user, secret)
     user.totp_enabled_at = utcnow()
     user.totp_last_step = step
     user.security_stamp = new_security_stamp()  # links and other sessions made without 2FA end

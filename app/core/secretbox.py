@@ -10,6 +10,7 @@ open (and are sealed again with the new key the next time they are written).
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 
 from cryptography.exceptions import InvalidTag
@@ -37,16 +38,27 @@ def seal(plaintext: str, purpose: str, *, secret_key: str | None = None) -> str:
     return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
 
-def unseal(value: str, purpose: str) -> str:
+def open_sealed(value: str, purpose: str) -> tuple[str, bool]:
+    """(the plaintext, whether it was sealed with the current SECRET_KEY). Raises SealBroken."""
     if not value.startswith(PREFIX):
         raise SealBroken("not a sealed value")
     raw = value.removeprefix(PREFIX)
-    data = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    try:
+        data = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    except (binascii.Error, ValueError):
+        raise SealBroken("not a sealed value") from None
+    if len(data) < 12 + 16:
+        raise SealBroken("too short to be a sealed value")
     nonce, sealed = data[:12], data[12:]
     keys = [current_app.config["SECRET_KEY"], *current_app.config.get("SECRET_KEY_FALLBACKS", [])]
-    for secret_key in keys:
+    for index, secret_key in enumerate(keys):
         try:
-            return AESGCM(_key(secret_key, purpose)).decrypt(nonce, sealed, purpose.encode()).decode()
+            plaintext = AESGCM(_key(secret_key, purpose)).decrypt(nonce, sealed, purpose.encode())
         except InvalidTag:
             continue
+        return plaintext.decode(), index == 0
     raise SealBroken("no key opens this value")
+
+
+def unseal(value: str, purpose: str) -> str:
+    return open_sealed(value, purpose)[0]

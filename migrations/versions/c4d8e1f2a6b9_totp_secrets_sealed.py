@@ -31,7 +31,9 @@ def upgrade():
     rows = bind.execute(sa.select(_USERS.c.id, _USERS.c.totp_secret).where(_USERS.c.totp_secret.is_not(None))).all()
     for user_id, secret in rows:
         if not secret.startswith(PREFIX):
-            sealed = seal(secret, "totp", secret_key=current_app.config["SECRET_KEY"])
+            # The purpose names the user (as app.account.security does): a seed copied
+            # onto another user's row does not open.
+            sealed = seal(secret, f"totp:{user_id}", secret_key=current_app.config["SECRET_KEY"])
             bind.execute(_USERS.update().where(_USERS.c.id == user_id).values(totp_secret=sealed))
 
 
@@ -42,7 +44,8 @@ def downgrade():
     rows = bind.execute(sa.select(_USERS.c.id, _USERS.c.totp_secret).where(_USERS.c.totp_secret.is_not(None))).all()
     for user_id, secret in rows:
         if secret.startswith(PREFIX):
-            bind.execute(_USERS.update().where(_USERS.c.id == user_id).values(totp_secret=unseal(secret, "totp")))
+            plain = unseal(secret, f"totp:{user_id}")
+            bind.execute(_USERS.update().where(_USERS.c.id == user_id).values(totp_secret=plain))
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.alter_column('totp_secret', existing_type=sa.String(length=128), type_=sa.String(length=64),
                               existing_nullable=True)

@@ -11,8 +11,7 @@ import sqlalchemy as sa
 
 from app.account.models import LoginEvent, User
 from app.account.passwords import verify_password
-from app.account.security import change_password
-from app.core.secretbox import seal
+from app.account.security import change_password, seal_totp_secret
 from app.core.types import utcnow
 from app.extensions import db
 from app.invoices.models import Invoice, InvoiceStatus
@@ -265,8 +264,9 @@ def test_a_link_for_another_clients_invoice_is_refused(app, client, owner):
 def test_a_2fa_user_lands_on_the_login_page_with_the_invoice_as_next(app, client, owner, number):
     secret = pyotp.random_base32()
     with app.app_context():
-        sealed = seal(secret, "totp")
-    update_user(app, owner.user_id, totp_secret=sealed, totp_enabled_at=utcnow())
+        seal_totp_secret(db.session.get(User, owner.user_id), secret)
+        db.session.commit()
+    update_user(app, owner.user_id, totp_enabled_at=utcnow())
     path = link_path(app, owner.user_id, number)
 
     response = client.get(path)

@@ -422,16 +422,24 @@ def test_the_2fa_seed_is_stored_sealed_and_opens_only_with_the_key(app, client, 
     login(client)
     secret, _codes = enable_2fa(app, client)
     with app.app_context():
-        stored = db.session.get(User, owner.user_id).totp_secret
+        user = db.session.get(User, owner.user_id)
+        stored = user.totp_secret
         assert stored.startswith("v1:") and secret not in stored
-        assert unseal(stored, "totp") == secret
+        assert unseal(stored, f"totp:{owner.user_id}") == secret
         with pytest.raises(SealBroken):
-            unseal(stored, "another purpose")
-        # Rotating SECRET_KEY with the old one kept as a fallback still opens it; without, it does not.
+            unseal(stored, "totp:999")  # copied onto another user, it does not open
+        for broken in ("v1:not-base64!!", "v1:", "JBSWY3DPEHPK3PXP"):
+            with pytest.raises(SealBroken):
+                unseal(broken, f"totp:{owner.user_id}")
+
+        # SECRET_KEY rotated, the old one kept as a fallback: it opens, and is sealed again with the new key.
         app.config["SECRET_KEY"], app.config["SECRET_KEY_FALLBACKS"] = "a-new-key", ["testing-secret"]
-        assert totp_secret(db.session.get(User, owner.user_id)) == secret
+        assert totp_secret(user) == secret and user.totp_secret != stored
         app.config["SECRET_KEY_FALLBACKS"] = []
-        assert totp_secret(db.session.get(User, owner.user_id)) is None
+        assert totp_secret(user) == secret
+        user.totp_secret = stored  # sealed with a key that is gone: no code works (recovery codes do)
+        assert totp_secret(user) is None
+        db.session.rollback()
 
 
 def test_the_migration_seals_seeds_stored_in_the_clear(tmp_path):
@@ -460,7 +468,7 @@ def test_the_migration_seals_seeds_stored_in_the_clear(tmp_path):
         db.session.commit()
         upgrade()
         stored = db.session.scalar(sa.text("SELECT totp_secret FROM users"))
-        assert stored.startswith("v1:") and unseal(stored, "totp") == "JBSWY3DPEHPK3PXP"
+        assert stored.startswith("v1:") and unseal(stored, "totp:1") == "JBSWY3DPEHPK3PXP"
         downgrade(revision="b7e2f4a91c03")
         assert db.session.scalar(sa.text("SELECT totp_secret FROM users")) == "JBSWY3DPEHPK3PXP"
         db.engine.dispose()
