@@ -20,9 +20,10 @@ def local_date(moment: datetime) -> date:
     return moment.astimezone(billing_zone()).date()
 
 
-def today() -> date:
-    """Today's date for billing: invoices, the billing run, due dates."""
-    return local_date(datetime.now(UTC))
+def today(zone_name: str | None = None) -> date:
+    """Today's date for billing (invoices, the billing run, due dates), or in `zone_name`."""
+    now = datetime.now(UTC)
+    return now.astimezone(zone(zone_name)).date() if zone_name else local_date(now)
 
 
 def zone(name: str | None) -> ZoneInfo:

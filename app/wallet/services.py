@@ -260,14 +260,17 @@ def confirm_gateway_payment(
 
 
 def payable_invoices(client_id: int, numbers: list[str]) -> list[Invoice]:
-    """The client's unpaid proformas among `numbers` (others are ignored)."""
+    """The client's unpaid proformas among `numbers`, in the client's currency (others are ignored:
+    the card is charged into the balance, which pays only invoices in its own currency)."""
     return db.session.scalars(
         sa.select(Invoice)
+        .join(Client, Client.id == Invoice.client_id)
         .where(
             Invoice.client_id == client_id,
             Invoice.number.in_(numbers),
             Invoice.kind == DocumentKind.PROFORMA,
             Invoice.status == InvoiceStatus.UNPAID,
+            Invoice.currency == Client.currency,
         )
         .order_by(Invoice.due_date, Invoice.id)
     ).all()
@@ -444,7 +447,7 @@ def account_statement(client: Client, start: date, end: date) -> Statement:
     """Every entry from `start` to `end` (whole days in the client's time zone) with opening and closing balances."""
     if end < start:
         raise ValidationError("The end date is before the start date.", field="end")
-    start, end = max(start, date(2000, 1, 1)), min(end, today() + timedelta(days=1))
+    start, end = max(start, date(2000, 1, 1)), min(end, today(client.timezone) + timedelta(days=1))
     days_in = zone(client.timezone)
     since = datetime.combine(start, time.min, days_in)
     until = datetime.combine(end + timedelta(days=1), time.min, days_in)

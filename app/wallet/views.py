@@ -20,6 +20,7 @@ from app.core.money import to_decimal
 from app.core.pdf import render_pdf
 from app.core.policy import can
 from app.core.rendering import redirect_to, render_page
+from app.core.templating import local_time
 from app.errors import DomainError, ValidationError
 from app.extensions import csrf, db
 from app.invoices.services import InvoiceNotPayable
@@ -187,7 +188,7 @@ def statement():
     client = current_user.client
     form = StatementForm(request.args)
     form.validate()
-    start, end = form.period(today())
+    start, end = form.period(today(client.timezone))  # the client's days, as the entries are shown
     form.start.data, form.end.data = start, end
     try:
         result = account_statement(client, start, end)
@@ -238,7 +239,7 @@ def statement_csv(result) -> str:
         debit = to_decimal(-entry.amount_minor, entry.currency) if entry.amount_minor < 0 else ""
         writer.writerow(
             [
-                entry.created_at.strftime("%Y-%m-%d %H:%M"),
+                local_time(entry.created_at, "%Y-%m-%d %H:%M"),  # the reader's (the client's) zone
                 spreadsheet_safe(entry.description),
                 spreadsheet_safe(entry.kind.label),
                 credit,

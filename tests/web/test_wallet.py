@@ -300,6 +300,11 @@ def test_an_invoice_in_another_currency_is_not_paid_from_the_balance(app, client
             pay_invoices_from_wallet(owner.client_id, [invoice_id], key="k", actor="user:1")
         db.session.rollback()
     assert balance(app, owner.client_id) == 5000
+    # The pay page does not offer it either, so no card is charged for it.
+    login(client)
+    page = client.get(f"/invoices/pay?invoice={number}", follow_redirects=True).get_data(as_text=True)
+    assert "nothing left to pay" in page
+    assert counts(app)[1] == 0
 
 
 def test_balance_applies_partially_and_the_card_pays_the_rest(app, client, owner):
@@ -613,3 +618,33 @@ def test_another_clients_saved_card_cannot_be_used(app, owner):
         with pytest.raises(ValidationError, match="saved cards"):
             charge_card_to_wallet(owner.client_id, 5000, CardPayment(saved_card_id=card_id), key="k", actor="user:1")
     assert balance(app, owner.client_id) == 0
+
+
+def test_the_statement_dates_entries_in_the_clients_days_in_every_format(app, client, owner):
+    from datetime import UTC, datetime
+
+    from app.wallet.models import EntryKind
+
+    with app.app_context():
+        db.session.add(
+            LedgerEntry(
+                client_id=owner.client_id,
+                kind=EntryKind.ADJUSTMENT,
+                amount_minor=500,
+                currency="EUR",
+                balance_after_minor=500,
+                description="just after midnight in Bucharest",
+                idempotency_key="k-midnight",
+                actor="staff:1",
+                created_at=datetime(2025, 2, 28, 22, 30, tzinfo=UTC),  # 00:30 on 1 March, UTC+2
+            )
+        )
+        db.session.commit()
+    login(client)
+    march = "/wallet/statement?start=2025-03-01&end=2025-03-31"
+
+    assert "01 Mar 2025" in client.get(march).get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(client.get(march + "&format=csv").get_data(as_text=True))))
+    assert rows[2][:2] == ["2025-03-01 00:30", "just after midnight in Bucharest"]
+    february = client.get("/wallet/statement?start=2025-02-01&end=2025-02-28&format=csv").get_data(as_text=True)
+    assert "just after midnight" not in february
