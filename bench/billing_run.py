@@ -11,42 +11,22 @@ billing and reports services/s, proformas, and SQL statements per batch.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import psycopg
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import create_app
 from app.extensions import db
+from bench._pg import fresh_database
 from config import DevelopmentConfig
 
 RUN_DATE = date(2026, 12, 1)
 SERVICES_PER_CLIENT = 10
-
-
-def server_url() -> str:
-    if os.environ.get("BENCH_DATABASE_URL"):
-        return os.environ["BENCH_DATABASE_URL"].rsplit("/", 1)[0]
-    host = os.environ.get("TEST_PG_HOST", "127.0.0.1")
-    port = os.environ.get("TEST_PG_PORT", "5432")
-    user = os.environ.get("TEST_PG_USER", "billfold_test")
-    password = os.environ.get("TEST_PG_PASSWORD", "billfold_test")
-    return f"postgresql+psycopg://{user}:{password}@{host}:{port}"
-
-
-def fresh_database(name: str) -> str:
-    base = server_url()
-    plain = base.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"{base}/{name}"
 
 
 def seed(n_services: int) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import selectinload
 
 from app.core.dates import today
 from app.core.types import utcnow
@@ -171,6 +172,7 @@ def upcoming_renewals(client_id: int, *, until: date, limit: int = 5) -> list[Se
                 Service.status.in_([ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED]),
                 Service.next_due_date <= until,
             )
+            .options(selectinload(Service.product))
             .order_by(Service.next_due_date, Service.id)
             .limit(limit)
         )

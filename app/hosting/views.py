@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 from app.core.auth import client_login_required
 from app.core.dates import today
@@ -33,7 +34,10 @@ def get_owned_service_or_404(service_id: int) -> Service:
 @client_login_required
 def services():
     rows = db.session.scalars(
-        sa.select(Service).where(Service.client_id == current_user.client_id).order_by(Service.id.desc())
+        sa.select(Service)
+        .where(Service.client_id == current_user.client_id)
+        .options(selectinload(Service.product), selectinload(Service.group))
+        .order_by(Service.id.desc())
     ).all()
     return render_template("hosting/services.html", services=rows)
 
