@@ -25,7 +25,7 @@ def app_overrides(smtp_server, redis_url):
     return {**smtp_config(smtp_server), "REDIS_URL": redis_url}
 
 
-def run_worker(database_url: str, redis_url: str, smtp_server) -> None:
+def run_worker(database_url: str, redis_url: str, smtp_server, *options: str) -> None:
     """`python worker.py --burst` in its own process, as deployed."""
     env = {
         **os.environ,
@@ -39,7 +39,7 @@ def run_worker(database_url: str, redis_url: str, smtp_server) -> None:
         "SERVER_NAME": "billing.example.test",
     }
     result = subprocess.run(
-        [sys.executable, "worker.py", "--burst"],
+        [sys.executable, "worker.py", "--burst", *options],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -54,7 +54,8 @@ def message_status(app) -> MessageStatus:
         return db.session.scalars(sa.select(EmailMessage.status)).one()
 
 
-def test_job_goes_to_redis_and_a_worker_sends_it(app, database_url, redis_url, smtp_server):
+@pytest.mark.parametrize("options", [(), ("--no-fork",)], ids=["forking", "no-fork"])
+def test_job_goes_to_redis_and_a_worker_sends_it(app, database_url, redis_url, smtp_server, options):
     make_owner(app, email="queued@example.com")
 
     with app.app_context():
@@ -64,7 +65,7 @@ def test_job_goes_to_redis_and_a_worker_sends_it(app, database_url, redis_url, s
     assert smtp_server.handler.messages == [], "nothing is sent in the web process"
     assert message_status(app) is MessageStatus.QUEUED
 
-    run_worker(database_url, redis_url, smtp_server)
+    run_worker(database_url, redis_url, smtp_server, *options)
 
     assert [m.rcpt_tos for m in smtp_server.handler.messages] == [["queued@example.com"]]
     assert message_status(app) is MessageStatus.SENT
