@@ -72,6 +72,8 @@ class Config:
     SUSPEND_DAYS_AFTER = env_int("SUSPEND_DAYS_AFTER", 5)
     TERMINATE_DAYS_AFTER = env_int("TERMINATE_DAYS_AFTER", 30)
     BILLING_RUN_BATCH = env_int("BILLING_RUN_BATCH", 1000)
+    # An order nobody paid: its proforma and services are cancelled this many days after due (0: never).
+    ORDER_CANCEL_DAYS = env_int("ORDER_CANCEL_DAYS", 30)
     INVOICES_PER_PAGE = 20
 
     # The seller's time zone: the date on an invoice, the year of its number and the

@@ -40,7 +40,7 @@ def billing_run_command(run_date) -> None:
     click.echo(
         f"billing run {result.run_date}: {len(result.proforma_ids)} renewal proforma(s), "
         f"{len(result.suspended_ids)} service(s) suspended, {len(result.terminated_ids)} terminated, "
-        f"{result.cancelled_proformas} proforma(s) cancelled"
+        f"{result.cancelled_proformas} proforma(s) cancelled, {len(result.cancelled_orders)} unpaid order(s) cancelled"
     )
 
 

@@ -57,6 +57,7 @@ class RunResult:
     suspended_ids: list[int] = field(default_factory=list)
     terminated_ids: list[int] = field(default_factory=list)
     cancelled_proformas: int = 0
+    cancelled_orders: list[int] = field(default_factory=list)
     reminders: int = 0
 
 
@@ -72,6 +73,8 @@ def run_billing(run_date: date, *, batch_clients: int | None = None) -> RunResul
     from app.notify.handlers import send_invoice_reminders
 
     result.terminated_ids, result.cancelled_proformas = terminate_long_overdue_services(run_date)
+    db.session.commit()
+    result.cancelled_orders = cancel_abandoned_orders(run_date)
     db.session.commit()
     result.proforma_ids = create_renewal_proformas(run_date, batch_clients=batch_clients)
     result.suspended_ids = suspend_overdue_services(run_date)
@@ -366,6 +369,47 @@ def suspend_overdue_services(run_date: date) -> list[int]:
     if suspended:
         emit("services_suspended", service_ids=list(suspended), reason="overdue")
     return list(suspended)
+
+
+def cancel_abandoned_orders(run_date: date) -> list[int]:
+    """Cancel order proformas still unpaid ORDER_CANCEL_DAYS after their due date
+    (nothing paid on them), and the services they ordered, which never started.
+    Returns the proformas' ids. 0 days: orders wait forever."""
+    days = current_app.config["ORDER_CANCEL_DAYS"]
+    if not days:
+        return []
+    abandoned = (
+        Invoice.kind == DocumentKind.PROFORMA,
+        Invoice.origin == ProformaOrigin.ORDER,
+        Invoice.status == InvoiceStatus.UNPAID,
+        Invoice.amount_paid_minor == 0,
+        Invoice.due_date <= add_days(run_date, -days),
+    )
+    # Clients first, in id order: the lock order payments use.
+    db.session.execute(
+        sa.select(Client.id)
+        .where(Client.id.in_(sa.select(Invoice.client_id).where(*abandoned)))
+        .order_by(Client.id)
+        .with_for_update()
+    ).all()
+    cancelled = db.session.scalars(
+        sa.update(Invoice)
+        .where(*abandoned)
+        .values(status=InvoiceStatus.CANCELLED)
+        .returning(Invoice.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if cancelled:
+        db.session.execute(
+            sa.update(Service)
+            .where(
+                Service.status == ServiceStatus.PENDING,
+                Service.id.in_(sa.select(InvoiceLine.service_id).where(InvoiceLine.invoice_id.in_(list(cancelled)))),
+            )
+            .values(status=ServiceStatus.CANCELLED)
+            .execution_options(synchronize_session=False)
+        )
+    return list(cancelled)
 
 
 def terminate_long_overdue_services(run_date: date) -> tuple[list[int], int]:

@@ -289,3 +289,49 @@ def test_an_order_paid_on_the_31st_renews_on_month_ends(app):
         service = db.session.get(Service, service_id)
         assert (service.billing_day, service.next_due_date) == (31, date(2027, 2, 28))
     assert renew_and_pay(app, service_id, 1) == [date(2027, 3, 31)]
+
+
+def make_order(app, client_id: int, *, due: date, paid_minor: int = 0) -> tuple[int, int]:
+    """An order proforma for a new (pending) service; (proforma id, service id)."""
+    from app.invoices.models import ProformaOrigin
+    from app.invoices.services import LineSpec, create_proforma
+
+    service_id = make_service(app, client_id, due=None, status="pending", label=f"order-{due}.example.com")
+    with app.app_context():
+        proforma = create_proforma(
+            db.session.get(Client, client_id),
+            [LineSpec("Web hosting", 1000, service_id=service_id)],
+            origin=ProformaOrigin.ORDER,
+            issue_date=due,
+            due_date=due,
+        )
+        if paid_minor:
+            record_payment(proforma.id, paid_minor)
+        db.session.commit()
+        return proforma.id, service_id
+
+
+def test_an_order_nobody_paid_is_cancelled_with_its_services_after_the_grace_days(app):
+    owner = make_owner(app)
+    run = date(2027, 3, 1)
+    old, old_service = make_order(app, owner.client_id, due=run - timedelta(days=30))
+    recent, recent_service = make_order(app, owner.client_id, due=run - timedelta(days=29))
+    part_paid, part_paid_service = make_order(app, owner.client_id, due=run - timedelta(days=60), paid_minor=500)
+    renewal_service = make_service(app, owner.client_id, due=run - timedelta(days=40), status="suspended")
+
+    with app.app_context():
+        result = run_billing(run)
+        assert result.cancelled_orders == [old]
+        status = {i: db.session.get(Invoice, i).status for i in (old, recent, part_paid)}
+        assert status == {old: InvoiceStatus.CANCELLED, recent: InvoiceStatus.UNPAID, part_paid: InvoiceStatus.UNPAID}
+        services = {s: db.session.get(Service, s).status for s in (old_service, recent_service, part_paid_service)}
+        assert services == {
+            old_service: ServiceStatus.CANCELLED,
+            recent_service: ServiceStatus.PENDING,
+            part_paid_service: ServiceStatus.PENDING,  # money was paid on it: staff decide
+        }
+        assert db.session.get(Service, renewal_service).status is not ServiceStatus.CANCELLED
+        assert run_billing(run).cancelled_orders == []  # a second run changes nothing
+
+        app.config["ORDER_CANCEL_DAYS"] = 0  # never
+        assert run_billing(run + timedelta(days=90)).cancelled_orders == []
