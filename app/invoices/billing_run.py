@@ -166,20 +166,22 @@ def create_renewal_proformas(run_date: date, *, batch_clients: int) -> list[int]
             db.session.commit()
             continue
         ids = _create_batch(run_date, rows)
+        free = _settle_free_proformas(ids)  # nothing to pay: no "proforma due" email or SMS
         # Subscribers write their outbox rows in this same transaction.
-        emit("proformas_issued", proforma_ids=ids, origin=ProformaOrigin.RENEWAL.value)
-        _settle_free_proformas(ids)
+        if to_pay := [i for i in ids if i not in free]:
+            emit("proformas_issued", proforma_ids=to_pay, origin=ProformaOrigin.RENEWAL.value)
         db.session.commit()
         created.extend(ids)
 
 
-def _settle_free_proformas(ids: list[int]) -> None:
-    """A proforma with nothing to pay (free services) is settled at once."""
+def _settle_free_proformas(ids: list[int]) -> set[int]:
+    """A proforma with nothing to pay (free services) is settled at once. Returns their ids."""
     from app.invoices.services import settle_proforma
 
     free = db.session.scalars(sa.select(Invoice).where(Invoice.id.in_(ids), Invoice.total_minor <= 0)).all()
     for proforma in free:
         settle_proforma(proforma, paid_at=utcnow())
+    return {proforma.id for proforma in free}
 
 
 def _payers(client_ids: list[int]) -> dict[int, tuple[int, dict, str]]:
@@ -400,6 +402,7 @@ def cancel_abandoned_orders(run_date: date) -> list[int]:
         .execution_options(synchronize_session=False)
     ).all()
     if cancelled:
+        _release_queued_items(cancelled)
         db.session.execute(
             sa.update(Service)
             .where(
@@ -410,6 +413,16 @@ def cancel_abandoned_orders(run_date: date) -> list[int]:
             .execution_options(synchronize_session=False)
         )
     return list(cancelled)
+
+
+def _release_queued_items(cancelled_ids) -> None:
+    """Queued items on a cancelled proforma wait for the client's next one."""
+    db.session.execute(
+        sa.update(QueuedItem)
+        .where(QueuedItem.invoice_id.in_(list(cancelled_ids)))
+        .values(invoice_id=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def terminate_long_overdue_services(run_date: date) -> tuple[list[int], int]:
@@ -456,12 +469,6 @@ def terminate_long_overdue_services(run_date: date) -> tuple[list[int], int]:
         .all()
     )
     if cancelled:
-        # Queued items on a cancelled proforma wait for the client's next one.
-        db.session.execute(
-            sa.update(QueuedItem)
-            .where(QueuedItem.invoice_id.in_(cancelled))
-            .values(invoice_id=None)
-            .execution_options(synchronize_session=False)
-        )
+        _release_queued_items(cancelled)
     emit("services_terminated", service_ids=list(terminated))
     return list(terminated), len(cancelled)
