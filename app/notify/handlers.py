@@ -52,6 +52,10 @@ def _may_see(users: list[User], permission: str) -> list[User]:
     return [u for u in users if u.role is UserRole.OWNER or permission in (u.permissions or [])]
 
 
+def _sees_invoices(user: User) -> bool:
+    return user.role is UserRole.OWNER or "invoices.view" in (user.permissions or [])
+
+
 def _users_by_client(client_ids) -> dict[int, list[User]]:
     users = db.session.scalars(sa.select(User).where(User.client_id.in_(set(client_ids))).order_by(User.id)).all()
     grouped: dict[int, list[User]] = defaultdict(list)
@@ -82,6 +86,11 @@ SMS_TEXTS = {
         "Please do not reply to this SMS.",
         "ro": "{brand}: serviciul {service} a fost suspendat. Platiti proforma {number} pentru reactivare. "
         "Nu raspundeti la acest SMS.",
+    },
+    # For a user who may not see invoices: no invoice number.
+    "suspended_no_invoice": {
+        "en": "{brand}: {service} was suspended. Details in your account. Please do not reply to this SMS.",
+        "ro": "{brand}: serviciul {service} a fost suspendat. Detalii in contul de client. Nu raspundeti la acest SMS.",
     },
 }
 
@@ -202,10 +211,15 @@ def on_services_suspended(sender, *, service_ids: list[int], reason: str) -> Non
         c.id: c for c in db.session.scalars(sa.select(Client).where(Client.id.in_({s.client_id for s in services})))
     }
     users = _users_by_client(clients)
+    proformas = {
+        p.id: p for p in db.session.scalars(sa.select(Invoice).where(Invoice.id.in_(set(open_proformas.values()))))
+    }
     for service in services:
         client = clients[service.client_id]
-        proforma = db.session.get(Invoice, open_proformas[service.id]) if service.id in open_proformas else None
+        proforma = proformas.get(open_proformas.get(service.id))
         for user in recipients(users[client.id], "service_suspended"):
+            # The invoice (number, amount, sign-in link) only for who may see invoices.
+            invoice = proforma if _sees_invoices(user) else None
             queue_email(
                 "service_suspended",
                 to=user,
@@ -213,18 +227,19 @@ def on_services_suspended(sender, *, service_ids: list[int], reason: str) -> Non
                 flush=False,
                 service=service,
                 reason=reason,
-                invoice=proforma,
-                amount=_money(proforma) if proforma else None,
-                invoice_url=invoice_login_url(user, proforma) if proforma else external_url("account.login"),
+                invoice=invoice,
+                amount=_money(invoice) if invoice else None,
+                invoice_url=invoice_login_url(user, invoice) if invoice else external_url("account.login"),
             )
         for user in _may_see(users[client.id], "services"):  # SMS for a suspension whatever its reason
+            invoice = proforma if _sees_invoices(user) else None
             queue_sms(
                 user,
                 client,
-                kind="suspended",
+                kind="suspended" if invoice else "suspended_no_invoice",
                 event_key=f"suspended:{service.id}:{service.suspended_on}",
                 service=service.label,
-                number=proforma.number if proforma else "-",
+                number=invoice.number if invoice else "-",
             )
     db.session.flush()
 
