@@ -174,6 +174,7 @@ def accept_invite(token: str, password: str) -> User:
     user = invited_user(token, lock=True)
     user.password_hash = hash_password(password)
     user.reset_nonce = new_security_stamp()
+    user.security_stamp = new_security_stamp()  # a password is set: older email links stop working
     user.invited_at = None
     db.session.flush()
     return user
