@@ -44,6 +44,31 @@ def billing_run_command(run_date) -> None:
     )
 
 
+@outbox_cli.command("retry-failed")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only emails created on or after this day.")
+def outbox_retry_failed_command(since) -> None:
+    """Queue failed emails again (after a mail outage longer than the retries), then flush."""
+    from datetime import UTC
+
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.notify.models import EmailMessage, MessageStatus
+    from app.notify.outbox import flush_outbox
+
+    query = sa.update(EmailMessage).where(EmailMessage.status == MessageStatus.FAILED)
+    if since:
+        query = query.where(EmailMessage.created_at >= since.replace(tzinfo=UTC))
+    requeued = db.session.execute(
+        query.values(status=MessageStatus.QUEUED, attempts=0, next_attempt_at=None, handed_at=None).execution_options(
+            synchronize_session=False
+        )
+    ).rowcount
+    db.session.commit()
+    found, handed = flush_outbox()
+    click.echo(f"{requeued} failed email(s) queued again; {found} queued message(s), {handed} handed to the queue.")
+
+
 @outbox_cli.command("flush")
 @click.option("--now", "ignore_backoff", is_flag=True, help="Also retry messages still in their backoff delay.")
 def outbox_flush_command(ignore_backoff: bool) -> None:

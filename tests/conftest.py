@@ -165,6 +165,13 @@ class SmtpCollector:
 
     def __init__(self) -> None:
         self.messages: list = []
+        self.refuse: set[str] = set()  # addresses answered 550 at RCPT
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(envelope)

@@ -11,15 +11,19 @@ import functools
 import importlib
 import logging
 import os
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
 from redis import Redis
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+
+from app.core.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +80,10 @@ def _resolve(path: str) -> Callable:
     return getattr(importlib.import_module(module), name)
 
 
+# The setting that caps a job's attempts, where it is not OUTBOX_MAX_ATTEMPTS.
+_MAX_ATTEMPTS = {"app.notify.sms.send_sms": "SMS_MAX_ATTEMPTS"}
+
+
 def enqueue(path: str, *args: int | str) -> bool:
     """Run job `path` with `args`: on RQ when configured, else right here.
 
@@ -95,7 +103,7 @@ def enqueue(path: str, *args: int | str) -> bool:
         queue.enqueue(
             path,
             *args,
-            retry=Retry(max=max(app.config["OUTBOX_MAX_ATTEMPTS"] - 1, 1), interval=intervals),
+            retry=Retry(max=max(app.config[_MAX_ATTEMPTS.get(path, "OUTBOX_MAX_ATTEMPTS")] - 1, 1), interval=intervals),
             job_timeout=120,
         )
     except Exception:
@@ -111,7 +119,7 @@ def _collect_outbox_rows(session: Session, flush_context) -> None:
     for obj in session.new:
         path = getattr(obj, "__outbox_job__", None)
         if path:
-            pending.append([savepoint, path, obj.id])
+            pending.append([savepoint, path, obj.id, type(obj).__table__])
 
 
 def _enqueue_after_commit(session: Session) -> None:
@@ -127,8 +135,28 @@ def _enqueue_after_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending or not has_app_context():
         return
-    for _, path, obj_id in pending:
-        enqueue(path, obj_id)
+    handed = [(table, obj_id) for _, path, obj_id, table in pending if enqueue(path, obj_id)]
+    if get_queue() is not None:
+        mark_handed(handed)
+
+
+def mark_handed(handed: list) -> None:
+    """Record when outbox rows went to RQ (`handed_at`), so the sweeper does not
+    hand them again while they wait there (OUTBOX_REHAND_AFTER). Best effort, in
+    a transaction of its own: the rows are committed already."""
+    from app.extensions import db
+
+    by_table = defaultdict(list)
+    for table, obj_id in handed:
+        by_table[table].append(obj_id)
+    if not by_table:
+        return
+    try:
+        with db.engine.begin() as conn:
+            for table, ids in by_table.items():
+                conn.execute(sa.update(table).where(table.c.id.in_(ids)).values(handed_at=utcnow()))
+    except Exception:
+        log.warning("could not record handed_at; the sweeper may hand these rows again", exc_info=True)
 
 
 def _forget_pending(session: Session) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import smtplib
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -13,47 +15,97 @@ from app.extensions import db
 from app.notify.email import deliver
 from app.notify.models import EmailMessage, MessageStatus
 
+log = logging.getLogger(__name__)
+
 
 class DeliveryFailed(Exception):
     """A send attempt failed and will be retried (RQ retries on this)."""
 
 
+def email_lease() -> timedelta:
+    """How long a claimed email belongs to the job sending it (longer than any SMTP exchange)."""
+    return timedelta(seconds=3 * current_app.config["MAIL_TIMEOUT"] + 30)
+
+
+def is_permanent(error: Exception) -> bool:
+    """Whether the mail server refused this message for good (a 5xx about its recipients or content).
+
+    Anything else (connection refused, timeouts, 4xx, a login problem) is the
+    server's or our configuration's trouble: the message waits for it to pass.
+    """
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(500 <= code < 600 for code, _ in error.recipients.values())
+    return isinstance(error, smtplib.SMTPDataError) and 500 <= error.smtp_code < 600
+
+
+def _retry_delay(attempts: int) -> timedelta:
+    intervals = current_app.config["OUTBOX_RETRY_INTERVALS"]
+    return timedelta(seconds=intervals[min(attempts, len(intervals)) - 1])
+
+
 @job
 def send_email(message_id: int) -> str:
-    """Send one outbox email unless it was already sent or has given up.
+    """Send one outbox email unless it was sent, has failed for good, or is not due yet.
 
-    Holds the row lock while sending, so two jobs for the same message (the
-    sweeper re-enqueued it) send it once; a job that finds the row locked leaves
-    it to the job holding it. Delivery is at least once: if the process dies
-    between the SMTP answer and our commit, the retry sends again with the same
-    Message-ID. Returns what happened.
+    The job claims the message with a compare-and-set (queued and due -> one
+    more attempt, held for a lease) and commits before talking to the mail
+    server, so no transaction or lock stays open during SMTP, and a second job
+    for the same message (an RQ retry, the sweeper's copy) finds it not due and
+    leaves it. A mail server that is down or answers 4xx makes the message
+    wait: retried with backoff (OUTBOX_RETRY_INTERVALS, about three days in
+    all) until OUTBOX_MAX_ATTEMPTS, then `failed` (`flask outbox retry-failed`
+    queues those again after a longer outage). A 5xx refusal of the message
+    itself ends it `failed` at once. Delivery is at least once: if the process dies
+    between the SMTP answer and our commit, the lease runs out and the sweeper
+    sends again with the same Message-ID.
+
+    Returns "sent", "failed", "waiting" (not due: backoff, or another job has
+    it) or "skipped" (sent, failed or gone); raises DeliveryFailed after a
+    failed attempt that will be retried.
     """
-    message = db.session.scalar(
-        sa.select(EmailMessage).where(EmailMessage.id == message_id).with_for_update(skip_locked=True)
+    now = utcnow()
+    claimed = (
+        db.session.execute(
+            sa.update(EmailMessage)
+            .where(
+                EmailMessage.id == message_id,
+                EmailMessage.status == MessageStatus.QUEUED,
+                sa.or_(EmailMessage.next_attempt_at.is_(None), EmailMessage.next_attempt_at <= now),
+                sa.or_(EmailMessage.claimed_until.is_(None), EmailMessage.claimed_until <= now),
+            )
+            .values(attempts=EmailMessage.attempts + 1, last_attempt_at=now, claimed_until=now + email_lease())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
     )
-    if message is None:
+    db.session.commit()
+    message = db.session.get(EmailMessage, message_id)
+    if not claimed:
+        outcome = "waiting" if message is not None and message.status is MessageStatus.QUEUED else "skipped"
         db.session.rollback()
-        exists = db.session.scalar(sa.select(EmailMessage.id).where(EmailMessage.id == message_id))
-        return "busy" if exists else "skipped"
-    if message.status is not MessageStatus.QUEUED:
-        db.session.rollback()
-        return "skipped"
-    message.attempts += 1
-    message.last_attempt_at = utcnow()
+        return outcome
+    db.session.expunge(message)  # deliver() reads a detached copy:
+    db.session.rollback()  # no transaction stays open during SMTP
     try:
         deliver(message)
     except Exception as exc:
+        message = db.session.get(EmailMessage, message_id)
         message.last_error = f"{type(exc).__name__}: {exc}"[:500]
-        if message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
+        message.claimed_until = None
+        if is_permanent(exc) or message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
             message.status = MessageStatus.FAILED
+            message.next_attempt_at = None
             db.session.commit()
+            log.warning(
+                "email #%s failed for good after %s attempt(s): %s", message_id, message.attempts, message.last_error
+            )
             return "failed"
-        intervals = current_app.config["OUTBOX_RETRY_INTERVALS"]
-        wait = intervals[min(message.attempts, len(intervals)) - 1]
-        message.next_attempt_at = utcnow() + timedelta(seconds=wait)
+        message.next_attempt_at = utcnow() + _retry_delay(message.attempts)
         db.session.commit()
         raise DeliveryFailed(message.last_error) from exc
+    message = db.session.get(EmailMessage, message_id)
     message.status = MessageStatus.SENT
+    message.claimed_until = None
     message.sent_at = utcnow()
     message.last_error = None
     message.next_attempt_at = None

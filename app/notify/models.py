@@ -38,6 +38,10 @@ class EmailMessage(db.Model):
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # After a failed attempt: not before this time (the sweeper respects it).
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set while a job is sending it (a lease): no other job takes it until then.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When it last went to RQ: the sweeper hands it again only OUTBOX_REHAND_AFTER later.
+    handed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -46,6 +50,7 @@ class SmsStatus(enum.StrEnum):
     SENDING = "sending"  # handed to the gateway; outcome not yet recorded
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # no longer true when its turn came (the proforma was paid, the service is back)
 
 
 class SmsMessage(db.Model):
@@ -75,6 +80,8 @@ class SmsMessage(db.Model):
     # Quiet hours: not before this time (the client's morning).
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When it last went to RQ: the sweeper hands it again only OUTBOX_REHAND_AFTER later.
+    handed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+from datetime import timedelta
 
-from app.core.queue import enqueue
+import sqlalchemy as sa
+from flask import current_app
+
+from app.core.queue import enqueue, get_queue, mark_handed
 from app.core.types import utcnow
 from app.extensions import db
 from app.notify.models import EmailMessage, MessageStatus
@@ -14,8 +17,9 @@ def flush_outbox(*, ignore_backoff: bool = False) -> tuple[int, int]:
     """Enqueue every queued email and SMS whose retry time has come. Returns (found, handed).
 
     Safe to run any time: a job skips a message another job already sent.
-    `ignore_backoff` also takes messages still waiting out their retry delay; an
-    SMS waiting for the end of quiet hours (`not_before`) always waits. An SMS
+    `ignore_backoff` makes messages waiting out their retry delay due now (not an
+    email a job is sending right now); an SMS waiting for the end of quiet
+    hours (`not_before`) always waits. An SMS
     left `sending` past its lease (its worker died mid-send) is handed over too:
     the job marks it failed with an unknown outcome and does not resend it.
     """
@@ -23,19 +27,40 @@ def flush_outbox(*, ignore_backoff: bool = False) -> tuple[int, int]:
     from app.notify.sms import sending_lease
 
     now = utcnow()
-    query = sa.select(EmailMessage.id).where(EmailMessage.status == MessageStatus.QUEUED)
+    if ignore_backoff:
+        # Due now (the jobs check it); an email a job is sending right now keeps its claim.
+        db.session.execute(
+            sa.update(EmailMessage)
+            .where(EmailMessage.status == MessageStatus.QUEUED)
+            .values(next_attempt_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.execute(
+            sa.update(SmsMessage)
+            .where(SmsMessage.status == SmsStatus.QUEUED)
+            .values(next_attempt_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    # A row handed to RQ lately is waiting there (a backlog after a big billing
+    # run): handing it again every minute would only multiply the jobs.
+    rehand_before = now - timedelta(seconds=current_app.config["OUTBOX_REHAND_AFTER"])
+    query = sa.select(EmailMessage.id).where(
+        EmailMessage.status == MessageStatus.QUEUED,
+        sa.or_(EmailMessage.next_attempt_at.is_(None), EmailMessage.next_attempt_at <= now),
+        sa.or_(EmailMessage.claimed_until.is_(None), EmailMessage.claimed_until <= now),
+    )
     if not ignore_backoff:
-        query = query.where(sa.or_(EmailMessage.next_attempt_at.is_(None), EmailMessage.next_attempt_at <= now))
+        query = query.where(sa.or_(EmailMessage.handed_at.is_(None), EmailMessage.handed_at <= rehand_before))
     ids = db.session.scalars(query.order_by(EmailMessage.id)).all()
 
     queued_sms = sa.and_(
         SmsMessage.status == SmsStatus.QUEUED,
         sa.or_(SmsMessage.not_before.is_(None), SmsMessage.not_before <= now),
+        sa.or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now),
     )
     if not ignore_backoff:
-        queued_sms = sa.and_(
-            queued_sms, sa.or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now)
-        )
+        queued_sms = sa.and_(queued_sms, sa.or_(SmsMessage.handed_at.is_(None), SmsMessage.handed_at <= rehand_before))
     stale_sending = sa.and_(
         SmsMessage.status == SmsStatus.SENDING,
         sa.or_(SmsMessage.last_attempt_at.is_(None), SmsMessage.last_attempt_at <= now - sending_lease()),
@@ -44,6 +69,8 @@ def flush_outbox(*, ignore_backoff: bool = False) -> tuple[int, int]:
         sa.select(SmsMessage.id).where(sa.or_(queued_sms, stale_sending)).order_by(SmsMessage.id)
     ).all()
     db.session.rollback()  # end our read before in-process jobs write
-    handed = sum(1 for message_id in ids if enqueue(EmailMessage.__outbox_job__, message_id))
-    handed += sum(1 for message_id in sms_ids if enqueue(SmsMessage.__outbox_job__, message_id))
-    return len(ids) + len(sms_ids), handed
+    handed = [(EmailMessage.__table__, i) for i in ids if enqueue(EmailMessage.__outbox_job__, i)]
+    handed += [(SmsMessage.__table__, i) for i in sms_ids if enqueue(SmsMessage.__outbox_job__, i)]
+    if get_queue() is not None:
+        mark_handed(handed)
+    return len(ids) + len(sms_ids), len(handed)

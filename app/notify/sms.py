@@ -350,11 +350,37 @@ def _transition(message_id: int, condition: sa.ColumnElement[bool], **values) ->
     return result.rowcount == 1
 
 
+def still_true(event_key: str) -> bool:
+    """Whether what the SMS says still holds: it may wait hours (quiet hours, retries).
+
+    "renewal:<number>": the proforma is still unpaid. "suspended:<service id>:<day>":
+    the service is still suspended.
+    """
+    from app.hosting.models import Service, ServiceStatus
+    from app.invoices.models import DocumentKind, Invoice, InvoiceStatus
+
+    kind, _, rest = event_key.partition(":")
+    if kind == "renewal":
+        status = db.session.scalar(
+            sa.select(Invoice.status).where(Invoice.number == rest, Invoice.kind == DocumentKind.PROFORMA)
+        )
+        return status in (None, InvoiceStatus.UNPAID)  # cancelled only when known to be settled
+    if kind == "suspended":
+        service_id = rest.partition(":")[0]
+        if not service_id.isdigit():
+            return True
+        return (
+            db.session.scalar(sa.select(Service.status).where(Service.id == int(service_id))) is ServiceStatus.SUSPENDED
+        )
+    return True
+
+
 @job
 def send_sms(message_id: int) -> str:
     """Send one outbox SMS at most once. Returns what happened.
 
-    "sent", "failed" (gave up after SMS_MAX_ATTEMPTS), "waiting" (quiet hours:
+    "sent", "cancelled" (no longer true: the proforma was paid, the service is
+    back), "failed" (gave up after SMS_MAX_ATTEMPTS), "waiting" (quiet hours:
     left queued for the sweeper), "busy" (another job holds it), "skipped"
     (already sent/failed, or gone), "unknown" (found `sending` past its lease:
     marked failed, not resent). Raises DeliveryFailed after a failed attempt
@@ -391,16 +417,26 @@ def send_sms(message_id: int) -> str:
     if message.status is not SmsStatus.QUEUED:
         db.session.rollback()
         return "skipped"
-    if message.not_before is not None and message.not_before > now:
+    if (message.not_before is not None and message.not_before > now) or (
+        message.next_attempt_at is not None and message.next_attempt_at > now
+    ):
         db.session.rollback()
         return "waiting"
+
+    if not still_true(message.event_key):
+        _transition(message_id, SmsMessage.status == SmsStatus.QUEUED, status=SmsStatus.CANCELLED, next_attempt_at=None)
+        db.session.commit()
+        return "cancelled"
 
     outgoing = OutgoingSms(message.id, message.phone, message.sender, message.body)
     # Compare-and-set queued -> sending: atomic even where FOR UPDATE is a no-op
     # (SQLite), so two concurrent jobs never both send.
     claimed = _transition(
         message_id,
-        SmsMessage.status == SmsStatus.QUEUED,
+        sa.and_(
+            SmsMessage.status == SmsStatus.QUEUED,
+            sa.or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now),
+        ),
         status=SmsStatus.SENDING,
         attempts=SmsMessage.attempts + 1,
         last_attempt_at=now,

@@ -3,11 +3,14 @@ loopback, each message sent once, retries, and the sweeper."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 
+from app.core.types import utcnow
 from app.extensions import db
-from app.notify.jobs import DeliveryFailed, send_email
+from app.notify.jobs import send_email
 from app.notify.models import EmailMessage, MessageStatus
 from tests.conftest import smtp_config
 from tests.helpers import make_owner
@@ -67,22 +70,44 @@ def test_smtp_down_keeps_message_queued_then_flush_sends_it_once(app, smtp_serve
     assert len(smtp_server.handler.messages) == 1
 
 
-def test_message_fails_after_the_last_attempt(app, smtp_server):
+def test_a_job_inside_the_backoff_or_the_claim_does_not_try_again(app, smtp_server):
+    smtp_server.stop()
+    make_owner(app)  # attempt 1 fails: retry in a minute
+    message_id = only_message(app).id
+    with app.app_context():
+        assert send_email(message_id) == "waiting", "an RQ retry and the sweeper's copy must not both try"
+        message = db.session.get(EmailMessage, message_id)
+        message.next_attempt_at, message.claimed_until = None, utcnow() + timedelta(minutes=1)  # being sent
+        db.session.commit()
+        assert send_email(message_id) == "waiting"
+    assert only_message(app).attempts == 1
+
+
+def test_after_the_last_attempt_it_fails_and_retry_failed_sends_it_once(app, smtp_server, runner):
     smtp_server.stop()
     make_owner(app)  # attempt 1, in-process
-    message_id = only_message(app).id
     max_attempts = app.config["OUTBOX_MAX_ATTEMPTS"]
-
-    with app.app_context():
-        for _ in range(max_attempts - 2):
-            with pytest.raises(DeliveryFailed):
-                send_email(message_id)  # RQ retries with backoff on this error
-        assert send_email(message_id) == "failed"
-        assert send_email(message_id) == "skipped"
-
+    for _ in range(max_attempts - 1):
+        runner.invoke(args=["outbox", "flush", "--now"])  # as if each retry time had come
     message = only_message(app)
-    assert message.status is MessageStatus.FAILED
-    assert message.attempts == max_attempts
+    assert message.status is MessageStatus.FAILED and message.attempts == max_attempts
+    assert "0 queued message(s)" in runner.invoke(args=["outbox", "flush", "--now"]).output
+
+    smtp_server.start()  # the outage is over: staff queue the failed ones again
+    result = runner.invoke(args=["outbox", "retry-failed"])
+    assert "1 failed email(s) queued again" in result.output, result.output
+    assert len(smtp_server.handler.messages) == 1
+    assert only_message(app).status is MessageStatus.SENT
+    runner.invoke(args=["outbox", "retry-failed"])
+    assert len(smtp_server.handler.messages) == 1
+
+
+def test_a_recipient_refused_for_good_fails_at_once(app, smtp_server):
+    smtp_server.handler.refuse = {"gone@example.com"}
+    make_owner(app, email="gone@example.com")
+    message = only_message(app)
+    assert message.status is MessageStatus.FAILED and message.attempts == 1
+    assert "550" in message.last_error
 
 
 @pytest.fixture

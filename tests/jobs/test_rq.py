@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,21 @@ def test_redis_down_at_commit_then_flush_sends_once(app, database_url, redis_url
         get_queue().enqueue("app.notify.jobs.send_email", message_id)
     run_worker(database_url, redis_url, smtp_server)
     assert len(smtp_server.handler.messages) == 1
+
+
+def test_the_sweeper_does_not_hand_again_what_waits_in_redis(app, redis_url, runner):
+    make_owner(app)  # the welcome email goes to RQ at commit
+    with app.app_context():
+        assert get_queue().count == 1
+        assert db.session.scalars(sa.select(EmailMessage.handed_at)).one() is not None
+
+    result = runner.invoke(args=["outbox", "flush"])
+    assert "0 queued message(s)" in result.output, "a backlog in Redis is not multiplied every minute"
+    with app.app_context():
+        assert get_queue().count == 1
+        message = db.session.scalars(sa.select(EmailMessage)).one()
+        message.handed_at -= timedelta(seconds=app.config["OUTBOX_REHAND_AFTER"] + 1)  # a worker lost it
+        db.session.commit()
+    assert "1 queued message(s), 1 handed" in runner.invoke(args=["outbox", "flush"]).output
+    with app.app_context():
+        assert get_queue().count == 2

@@ -320,6 +320,12 @@ def test_console_backend(app, owner, capsys):
     assert "Console text" in capsys.readouterr().out
 
 
+def retry_time_comes(app, message_id: int) -> None:
+    with app.app_context():
+        db.session.get(SmsMessage, message_id).next_attempt_at = None
+        db.session.commit()
+
+
 def test_gateway_error_retries_with_backoff_then_fails(app, owner, gateway, runner):
     gateway.status, gateway.answer = 500, b'{"error": "down"}'
     message_id = add_sms(app, owner)  # attempt 1, in-process at commit
@@ -331,8 +337,13 @@ def test_gateway_error_retries_with_backoff_then_fails(app, owner, gateway, runn
     assert "0 queued message(s)" in runner.invoke(args=["outbox", "flush"]).output, "the sweeper respects backoff"
     assert len(gateway.requests) == 1
 
+    assert run_job(app, message_id) == "waiting", "a job inside the backoff does not try"
+    assert len(gateway.requests) == 1
+
+    retry_time_comes(app, message_id)
     with pytest.raises(DeliveryFailed):
         run_job(app, message_id)  # attempt 2: RQ retries on this
+    retry_time_comes(app, message_id)
     assert run_job(app, message_id) == "failed"  # attempt 3 = SMS_MAX_ATTEMPTS
     assert run_job(app, message_id) == "skipped"
     message = load(app, message_id)
