@@ -66,8 +66,6 @@ class Config:
     # Email retries: after 1, 5, 15 minutes, 1, 3, 6 and 12 hours, then daily: ten attempts over about three days.
     OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 10)
     OUTBOX_RETRY_INTERVALS = [60, 300, 900, 3600, 10800, 21600, 43200, 86400]
-    # The sweeper hands a message to RQ again only this long after it last did (seconds).
-    OUTBOX_REHAND_AFTER = env_int("OUTBOX_REHAND_AFTER", 900)
 
     # The billing run: renewal proformas N days before due, suspension M days
     # after, termination K days after (each can be overridden per client).

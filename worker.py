@@ -1,8 +1,9 @@
 """Run an RQ worker for Billfold's queue: `python worker.py [--burst]`.
 
 Needs REDIS_URL. Jobs take database ids only (JSON serializer) and each runs in
-an app context of its own; the worker also runs RQ's scheduler, which puts
-retried jobs back on the queue after their backoff.
+an app context of its own. Retries are not RQ's: a failed attempt records its
+retry time on the outbox row and the sweeper (`rq cron app/cron.py`) hands it
+over again; the worker still runs RQ's scheduler for scheduled jobs.
 """
 
 from __future__ import annotations

@@ -47,7 +47,9 @@ def billing_run_command(run_date) -> None:
 @outbox_cli.command("retry-failed")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only emails created on or after this day.")
 def outbox_retry_failed_command(since) -> None:
-    """Queue failed emails again (after a mail outage longer than the retries), then flush."""
+    """Queue failed emails again (after a mail outage longer than the retries), then flush.
+
+    Emails the mail server refused for good (a 5xx about recipients or content) stay failed."""
     from datetime import UTC
 
     import sqlalchemy as sa
@@ -56,11 +58,16 @@ def outbox_retry_failed_command(since) -> None:
     from app.notify.models import EmailMessage, MessageStatus
     from app.notify.outbox import flush_outbox
 
-    query = sa.update(EmailMessage).where(EmailMessage.status == MessageStatus.FAILED)
+    refused = sa.or_(  # the server refused these for good (a 5xx about the message): not again
+        EmailMessage.last_error.like("SMTPRecipientsRefused%"), EmailMessage.last_error.like("SMTPDataError%")
+    )
+    query = sa.update(EmailMessage).where(
+        EmailMessage.status == MessageStatus.FAILED, sa.or_(EmailMessage.last_error.is_(None), ~refused)
+    )
     if since:
         query = query.where(EmailMessage.created_at >= since.replace(tzinfo=UTC))
     requeued = db.session.execute(
-        query.values(status=MessageStatus.QUEUED, attempts=0, next_attempt_at=None, handed_at=None).execution_options(
+        query.values(status=MessageStatus.QUEUED, attempts=0, next_attempt_at=None, last_error=None).execution_options(
             synchronize_session=False
         )
     ).rowcount

@@ -11,19 +11,17 @@ import functools
 import importlib
 import logging
 import os
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
 from redis import Redis
-from rq import Queue, Retry
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from sqlalchemy import event
 from sqlalchemy.orm import Session
-
-from app.core.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +78,23 @@ def _resolve(path: str) -> Callable:
     return getattr(importlib.import_module(module), name)
 
 
-# The setting that caps a job's attempts, where it is not OUTBOX_MAX_ATTEMPTS.
-_MAX_ATTEMPTS = {"app.notify.sms.send_sms": "SMS_MAX_ATTEMPTS"}
+#: How long an RQ job may run; a job's claim on its row (a lease) outlives it.
+JOB_TIMEOUT = 120
+
+#: RQ statuses of a job that will still run (or is running).
+_PENDING_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def job_id(path: str, *args: int | str) -> str:
+    """One RQ job id per job and arguments ("send_email-12"), so the sweeper can see it waiting."""
+    return "-".join([path.rpartition(".")[2], *map(str, args)])
 
 
 def enqueue(path: str, *args: int | str) -> bool:
     """Run job `path` with `args`: on RQ when configured, else right here.
 
+    No RQ retries: a failed attempt records when to try again on its row, and
+    the outbox sweeper (every minute) hands it over when that time comes.
     Never raises: if Redis is unreachable the outbox row stays queued and
     `flask outbox flush` enqueues it later. Returns whether it was handed over.
     """
@@ -98,18 +106,27 @@ def enqueue(path: str, *args: int | str) -> bool:
         except Exception:
             log.exception("in-process job %s%r failed; it stays in the outbox", path, args)
         return True
-    intervals = app.config["OUTBOX_RETRY_INTERVALS"]
     try:
-        queue.enqueue(
-            path,
-            *args,
-            retry=Retry(max=max(app.config[_MAX_ATTEMPTS.get(path, "OUTBOX_MAX_ATTEMPTS")] - 1, 1), interval=intervals),
-            job_timeout=120,
-        )
+        queue.enqueue(path, *args, job_id=job_id(path, *args), job_timeout=JOB_TIMEOUT)
     except Exception:
         log.warning("could not enqueue %s%r; it stays in the outbox", path, args, exc_info=True)
         return False
     return True
+
+
+def waiting_in_queue(path: str, *args: int | str) -> bool:
+    """Whether RQ already holds this job, still to run (a backlog): handing it again would only duplicate it."""
+    queue = get_queue()
+    if queue is None:
+        return False
+    try:
+        job = Job.fetch(job_id(path, *args), connection=queue.connection, serializer=JSONSerializer)
+        return job.get_status(refresh=False) in _PENDING_STATUSES
+    except NoSuchJobError:
+        return False
+    except Exception:
+        log.warning("could not ask Redis about %s%r", path, args, exc_info=True)
+        return False
 
 
 def _collect_outbox_rows(session: Session, flush_context) -> None:
@@ -119,7 +136,7 @@ def _collect_outbox_rows(session: Session, flush_context) -> None:
     for obj in session.new:
         path = getattr(obj, "__outbox_job__", None)
         if path:
-            pending.append([savepoint, path, obj.id, type(obj).__table__])
+            pending.append([savepoint, path, obj.id])
 
 
 def _enqueue_after_commit(session: Session) -> None:
@@ -135,28 +152,8 @@ def _enqueue_after_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending or not has_app_context():
         return
-    handed = [(table, obj_id) for _, path, obj_id, table in pending if enqueue(path, obj_id)]
-    if get_queue() is not None:
-        mark_handed(handed)
-
-
-def mark_handed(handed: list) -> None:
-    """Record when outbox rows went to RQ (`handed_at`), so the sweeper does not
-    hand them again while they wait there (OUTBOX_REHAND_AFTER). Best effort, in
-    a transaction of its own: the rows are committed already."""
-    from app.extensions import db
-
-    by_table = defaultdict(list)
-    for table, obj_id in handed:
-        by_table[table].append(obj_id)
-    if not by_table:
-        return
-    try:
-        with db.engine.begin() as conn:
-            for table, ids in by_table.items():
-                conn.execute(sa.update(table).where(table.c.id.in_(ids)).values(handed_at=utcnow()))
-    except Exception:
-        log.warning("could not record handed_at; the sweeper may hand these rows again", exc_info=True)
+    for _, path, obj_id in pending:
+        enqueue(path, obj_id)
 
 
 def _forget_pending(session: Session) -> None:

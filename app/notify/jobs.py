@@ -9,7 +9,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from app.core.queue import job
+from app.core.queue import JOB_TIMEOUT, job
 from app.core.types import utcnow
 from app.extensions import db
 from app.notify.email import deliver
@@ -19,12 +19,13 @@ log = logging.getLogger(__name__)
 
 
 class DeliveryFailed(Exception):
-    """A send attempt failed and will be retried (RQ retries on this)."""
+    """A send attempt failed; the row says when to try again (the sweeper hands it over then)."""
 
 
 def email_lease() -> timedelta:
-    """How long a claimed email belongs to the job sending it (longer than any SMTP exchange)."""
-    return timedelta(seconds=3 * current_app.config["MAIL_TIMEOUT"] + 30)
+    """How long a claimed email belongs to the job sending it: longer than an RQ job
+    may run (it is killed then) and than a slow SMTP exchange."""
+    return timedelta(seconds=max(JOB_TIMEOUT, 6 * current_app.config["MAIL_TIMEOUT"]) + 30)
 
 
 def is_permanent(error: Exception) -> bool:
@@ -64,6 +65,8 @@ def send_email(message_id: int) -> str:
     failed attempt that will be retried.
     """
     now = utcnow()
+    lease = now + email_lease()
+    ours = sa.and_(EmailMessage.id == message_id, EmailMessage.claimed_until == lease)
     claimed = (
         db.session.execute(
             sa.update(EmailMessage)
@@ -73,7 +76,7 @@ def send_email(message_id: int) -> str:
                 sa.or_(EmailMessage.next_attempt_at.is_(None), EmailMessage.next_attempt_at <= now),
                 sa.or_(EmailMessage.claimed_until.is_(None), EmailMessage.claimed_until <= now),
             )
-            .values(attempts=EmailMessage.attempts + 1, last_attempt_at=now, claimed_until=now + email_lease())
+            .values(attempts=EmailMessage.attempts + 1, last_attempt_at=now, claimed_until=lease)
             .execution_options(synchronize_session=False)
         ).rowcount
         == 1
@@ -89,28 +92,35 @@ def send_email(message_id: int) -> str:
     try:
         deliver(message)
     except Exception as exc:
-        message = db.session.get(EmailMessage, message_id)
-        message.last_error = f"{type(exc).__name__}: {exc}"[:500]
-        message.claimed_until = None
+        error = f"{type(exc).__name__}: {exc}"[:500]
         if is_permanent(exc) or message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
-            message.status = MessageStatus.FAILED
-            message.next_attempt_at = None
-            db.session.commit()
-            log.warning(
-                "email #%s failed for good after %s attempt(s): %s", message_id, message.attempts, message.last_error
-            )
+            outcome = {"status": MessageStatus.FAILED, "next_attempt_at": None}
+        else:
+            outcome = {"next_attempt_at": utcnow() + _retry_delay(message.attempts)}
+        # Only while the claim is still ours (a job past its lease lost the message to another).
+        recorded = _record(ours, claimed_until=None, last_error=error, **outcome)
+        if recorded and "status" in outcome:
+            log.warning("email #%s failed after %s attempt(s): %s", message_id, message.attempts, error)
             return "failed"
-        message.next_attempt_at = utcnow() + _retry_delay(message.attempts)
-        db.session.commit()
-        raise DeliveryFailed(message.last_error) from exc
-    message = db.session.get(EmailMessage, message_id)
-    message.status = MessageStatus.SENT
-    message.claimed_until = None
-    message.sent_at = utcnow()
-    message.last_error = None
-    message.next_attempt_at = None
-    db.session.commit()
+        raise DeliveryFailed(error) from exc
+    _record(
+        ours, status=MessageStatus.SENT, claimed_until=None, sent_at=utcnow(), last_error=None, next_attempt_at=None
+    )
     return "sent"
+
+
+def _record(condition, **values) -> bool:
+    """Write an attempt's outcome if `condition` (our claim) still holds; whether it did."""
+    done = (
+        db.session.execute(
+            sa.update(EmailMessage).where(condition).values(**values).execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
+    db.session.commit()
+    if not done:
+        log.warning("an email job outlived its claim; its outcome was not recorded: %s", values)
+    return done
 
 
 @job

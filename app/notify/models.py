@@ -40,8 +40,6 @@ class EmailMessage(db.Model):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set while a job is sending it (a lease): no other job takes it until then.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # When it last went to RQ: the sweeper hands it again only OUTBOX_REHAND_AFTER later.
-    handed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -80,8 +78,6 @@ class SmsMessage(db.Model):
     # Quiet hours: not before this time (the client's morning).
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # When it last went to RQ: the sweeper hands it again only OUTBOX_REHAND_AFTER later.
-    handed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

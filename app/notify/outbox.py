@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import sqlalchemy as sa
-from flask import current_app
 
-from app.core.queue import enqueue, get_queue, mark_handed
+from app.core.queue import enqueue, waiting_in_queue
 from app.core.types import utcnow
 from app.extensions import db
 from app.notify.models import EmailMessage, MessageStatus
@@ -42,16 +39,11 @@ def flush_outbox(*, ignore_backoff: bool = False) -> tuple[int, int]:
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
-    # A row handed to RQ lately is waiting there (a backlog after a big billing
-    # run): handing it again every minute would only multiply the jobs.
-    rehand_before = now - timedelta(seconds=current_app.config["OUTBOX_REHAND_AFTER"])
     query = sa.select(EmailMessage.id).where(
         EmailMessage.status == MessageStatus.QUEUED,
         sa.or_(EmailMessage.next_attempt_at.is_(None), EmailMessage.next_attempt_at <= now),
         sa.or_(EmailMessage.claimed_until.is_(None), EmailMessage.claimed_until <= now),
     )
-    if not ignore_backoff:
-        query = query.where(sa.or_(EmailMessage.handed_at.is_(None), EmailMessage.handed_at <= rehand_before))
     ids = db.session.scalars(query.order_by(EmailMessage.id)).all()
 
     queued_sms = sa.and_(
@@ -59,8 +51,6 @@ def flush_outbox(*, ignore_backoff: bool = False) -> tuple[int, int]:
         sa.or_(SmsMessage.not_before.is_(None), SmsMessage.not_before <= now),
         sa.or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now),
     )
-    if not ignore_backoff:
-        queued_sms = sa.and_(queued_sms, sa.or_(SmsMessage.handed_at.is_(None), SmsMessage.handed_at <= rehand_before))
     stale_sending = sa.and_(
         SmsMessage.status == SmsStatus.SENDING,
         sa.or_(SmsMessage.last_attempt_at.is_(None), SmsMessage.last_attempt_at <= now - sending_lease()),
@@ -69,8 +59,9 @@ def flush_outbox(*, ignore_backoff: bool = False) -> tuple[int, int]:
         sa.select(SmsMessage.id).where(sa.or_(queued_sms, stale_sending)).order_by(SmsMessage.id)
     ).all()
     db.session.rollback()  # end our read before in-process jobs write
-    handed = [(EmailMessage.__table__, i) for i in ids if enqueue(EmailMessage.__outbox_job__, i)]
-    handed += [(SmsMessage.__table__, i) for i in sms_ids if enqueue(SmsMessage.__outbox_job__, i)]
-    if get_queue() is not None:
-        mark_handed(handed)
-    return len(ids) + len(sms_ids), len(handed)
+    # A message whose job still waits in Redis (a backlog after a big billing run)
+    # is not handed again: that would only multiply the jobs.
+    todo = [(EmailMessage.__outbox_job__, i) for i in ids] + [(SmsMessage.__outbox_job__, i) for i in sms_ids]
+    todo = [(path, i) for path, i in todo if not waiting_in_queue(path, i)]
+    handed = sum(1 for path, i in todo if enqueue(path, i))
+    return len(todo), handed

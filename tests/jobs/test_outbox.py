@@ -102,12 +102,14 @@ def test_after_the_last_attempt_it_fails_and_retry_failed_sends_it_once(app, smt
     assert len(smtp_server.handler.messages) == 1
 
 
-def test_a_recipient_refused_for_good_fails_at_once(app, smtp_server):
+def test_a_recipient_refused_for_good_fails_at_once(app, smtp_server, runner):
     smtp_server.handler.refuse = {"gone@example.com"}
     make_owner(app, email="gone@example.com")
     message = only_message(app)
     assert message.status is MessageStatus.FAILED and message.attempts == 1
     assert "550" in message.last_error
+    smtp_server.handler.refuse = set()
+    assert "0 failed email(s) queued again" in runner.invoke(args=["outbox", "retry-failed"]).output
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from app.core.types import utcnow
 from app.extensions import db
 from app.invoices.billing_run import run_billing
 from app.invoices.models import Invoice, InvoiceStatus, QueuedItem
@@ -120,3 +121,26 @@ def test_no_due_sms_for_a_free_renewal_settled_at_once(app):
         [proforma_id] = run_billing(date(2026, 12, 1)).proforma_ids
         assert db.session.get(Invoice, proforma_id).status is InvoiceStatus.PAID
     assert [m.body for m in sms(app)] == []
+
+
+def test_a_job_that_outlived_its_claim_does_not_overwrite_the_new_owner(app, smtp_server, monkeypatch):
+    monkeypatch.setattr("app.core.queue.enqueue", lambda path, *args: True)  # hold the job
+    make_owner(app)
+    message_id = _only_email_id(app)
+    import app.notify.jobs as jobs
+
+    real = jobs.deliver
+
+    def slow_deliver(message):  # meanwhile the lease ran out and another job claimed the message
+        with app.app_context():
+            db.session.execute(
+                sa.update(EmailMessage).where(EmailMessage.id == message_id).values(claimed_until=utcnow(), attempts=7)
+            )
+            db.session.commit()
+        real(message)
+
+    monkeypatch.setattr(jobs, "deliver", slow_deliver)
+    with app.app_context():
+        assert send_email(message_id) == "sent"
+        message = db.session.get(EmailMessage, message_id)
+        assert (message.attempts, message.status.value) == (7, "queued"), "the other job's record stands"

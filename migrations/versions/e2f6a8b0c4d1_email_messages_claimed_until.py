@@ -1,4 +1,4 @@
-"""outbox: email_messages.claimed_until (the lease of the job sending it); handed_at on both outboxes
+"""outbox: email_messages.claimed_until, the lease of the job sending it
 
 Revision ID: e2f6a8b0c4d1
 Revises: d9a3b5c7e1f0
@@ -18,13 +18,8 @@ depends_on = None
 
 def upgrade():
     op.add_column('email_messages', sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True))
-    op.add_column('email_messages', sa.Column('handed_at', sa.DateTime(timezone=True), nullable=True))
-    op.add_column('sms_messages', sa.Column('handed_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table('sms_messages', schema=None) as batch_op:
-        batch_op.drop_column('handed_at')
     with op.batch_alter_table('email_messages', schema=None) as batch_op:
-        batch_op.drop_column('handed_at')
         batch_op.drop_column('claimed_until')
