@@ -15,6 +15,7 @@ from app.notify.models import EmailMessage
 
 if TYPE_CHECKING:
     from app.account.models import Client, User
+    from app.invoices.models import Invoice
 
 
 def queue_email(
@@ -24,13 +25,16 @@ def queue_email(
     client: Client | None = None,
     address: str | None = None,
     flush: bool = True,
+    pay_invoice: Invoice | None = None,
     **context,
 ) -> EmailMessage:
     """Render `template` for `to` and add it to the outbox (flushes, never commits).
 
     Each email is three templates: emails/<name>.subject.txt, <name>.txt and
     <name>.html. `address` sends to another address than the user's (an email
-    change). The message is sent by a job once the caller's transaction commits.
+    change). `pay_invoice`: the proforma the email asks to pay; if it is paid
+    before the email goes out, the email is cancelled. The message is sent by a
+    job once the caller's transaction commits.
     """
     context = {"brand": current_app.config["BRAND_NAME"], "user": to, "client": client, **context}
     subject = render_template(f"emails/{template}.subject.txt", **context)
@@ -42,6 +46,7 @@ def queue_email(
         subject=" ".join(subject.split()),
         body_text=render_template(f"emails/{template}.txt", **context),
         body_html=render_template(f"emails/{template}.html", subject=subject, **context),
+        pay_invoice_id=pay_invoice.id if pay_invoice is not None else None,
     )
     db.session.add(message)
     if flush:  # batch writers pass flush=False and flush once (one INSERT for all)

@@ -159,6 +159,7 @@ def on_proformas_issued(sender, *, proforma_ids: list[int], origin: str) -> None
                 client=client,
                 flush=False,
                 invoice=proforma,
+                pay_invoice=proforma,
                 origin=origin,
                 amount=_money(proforma),
                 invoice_url=invoice_login_url(user, proforma),
@@ -228,6 +229,7 @@ def on_services_suspended(sender, *, service_ids: list[int], reason: str) -> Non
                 service=service,
                 reason=reason,
                 invoice=invoice,
+                pay_invoice=invoice,
                 amount=_money(invoice) if invoice else None,
                 invoice_url=invoice_login_url(user, invoice) if invoice else external_url("account.login"),
             )
@@ -293,6 +295,7 @@ def send_invoice_reminders(today: date) -> int:
                     client=client,
                     flush=False,
                     invoice=proforma,
+                    pay_invoice=proforma,
                     stage=stage,
                     days=abs(offset),
                     amount=_money(proforma),

@@ -60,9 +60,10 @@ def send_email(message_id: int) -> str:
     between the SMTP answer and our commit, the lease runs out and the sweeper
     sends again with the same Message-ID.
 
-    Returns "sent", "failed", "waiting" (not due: backoff, or another job has
-    it) or "skipped" (sent, failed or gone); raises DeliveryFailed after a
-    failed attempt that will be retried.
+    Returns "sent", "failed", "cancelled" (the proforma it asks to pay was
+    paid meanwhile), "waiting" (not due: backoff, or another job has it) or
+    "skipped" (sent, failed or gone); raises DeliveryFailed after a failed
+    attempt that will be retried.
     """
     now = utcnow()
     lease = now + email_lease()
@@ -87,6 +88,10 @@ def send_email(message_id: int) -> str:
         outcome = "waiting" if message is not None and message.status is MessageStatus.QUEUED else "skipped"
         db.session.rollback()
         return outcome
+    if message.pay_invoice_id is not None and not _still_to_pay(message.pay_invoice_id):
+        db.session.rollback()
+        _record(ours, status=MessageStatus.CANCELLED, claimed_until=None, next_attempt_at=None)
+        return "cancelled"
     db.session.expunge(message)  # deliver() reads a detached copy:
     db.session.rollback()  # no transaction stays open during SMTP
     try:
@@ -107,6 +112,14 @@ def send_email(message_id: int) -> str:
         ours, status=MessageStatus.SENT, claimed_until=None, sent_at=utcnow(), last_error=None, next_attempt_at=None
     )
     return "sent"
+
+
+def _still_to_pay(invoice_id: int) -> bool:
+    """Whether the proforma a "please pay" email is about is still unpaid (a mail outage may have
+    held the email while the client paid)."""
+    from app.invoices.models import Invoice, InvoiceStatus
+
+    return db.session.scalar(sa.select(Invoice.status).where(Invoice.id == invoice_id)) in (None, InvoiceStatus.UNPAID)
 
 
 def _record(condition, **values) -> bool:

@@ -16,6 +16,7 @@ class MessageStatus(enum.StrEnum):
     QUEUED = "queued"
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # no longer true when its turn came (the proforma it asks to pay was paid)
 
 
 class EmailMessage(db.Model):
@@ -40,6 +41,9 @@ class EmailMessage(db.Model):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set while a job is sending it (a lease): no other job takes it until then.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The proforma a "please pay" email is about: if it is paid before the email
+    # goes out (a mail outage), the email is cancelled rather than sent.
+    pay_invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id"))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

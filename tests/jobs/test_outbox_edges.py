@@ -144,3 +144,26 @@ def test_a_job_that_outlived_its_claim_does_not_overwrite_the_new_owner(app, smt
         assert send_email(message_id) == "sent"
         message = db.session.get(EmailMessage, message_id)
         assert (message.attempts, message.status.value) == (7, "queued"), "the other job's record stands"
+
+
+def test_a_please_pay_email_held_by_a_mail_outage_is_cancelled_once_paid(app, smtp_server, runner):
+    from app.notify.models import MessageStatus
+    from tests.helpers import pay
+
+    owner = make_owner(app)
+    make_service(app, owner.client_id, due=date(2026, 12, 10))
+    smtp_server.stop()  # the mail server is down during the billing run
+    with app.app_context():
+        [proforma_id] = run_billing(date(2026, 12, 1)).proforma_ids
+        number = db.session.get(Invoice, proforma_id).number
+    [held] = emails(app, "proforma_issued")
+    assert held.status is MessageStatus.QUEUED
+
+    pay(app, number)  # the client pays from the account meanwhile
+    smtp_server.start()
+    runner.invoke(args=["outbox", "flush", "--now"])
+
+    [after] = emails(app, "proforma_issued")
+    assert after.status is MessageStatus.CANCELLED
+    subjects = [m.content.decode() for m in smtp_server.handler.messages]
+    assert subjects and all(number not in s or "received your payment" in s.lower() for s in subjects)
