@@ -461,7 +461,9 @@ class TestGatewayCallback:
             "/wallet/callback/test", data=body, headers={"X-Signature": signature, "Content-Type": "application/json"}
         )
 
-    def test_a_replayed_callback_credits_once(self, app, client, owner):
+    @staticmethod
+    def pending_payment(app, owner) -> None:
+        """A card payment of 25.00 waiting for the gateway's callback (charge "ch_1")."""
         with app.app_context():
             db.session.add(
                 Payment(
@@ -474,6 +476,9 @@ class TestGatewayCallback:
                 )
             )
             db.session.commit()
+
+    def test_a_replayed_callback_credits_once(self, app, client, owner):
+        self.pending_payment(app, owner)
         body = b'{"external_id": "ch_1", "status": "succeeded", "amount_minor": 2500, "currency": "EUR"}'
         assert self.post(client, body).status_code == 200
         assert self.post(client, body).status_code == 200
@@ -497,18 +502,7 @@ class TestGatewayCallback:
     def test_a_success_without_the_right_amount_and_currency_credits_nothing(self, app, client, owner, event, status):
         import json
 
-        with app.app_context():
-            db.session.add(
-                Payment(
-                    client_id=owner.client_id,
-                    gateway="test",
-                    external_id="ch_1",
-                    idempotency_key="k",
-                    amount_minor=2500,
-                    currency="EUR",
-                )
-            )
-            db.session.commit()
+        self.pending_payment(app, owner)
         body = json.dumps({"external_id": "ch_1", "status": "succeeded", **event}).encode()
         assert self.post(client, body).status_code == status
         assert balance(app, owner.client_id) == 0
