@@ -146,9 +146,7 @@ def on_proformas_issued(sender, *, proforma_ids: list[int], origin: str) -> None
     proformas = db.session.scalars(
         sa.select(Invoice).where(Invoice.id.in_(proforma_ids)).options(selectinload(Invoice.lines)).order_by(Invoice.id)
     ).all()
-    clients = {
-        c.id: c for c in db.session.scalars(sa.select(Client).where(Client.id.in_({p.client_id for p in proformas})))
-    }
+    clients = _clients(p.client_id for p in proformas)
     users = _users_by_client(clients)
     for proforma in proformas:
         client = clients[proforma.client_id]
@@ -208,9 +206,7 @@ def on_services_suspended(sender, *, service_ids: list[int], reason: str) -> Non
             .group_by(InvoiceLine.service_id)
         ).all()
     )
-    clients = {
-        c.id: c for c in db.session.scalars(sa.select(Client).where(Client.id.in_({s.client_id for s in services})))
-    }
+    clients = _clients(s.client_id for s in services)
     users = _users_by_client(clients)
     proformas = {
         p.id: p for p in db.session.scalars(sa.select(Invoice).where(Invoice.id.in_(set(open_proformas.values()))))
@@ -280,10 +276,7 @@ def send_invoice_reminders(today: date) -> int:
         proformas = db.session.scalars(query.options(selectinload(Invoice.lines)).order_by(Invoice.id)).all()
         if not proformas:
             continue
-        clients = {
-            c.id: c
-            for c in db.session.scalars(sa.select(Client).where(Client.id.in_({p.client_id for p in proformas})))
-        }
+        clients = _clients(p.client_id for p in proformas)
         users = _users_by_client(clients)
         for proforma in proformas:
             db.session.add(InvoiceReminder(invoice_id=proforma.id, stage=stage))
