@@ -49,6 +49,8 @@ def migrate_database(database_url: str) -> None:
 # --- PostgreSQL -------------------------------------------------------------
 
 PG_HOST = os.environ.get("TEST_PG_HOST")
+# Two test runs on one server need their own database names (TEST_PG_DBNAME).
+PG_DBNAME = os.environ.get("TEST_PG_DBNAME", "billfold_test")
 
 
 def _load_pg_template(host, port, user, dbname, password, **_):
@@ -69,12 +71,12 @@ if PG_HOST:
         port=int(os.environ.get("TEST_PG_PORT", "5432")),
         user=os.environ.get("TEST_PG_USER", "postgres"),
         password=os.environ.get("TEST_PG_PASSWORD", ""),
-        dbname="billfold_test",
+        dbname=PG_DBNAME,
         load=[_load_pg_template],
     )
 else:
     pg_server = factories.postgresql_proc(
-        executable=_pg_ctl() or "pg_ctl", dbname="billfold_test", load=[_load_pg_template]
+        executable=_pg_ctl() or "pg_ctl", dbname=PG_DBNAME, load=[_load_pg_template]
     )
 pg_database = factories.postgresql("pg_server")
 
