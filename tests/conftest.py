@@ -75,9 +75,7 @@ if PG_HOST:
         load=[_load_pg_template],
     )
 else:
-    pg_server = factories.postgresql_proc(
-        executable=_pg_ctl() or "pg_ctl", dbname=PG_DBNAME, load=[_load_pg_template]
-    )
+    pg_server = factories.postgresql_proc(executable=_pg_ctl() or "pg_ctl", dbname=PG_DBNAME, load=[_load_pg_template])
 pg_database = factories.postgresql("pg_server")
 
 
