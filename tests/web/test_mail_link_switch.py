@@ -53,7 +53,7 @@ def test_signed_in_as_another_client_the_link_asks_before_switching(app, client,
     assert response.headers["Referrer-Policy"] == "no-referrer" and response.headers["Cache-Control"] == "no-store"
     html = response.get_data(as_text=True)
     assert "Switch account?" in html
-    assert "Alice Marin" in html and "alice@example.com" in html and f"<dd>{alice.client_id}</dd>" in html
+    assert "Alice Marin" in html and "alice@example.com" in html and f"Client ID {alice.client_id}" in html
     assert "Bob Popescu" in html and "bo•••@example.com" in html and "bob.popescu@example.com" not in html
     assert number in html
     assert "Sign out and continue as Bob Popescu" in html and "Stay signed in as Alice Marin" in html
