@@ -143,6 +143,12 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    # "Keep me signed in": how long a browser's session can be restored after it is closed.
+    # The cookie names one recorded session; ending that session (or a password, 2FA, email
+    # or IP allow-list change) makes it worthless.
+    REMEMBER_COOKIE_DAYS = env_int("REMEMBER_COOKIE_DAYS", 30)
+    # A sign-in refused because of the IP allow-list emails the user once per address per this many seconds.
+    BLOCKED_SIGNIN_ALERT_SECONDS = env_int("BLOCKED_SIGNIN_ALERT_SECONDS", 3600)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     MAX_CONTENT_LENGTH = 6 * 1024 * 1024
     PASSWORD_MIN_LENGTH = 10

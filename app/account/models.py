@@ -183,6 +183,12 @@ class UserSession(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "Keep me signed in": the SHA-256 of the secret in this browser's remember cookie (the
+    # secret itself is never stored), until when it may restore this session, and the user's
+    # security stamp it was given under (a rotated stamp voids it). None: not remembered.
+    remember_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    remember_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    remember_stamp: Mapped[str | None] = mapped_column(sa.String(32))
 
 
 class LoginEvent(db.Model):

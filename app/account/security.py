@@ -14,6 +14,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pyotp
 import segno
@@ -30,7 +31,7 @@ from app.account.models import (
     new_security_stamp,
 )
 from app.account.passwords import hash_password, verify_password
-from app.account.services import find_user_by_email, normalize_email
+from app.account.services import find_user_by_email, normalize_email, record_login
 from app.core.secretbox import SealBroken, open_sealed, seal
 from app.core.signing import InvalidToken, sign, unsign
 from app.core.types import utcnow
@@ -64,6 +65,83 @@ def start_session(user: User) -> UserSession:
     return record
 
 
+def _hash_remember_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def remember_session(record: UserSession, user: User) -> str:
+    """Let this session be restored after the browser closes ("keep me signed in").
+
+    Returns the remember cookie's value, '<session id>.<secret>'; the session row
+    keeps only the secret's hash, an expiry (REMEMBER_COOKIE_DAYS) and the user's
+    security stamp. Ending the session, or rotating the stamp, makes the cookie worthless.
+    """
+    secret = secrets.token_urlsafe(32)
+    record.remember_hash = _hash_remember_secret(secret)
+    record.remember_until = utcnow() + timedelta(days=current_app.config["REMEMBER_COOKIE_DAYS"])
+    record.remember_stamp = user.security_stamp
+    db.session.flush()
+    return f"{record.id}.{secret}"
+
+
+def remembered_session(cookie: str) -> UserSession | None:
+    """The open, unexpired session a remember cookie names, if its secret is right
+    and its user is active with the stamp the cookie was given under."""
+    raw_id, _, secret = cookie.partition(".")
+    if not (raw_id.isdigit() and len(raw_id) <= 9 and secret):  # an id beyond the column is nobody
+        return None
+    record = db.session.get(UserSession, int(raw_id))
+    if (
+        record is None
+        or record.ended_at is not None
+        or record.remember_hash is None
+        or record.remember_until is None
+        or not hmac.compare_digest(record.remember_hash, _hash_remember_secret(secret))
+        or record.remember_until <= utcnow()
+    ):
+        return None
+    user = db.session.get(User, record.user_id)
+    if user is None or not user.is_active or not hmac.compare_digest(record.remember_stamp or "", user.security_stamp):
+        return None
+    return record
+
+
+def restore_remembered_session(cookie: str) -> User | None:
+    """Sign a closed-and-reopened browser back in from its remember cookie.
+
+    The session the cookie names continues (this browser's Flask session points
+    at it again) and the restore is recorded as a sign-in: history, last login,
+    sign-in alert. None when the cookie is worthless, or the address is not in
+    the user's allow-list (a refused sign-in, recorded and reported like one at
+    the login form); the caller then drops the cookie.
+    """
+    record = remembered_session(cookie)
+    if record is None:
+        return None
+    user = db.session.get(User, record.user_id)
+    if not ip_allowed(user, request.remote_addr):
+        refuse_blocked_sign_in(user, method="remembered")
+        return None
+    record.last_seen_at = utcnow()
+    record.ip = request.remote_addr
+    record.user_agent = _user_agent()
+    session[SESSION_KEY] = record.token
+    record_sign_in(user, method="remembered")
+    return user
+
+
+#: How a browser got signed in, as the sign-in history notes it (nothing for the password).
+SIGN_IN_REASONS = {"password": None, "email link": "email link", "remembered": "remembered browser"}
+
+
+def record_sign_in(user: User, *, method: str = "password") -> None:
+    """A browser was signed in (password, email link or remembered): last login,
+    sign-in history and, if the user wants it, the sign-in alert."""
+    record_login(user, request.remote_addr)
+    record_login_event(user, succeeded=True, reason=SIGN_IN_REASONS[method])
+    send_login_alert(user, method=method)
+
+
 def session_is_live(user_id: int) -> bool:
     """Whether the current Flask session's recorded session is still open."""
     token = session.get(SESSION_KEY)
@@ -77,6 +155,18 @@ def session_is_live(user_id: int) -> bool:
         )
         is not None
     )
+
+
+def end_current_session(user: User) -> None:
+    """End the recorded session of this browser (it signs out)."""
+    token = session.get(SESSION_KEY)
+    if token:
+        db.session.execute(
+            sa.update(UserSession)
+            .where(UserSession.token == token, UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+            .values(ended_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
 
 
 def end_sessions(user: User, *, except_current: bool = False, only_id: int | None = None) -> int:
@@ -98,7 +188,7 @@ def record_login_event(user: User, *, succeeded: bool, reason: str | None = None
     db.session.flush()
 
 
-def send_login_alert(user: User) -> None:
+def send_login_alert(user: User, *, method: str = "password") -> None:
     if user.login_alerts:
         queue_email(
             "login_alert",
@@ -107,6 +197,7 @@ def send_login_alert(user: User) -> None:
             ip=request.remote_addr,
             when=utcnow(),
             browser=describe_agent(_user_agent()),
+            method=method,
             security_url=external_url("account.security"),
         )
 
@@ -138,8 +229,51 @@ def ip_allowed(user: User, ip: str | None) -> bool:
     return any(address in ipaddress.ip_network(entry, strict=False) for entry in user.ip_allowlist)
 
 
+BLOCKED_REASON = "ip not allowed"
+
+
+def refuse_blocked_sign_in(user: User, *, method: str = "password") -> None:
+    """A sign-in with the right credentials from an address outside the allow-list.
+
+    Recorded in the sign-in history, and the user is told by a security email
+    (it always goes, whatever the alert setting): at most one per address per
+    BLOCKED_SIGNIN_ALERT_SECONDS, counted from the refused sign-ins recorded under
+    the user's row lock, so a burst of attempts sends one email.
+    """
+    db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
+    quiet = current_app.config["BLOCKED_SIGNIN_ALERT_SECONDS"]
+    since = utcnow() - timedelta(seconds=quiet)
+    already_told = db.session.scalar(
+        sa.select(LoginEvent.id)
+        .where(
+            LoginEvent.user_id == user.id,
+            LoginEvent.reason == BLOCKED_REASON,
+            LoginEvent.ip == request.remote_addr,
+            LoginEvent.created_at > since,
+        )
+        .limit(1)
+    )
+    record_login_event(user, succeeded=False, reason=BLOCKED_REASON)
+    if already_told is None:
+        queue_email(
+            "blocked_sign_in",
+            to=user,
+            client=user.client,
+            ip=request.remote_addr,
+            when=utcnow(),
+            browser=describe_agent(_user_agent()),
+            method=method,
+            quiet_minutes=max(1, quiet // 60),
+            security_url=external_url("account.security"),
+        )
+
+
 def set_allowlist(user: User, text: str, *, confirm_lockout: bool) -> list[str]:
-    """Save the allow-list; refuse one that would lock out this browser unless confirmed."""
+    """Save the allow-list; refuse one that would lock out this browser unless confirmed.
+
+    A changed list ends the user's other sessions (and so their remember cookies):
+    they sign in again under the new rule. The caller starts this browser's
+    session anew."""
     entries = parse_allowlist(text)
     candidate = User(ip_allowlist=entries)
     if entries and not ip_allowed(candidate, request.remote_addr) and not confirm_lockout:
@@ -149,6 +283,8 @@ def set_allowlist(user: User, text: str, *, confirm_lockout: bool) -> list[str]:
             field="ip_allowlist",
         )
     log_change(user, "ip_allowlist", ", ".join(user.ip_allowlist or []), ", ".join(entries))
+    if entries != (user.ip_allowlist or []):
+        end_sessions(user, except_current=True)
     user.ip_allowlist = entries
     db.session.flush()
     return entries
@@ -276,6 +412,7 @@ def confirm_email_change(token: str) -> User:
     user.email = new_email
     user.reset_nonce = new_security_stamp()
     user.security_stamp = new_security_stamp()  # the link works once; other sessions end
+    end_sessions(user)  # and so do their remember cookies: sign in with the new address
     log_change(user, "email", old_email, new_email)
     queue_email(
         "email_changed", to=user, client=user.client, address=old_email, old_email=old_email, new_email=new_email

@@ -143,7 +143,7 @@ def security_password():
             db.session.rollback()
             _attach(form, error)
         else:
-            log_in(current_user)  # this browser stays signed in with the new stamp
+            log_in(current_user, remember=None)  # this browser stays signed in with the new stamp
             db.session.commit()
             flash("Password changed. Your other sessions were signed out.", "success")
             return redirect(url_for("account.security"))
@@ -195,6 +195,7 @@ def security_allowlist():
             db.session.rollback()
             _attach(form, error)
         else:
+            log_in(current_user, remember=None)  # a new session (and remember cookie) under the new list
             db.session.commit()
             flash("IP allow-list saved.", "success")
             return redirect(url_for("account.security"))
@@ -248,7 +249,7 @@ def twofactor_setup():
             db.session.rollback()
             _attach(form, error)
         else:
-            log_in(current_user)  # the stamp rotated: keep this browser signed in
+            log_in(current_user, remember=None)  # the stamp rotated: keep this browser signed in
             db.session.commit()
             session.pop("totp_pending", None)
             return render_template("account/recovery_codes.html", codes=codes, first=True)
@@ -270,7 +271,7 @@ def twofactor_disable():
             db.session.commit()
             _attach(form, error)
         else:
-            log_in(current_user)
+            log_in(current_user, remember=None)
             db.session.commit()
             flash("Two-factor authentication is off.", "info")
             return redirect(url_for("account.security"))

@@ -10,13 +10,12 @@ from flask_login import current_user, logout_user
 
 from app.account.forms import LoginForm, RegisterForm
 from app.account.models import ClientKind
-from app.account.security import end_sessions, ip_allowed, record_login_event, send_login_alert
+from app.account.security import end_sessions, ip_allowed, record_sign_in, refuse_blocked_sign_in
 from app.account.services import (
     InvalidCredentials,
     SignUp,
     authenticate,
     dashboard_counts,
-    record_login,
     register_client,
 )
 from app.core.auth import client_login_required, log_in
@@ -80,7 +79,7 @@ def login():
             error = exc.message
         else:
             if not ip_allowed(user, request.remote_addr):
-                record_login_event(user, succeeded=False, reason="ip not allowed")
+                refuse_blocked_sign_in(user)  # recorded, and the user is told by email
                 db.session.commit()
                 # The same answer as a wrong password: a blocked address learns nothing.
                 error = InvalidCredentials().message
@@ -102,10 +101,8 @@ def login():
 
 def finish_login(user, *, remember: bool, next_url: str):
     """Both steps passed: open the session, remember where from, alert if asked."""
-    record_login(user, request.remote_addr)
     log_in(user, remember=remember)
-    record_login_event(user, succeeded=True)
-    send_login_alert(user)
+    record_sign_in(user)
     db.session.commit()
     return redirect_to(next_url)
 

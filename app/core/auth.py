@@ -7,10 +7,16 @@ import functools
 from collections.abc import Callable
 
 import sqlalchemy as sa
-from flask import flash, redirect, request, session, url_for
+from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from app.extensions import db, login_manager
+
+#: "Keep me signed in": '<session id>.<secret>' of one recorded session (see
+#: account.security.remember_session). Flask-Login's own remember cookie is not used.
+REMEMBER_COOKIE = "remember_me"
+#: Flask-Login's remember cookie, set by earlier versions: never honoured, always dropped.
+LEGACY_REMEMBER_COOKIE = "remember_token"
 
 
 def _load_identity(identity_id: str):
@@ -30,11 +36,10 @@ def _load_identity(identity_id: str):
         return None
     if identity is None or identity.security_stamp != stamp or not identity.is_active:
         return None
-    restoring_from_cookie = "sid" not in session and _remember_cookie_present()
-    if kind == "user" and "_user_id" in session and not restoring_from_cookie:
-        # A session-based login must still be one of the user's open sessions
-        # (ended under Security, or by a password change, it is gone). A restore
-        # from the remember-me cookie gets its session recorded right after.
+    if kind == "user":
+        # A client user's login must be one of their open sessions (ended under
+        # Security, by signing out or by a password change, it is gone). A remember
+        # cookie brings one back only through _restore_remembered_login.
         from app.account.security import session_is_live
 
         if not session_is_live(identity.id):
@@ -42,31 +47,77 @@ def _load_identity(identity_id: str):
     return identity
 
 
-def log_in(identity, *, remember: bool = False, fresh: bool = True) -> None:
+def log_in(identity, *, remember: bool | None = False, fresh: bool = True) -> None:
     """Start a new session for `identity` (no fixation: the old one is dropped).
 
     Client users get a recorded session (listed, and endable, under Security).
+    `remember`: give this browser a remember cookie bound to the new session;
+    None keeps what the browser had (signing in again after a password, 2FA or
+    IP allow-list change). Staff are never remembered.
     Call inside the request's transaction; the caller commits.
     """
+    from app.account.models import UserSession
+
     if hasattr(identity, "_get_current_object"):
         identity = identity._get_current_object()  # current_user itself: keep the real object
-    if session.get("sid"):
-        from app.account.models import UserSession
+    sid = session.get("sid")
+    old = db.session.scalar(sa.select(UserSession).where(UserSession.token == sid)) if sid else None
+    if remember is None:
+        remember = old is not None and old.remember_hash is not None and old.ended_at is None
+    if old is not None and old.ended_at is None:
         from app.core.types import utcnow
 
-        # The session this browser had is over (no ghost entry under Security).
-        db.session.execute(
-            sa.update(UserSession)
-            .where(UserSession.token == session["sid"], UserSession.ended_at.is_(None))
-            .values(ended_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+        old.ended_at = utcnow()  # the session this browser had is over (no ghost entry under Security)
     session.clear()
+    g.remember_cookie = ""  # the old cookie named the old session: drop it unless replaced below
     if identity.get_id().startswith("user:"):
-        from app.account.security import start_session
+        from app.account.security import remember_session, start_session
 
-        start_session(identity)
-    login_user(identity, remember=remember, fresh=fresh)
+        record = start_session(identity)
+        if remember:
+            g.remember_cookie = remember_session(record, identity)
+    login_user(identity, remember=False, fresh=fresh)
+
+
+def _restore_remembered_login() -> None:
+    """A browser with no login that brings a remember cookie is signed back in
+    (account.security.restore_remembered_session); a worthless cookie is dropped."""
+    cookie = request.cookies.get(REMEMBER_COOKIE)
+    if not cookie or request.endpoint in ("static", "healthz") or "_user_id" in session:
+        return
+    from app.account.security import restore_remembered_session
+
+    user = restore_remembered_session(cookie)
+    if user is None:
+        g.remember_cookie = ""
+    else:
+        login_user(user, remember=False, fresh=False)  # non-fresh: sensitive changes ask for the password
+    db.session.commit()  # the sign-in (or the refused one) is recorded whatever the request does next
+
+
+def _write_remember_cookie(response):
+    """Set or drop the remember cookie as log_in, a restore or a logout decided."""
+    config = current_app.config
+    value = g.pop("remember_cookie", None)
+    if value:
+        response.set_cookie(
+            REMEMBER_COOKIE,
+            value,
+            max_age=config["REMEMBER_COOKIE_DAYS"] * 86400,
+            secure=config.get("REMEMBER_COOKIE_SECURE", False),
+            httponly=True,
+            samesite=config.get("REMEMBER_COOKIE_SAMESITE", "Lax"),
+        )
+    elif value == "" and REMEMBER_COOKIE in request.cookies:
+        response.delete_cookie(REMEMBER_COOKIE)
+    if LEGACY_REMEMBER_COOKIE in request.cookies:
+        response.delete_cookie(LEGACY_REMEMBER_COOKIE)
+    return response
+
+
+def _forget_browser(sender, user) -> None:
+    """Signing out drops the remember cookie too (its session is ended by the caller)."""
+    g.remember_cookie = ""
 
 
 def _enforce_ip_allowlist():
@@ -85,16 +136,6 @@ def _enforce_ip_allowlist():
         flash("Your account does not allow access from this IP address.", "error")
         return redirect(url_for("account.login"))
     return None
-
-
-def _session_from_remember_cookie(sender, user) -> None:
-    """A remember-me cookie restored the login: record it as a session too."""
-    if user.get_id().startswith("user:"):
-        from app.account.security import start_session
-        from app.extensions import db
-
-        start_session(user)
-        db.session.commit()
 
 
 def _guard(kind: str, login_endpoint: str, elsewhere: str) -> Callable:
@@ -119,14 +160,8 @@ client_login_required = _guard("user", "account.login", elsewhere="admin.index")
 staff_required = _guard("staff", "admin.login", elsewhere="admin.login")
 
 
-def _remember_cookie_present() -> bool:
-    from flask import current_app
-
-    return current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
-
-
 def init_app(app) -> None:
-    from flask_login import user_loaded_from_cookie
+    from flask_login import user_logged_out
 
     login_manager.user_loader(_load_identity)
     login_manager.login_view = "account.login"
@@ -134,5 +169,7 @@ def init_app(app) -> None:
     login_manager.needs_refresh_message = "Please confirm your password to continue."
     login_manager.needs_refresh_message_category = "info"
     login_manager.session_protection = "basic"
-    user_loaded_from_cookie.connect(_session_from_remember_cookie)
+    user_logged_out.connect(_forget_browser)
+    app.before_request(_restore_remembered_login)
     app.before_request(_enforce_ip_allowlist)
+    app.after_request(_write_remember_cookie)

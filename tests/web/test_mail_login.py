@@ -93,7 +93,7 @@ def assert_login_page(client, response, message: str, next_path: str | None = No
 
 
 def no_remember_cookie(response) -> bool:
-    return not any("remember_token" in header for header in response.headers.getlist("Set-Cookie"))
+    return not any("remember" in header for header in response.headers.getlist("Set-Cookie"))
 
 
 # --- a valid link ----------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def test_a_valid_link_signs_in_and_shows_the_invoice(app, client, owner, number)
     assert response.location == f"/invoices/{number}"
     assert token not in response.get_data(as_text=True)
     assert response.headers["Referrer-Policy"] == "no-referrer"
-    assert no_remember_cookie(response) and client.get_cookie("remember_token") is None
+    assert no_remember_cookie(response) and client.get_cookie("remember_me") is None
     assert signed_in_id(client) == owner.user_id
     assert client.get("/").status_code == 200
 

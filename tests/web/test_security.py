@@ -339,7 +339,8 @@ def test_remember_me_restores_the_login_and_records_a_session(app, client, owner
     with app.app_context():
         from app.account.models import UserSession
 
-        assert db.session.scalar(sa.select(sa.func.count(UserSession.id)).where(UserSession.ended_at.is_(None))) == 2
+        # The restore continues the remembered session: still one browser under Security.
+        assert db.session.scalar(sa.select(sa.func.count(UserSession.id)).where(UserSession.ended_at.is_(None))) == 1
 
 
 def test_password_change_leaves_one_live_session_for_this_browser(app, client, owner):
