@@ -23,9 +23,10 @@ from app.invoices.services import BuyerDetails, choose_payer, client_invoice, up
 
 bp = Blueprint("invoices", __name__)
 
-#: The list's filters: what a customer means by each word.
+#: The list's filters: what a customer means by each word. "All" is every document of the
+#: client: a paid proforma stays listed beside the tax invoice issued from it.
 FILTERS = {
-    "all": sa.or_(Invoice.kind != DocumentKind.PROFORMA, Invoice.status != InvoiceStatus.PAID),
+    "all": sa.true(),
     "unpaid": sa.and_(Invoice.kind == DocumentKind.PROFORMA, Invoice.status == InvoiceStatus.UNPAID),
     "paid": Invoice.kind.in_([DocumentKind.TAX_INVOICE, DocumentKind.CREDIT_NOTE]),
     "cancelled": Invoice.status == InvoiceStatus.CANCELLED,
