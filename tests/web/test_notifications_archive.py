@@ -45,14 +45,13 @@ def make_email(app, client_id: int, user_id: int, subject: str, body_text: str =
     """An outbox row, as the notification handlers write it; returns its id."""
     with app.app_context():
         user = db.session.get(User, user_id)
+        fields = {"template": "test", "body_html": f"<p style='color:red'>{subject}</p>", **fields}
         message = EmailMessage(
             client_id=client_id,
             user_id=user_id,
             recipients=[user.email],
-            template="test",
             subject=subject,
             body_text=body_text,
-            body_html=f"<p style='color:red'>{subject}</p>",
             **fields,
         )
         db.session.add(message)
