@@ -1,31 +1,39 @@
-"""Notifications: the archive of every email sent to the account, and what to subscribe to.
+"""Notifications: the archive of every email and SMS sent to the account, and what to subscribe to.
 
 Routes live on the account blueprint (imported at the end of views.py). The owner
-reads every email of the client; a trusted user reads only the emails sent to them.
-An email is shown as its text part: the stored HTML is made for mail clients (inline
-styles the site's CSP forbids), and the text needs no sanitizing, only escaping.
+reads every message of the client; a trusted user reads only the messages sent to them.
+An email is shown as its HTML part, sanitized (app.core.html: no script, style, image or
+form; links only to http(s)/mailto), with secret links removed (see OWN_LINKS_KEPT).
+The list is paged by keyset on (created_at, channel, id), newest first, and filtered by
+type and date range from the query string, so every page and filter is a plain link.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, render_template, url_for
+from flask import abort, current_app, flash, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import SelectMultipleField
+from wtforms import DateField, SelectField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.account.models import User
 from app.account.security import log_change
 from app.account.views import bp
 from app.core.auth import client_login_required
+from app.core.dates import zone
+from app.core.html import clean_email_html
 from app.core.rendering import redirect_to, render_page
 from app.extensions import db
 from app.notify import NOTIFICATION_TYPES
-from app.notify.models import EmailMessage
+from app.notify.handlers import EMAIL_TYPES
+from app.notify.models import EmailMessage, SmsMessage
 
 #: Endpoints whose links carry a secret token. In the archive their token is
 #: removed: a reset, invite or email-confirmation link is a way to take over an
@@ -53,13 +61,18 @@ def _me() -> User:
     return current_user._get_current_object()
 
 
-def visible_messages() -> sa.Select:
-    """The emails the current user may read: the owner all of the client's, a trusted user their own."""
+def _visible(model, query: sa.Select) -> sa.Select:
+    """`query` scoped to what the current user may read: the owner all of the client's, a trusted user their own."""
     user = _me()
-    query = sa.select(EmailMessage).where(EmailMessage.client_id == user.client_id)
+    query = query.where(model.client_id == user.client_id)
     if not user.is_owner:
-        query = query.where(EmailMessage.user_id == user.id)
+        query = query.where(model.user_id == user.id)
     return query
+
+
+def visible_messages() -> sa.Select:
+    """The emails the current user may read."""
+    return _visible(EmailMessage, sa.select(EmailMessage))
 
 
 def _token_links() -> list[tuple[str, re.Pattern]]:
@@ -72,24 +85,220 @@ def _token_links() -> list[tuple[str, re.Pattern]]:
     return links
 
 
+def _secret_links(message: EmailMessage, reader: User) -> list[re.Pattern]:
+    """The patterns of the links this reader must not get from this message (see OWN_LINKS_KEPT)."""
+    return [
+        pattern
+        for endpoint, pattern in _token_links()
+        if not (endpoint in OWN_LINKS_KEPT and message.user_id == reader.id)
+    ]
+
+
 def archived_text(message: EmailMessage, reader: User) -> str:
-    """The text body as the archive shows it: secret links removed (see OWN_LINKS_KEPT)."""
+    """The text body as the archive shows it: secret links removed."""
     text = message.body_text
-    for endpoint, pattern in _token_links():
-        if endpoint in OWN_LINKS_KEPT and message.user_id == reader.id:
-            continue
+    for pattern in _secret_links(message, reader):
         text = pattern.sub(REMOVED_LINK, text)
     return text
 
 
+def archived_html(message: EmailMessage, reader: User) -> str | None:
+    """The HTML body as the archive shows it: sanitized, secret links unlinked and removed
+    from the text. None for a message stored without HTML."""
+    if not (message.body_html or "").strip():
+        return None
+    secrets = _secret_links(message, reader)
+    html = clean_email_html(message.body_html, keep_link=lambda url: not any(p.match(url) for p in secrets))
+    for pattern in secrets:
+        html = pattern.sub(REMOVED_LINK, html)
+    return html
+
+
+# --- the list: filters and keyset pages ------------------------------------------------------
+
+#: The type filter: the subscribable email types, the security/account emails, and SMS.
+TYPE_CHOICES = [
+    SelectChoice("", "All messages"),
+    *(SelectChoice(key, f"Emails: {label.lower()}") for key, label in NOTIFICATION_TYPES.items()),
+    SelectChoice("account", "Emails: account and security"),
+    SelectChoice("sms", "SMS"),
+]
+
+
+class ArchiveFilterForm(FlaskForm):
+    """The list's filters, read from the query string (a GET form changes nothing: no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    type = SelectField("Type", choices=TYPE_CHOICES, default="")
+    since = DateField("From", validators=[Optional()])
+    until = DateField("To", validators=[Optional()])
+
+    def validate_until(self, field) -> None:
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError("The end date is before the start date.")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the list: the message at the edge of a page."""
+
+    created_at: datetime
+    channel: str
+    id: int
+
+    _FORMAT = re.compile(r"(email|sms)-(\d{1,18})-(\d{1,18})")
+
+    def __str__(self) -> str:
+        micros = (self.created_at - EPOCH) // timedelta(microseconds=1)
+        return f"{self.channel}-{self.id}-{micros}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> Cursor | None:
+        """The cursor in a page link; a malformed or out-of-range one is a 404 (links are made by us)."""
+        if text is None:
+            return None
+        match = cls._FORMAT.fullmatch(text)
+        if match is None:
+            abort(404)
+        try:
+            moment = EPOCH + timedelta(microseconds=int(match.group(3)))
+        except OverflowError:
+            abort(404)
+        return cls(moment, match.group(1), int(match.group(2)))
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ArchiveItem:
+    channel: str  # "email" or "sms"
+    message: EmailMessage | SmsMessage
+
+    @property
+    def cursor(self) -> Cursor:
+        return Cursor(self.message.created_at, self.channel, self.message.id)
+
+
+@dataclass(frozen=True)
+class ArchivePage:
+    items: list[ArchiveItem]
+    newer: Cursor | None  # link to the page before (newer messages), if any
+    older: Cursor | None  # link to the page after (older messages), if any
+
+
+def _email_topic_filter(topic: str):
+    templates = [template for template, (kind, _) in EMAIL_TYPES.items() if kind == topic]
+    if topic == "account":  # security and account emails: every template with no subscription type
+        return EmailMessage.template.not_in(list(EMAIL_TYPES))
+    return EmailMessage.template.in_(templates)
+
+
+def _timeline(form: ArchiveFilterForm) -> sa.Subquery:
+    """(channel, id, created_at) of every message the user may read that the filters keep."""
+    kind = form.type.data or ""
+    start, end = _date_range(form)
+    parts = []
+    for channel, model in (("email", EmailMessage), ("sms", SmsMessage)):
+        if kind and (kind == "sms") != (channel == "sms"):
+            continue
+        query = _visible(model, sa.select(sa.literal(channel).label("channel"), model.id, model.created_at))
+        if channel == "email" and kind:
+            query = query.where(_email_topic_filter(kind))
+        if start is not None:
+            query = query.where(model.created_at >= start)
+        if end is not None:
+            query = query.where(model.created_at < end)
+        parts.append(query)
+    return (sa.union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+
+
+def _date_range(form: ArchiveFilterForm) -> tuple[datetime | None, datetime | None]:
+    """The filter's days, whole, in the client's time zone, as UTC moments [start, end)."""
+    tz = zone(_me().client.timezone)
+    start = datetime.combine(form.since.data, time(), tz) if form.since.data else None
+    end = datetime.combine(form.until.data + timedelta(days=1), time(), tz) if form.until.data else None
+    return start, end
+
+
+def archive_page(form: ArchiveFilterForm, *, before: Cursor | None, after: Cursor | None, per_page: int) -> ArchivePage:
+    """One page of the timeline, newest first: the messages older than `before`, or newer than `after`."""
+    timeline = _timeline(form)
+    key = (timeline.c.created_at, timeline.c.channel, timeline.c.id)
+    query = sa.select(*key)
+    if after is not None:
+        query = query.where(_beyond(key, after, newer=True)).order_by(*(column.asc() for column in key))
+    else:
+        if before is not None:
+            query = query.where(_beyond(key, before, newer=False))
+        query = query.order_by(*(column.desc() for column in key))
+    rows = db.session.execute(query.limit(per_page + 1)).all()
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    if after is not None:
+        rows.reverse()
+    items = _load(rows)
+    newer = items[0].cursor if items and (before is not None or (after is not None and more)) else None
+    older = items[-1].cursor if items and (after is not None or more) else None
+    return ArchivePage(items, newer, older)
+
+
+def _beyond(key, cursor: Cursor, *, newer: bool):
+    """Rows after `cursor` in the list's order (tuple comparison, spelled out for every database)."""
+    created_at, channel, id_ = key
+    if newer:
+        return sa.or_(
+            created_at > cursor.created_at,
+            sa.and_(created_at == cursor.created_at, channel > cursor.channel),
+            sa.and_(created_at == cursor.created_at, channel == cursor.channel, id_ > cursor.id),
+        )
+    return sa.or_(
+        created_at < cursor.created_at,
+        sa.and_(created_at == cursor.created_at, channel < cursor.channel),
+        sa.and_(created_at == cursor.created_at, channel == cursor.channel, id_ < cursor.id),
+    )
+
+
+def _load(rows) -> list[ArchiveItem]:
+    """The messages of a page's (created_at, channel, id) rows, in the rows' order."""
+    ids = {"email": [r.id for r in rows if r.channel == "email"], "sms": [r.id for r in rows if r.channel == "sms"]}
+    loaded = {}
+    for channel, model in (("email", EmailMessage), ("sms", SmsMessage)):
+        if ids[channel]:
+            for message in db.session.scalars(sa.select(model).where(model.id.in_(ids[channel]))):
+                loaded[channel, message.id] = message
+    return [ArchiveItem(r.channel, loaded[r.channel, r.id]) for r in rows]
+
+
 def _list_page(form: NotificationSettingsForm, status: int = 200):
-    query = visible_messages().order_by(EmailMessage.created_at.desc(), EmailMessage.id.desc())
-    page = db.paginate(query, per_page=current_app.config.get("NOTIFICATIONS_PER_PAGE", 20), error_out=False)
+    filters = ArchiveFilterForm(request.args)
+    if filters.validate():
+        page = archive_page(
+            filters,
+            before=Cursor.parse(request.args.get("before")),
+            after=Cursor.parse(request.args.get("after")),
+            per_page=current_app.config.get("NOTIFICATIONS_PER_PAGE", 20),
+        )
+    else:
+        page = ArchivePage([], None, None)
+    params = {
+        k: v
+        for k, v in (
+            ("type", filters.type.data),
+            ("since", request.args.get("since")),
+            ("until", request.args.get("until")),
+        )
+        if v
+    }
     return render_page(
         "account/notifications.html",
         "account/_notifications_list.html",
         status,
         page=page,
+        filters=filters,
+        params=params,
         form=form,
     )
 
@@ -127,4 +336,11 @@ def notifications_view(message_id: int):
     message = db.session.scalar(visible_messages().where(EmailMessage.id == message_id))
     if message is None:
         abort(404)
-    return render_template("account/notification.html", message=message, body=archived_text(message, _me()))
+    reader = _me()
+    return render_template(
+        "account/notification.html",
+        message=message,
+        body=archived_text(message, reader),
+        html=archived_html(message, reader),
+        removed=REMOVED_LINK,
+    )

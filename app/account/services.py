@@ -130,6 +130,7 @@ def dashboard_counts(client_id: int) -> dict[str, int]:
     return {
         "active_services": by_status.get(ServiceStatus.ACTIVE, 0),
         "suspended_services": by_status.get(ServiceStatus.SUSPENDED, 0),
+        "pending_services": by_status.get(ServiceStatus.PENDING, 0),
         "unpaid_invoices": unpaid[0],
         "amount_due_minor": unpaid[1],
         "trusted_users": db.session.scalar(

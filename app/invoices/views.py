@@ -20,12 +20,14 @@ from app.invoices.forms import BillingDetailsForm
 from app.invoices.guards import ImmutableInvoice
 from app.invoices.models import BillingProfile, DocumentKind, Invoice, InvoicePdf, InvoiceStatus
 from app.invoices.services import BuyerDetails, choose_payer, client_invoice, update_billing_details
+from app.wallet.services import invoice_payment_parts
 
 bp = Blueprint("invoices", __name__)
 
-#: The list's filters: what a customer means by each word.
+#: The list's filters: what a customer means by each word. "All" is every document of the
+#: client: a paid proforma stays listed beside the tax invoice issued from it.
 FILTERS = {
-    "all": sa.or_(Invoice.kind != DocumentKind.PROFORMA, Invoice.status != InvoiceStatus.PAID),
+    "all": sa.true(),
     "unpaid": sa.and_(Invoice.kind == DocumentKind.PROFORMA, Invoice.status == InvoiceStatus.UNPAID),
     "paid": Invoice.kind.in_([DocumentKind.TAX_INVOICE, DocumentKind.CREDIT_NOTE]),
     "cancelled": Invoice.status == InvoiceStatus.CANCELLED,
@@ -64,7 +66,17 @@ def view(number: str):
         tax_invoice = db.session.scalar(
             sa.select(Invoice).where(Invoice.source_id == invoice.id, Invoice.kind == DocumentKind.TAX_INVOICE)
         )
-    return render_template("invoices/view.html", invoice=invoice, tax_invoice=tax_invoice)
+    return render_template(
+        "invoices/view.html", invoice=invoice, tax_invoice=tax_invoice, payments=_payments_of(invoice)
+    )
+
+
+def _payments_of(invoice: Invoice) -> list:
+    """How a tax invoice or a paid proforma was paid (nothing for other documents)."""
+    paid_proforma = invoice.kind is DocumentKind.PROFORMA and invoice.status is InvoiceStatus.PAID
+    if invoice.kind is DocumentKind.TAX_INVOICE or paid_proforma:
+        return invoice_payment_parts(invoice)
+    return []
 
 
 @bp.route("/invoices/<number>/pdf")
@@ -86,7 +98,7 @@ def invoice_pdf_bytes(invoice: Invoice) -> bytes:
         stored = db.session.get(InvoicePdf, invoice.id)
         if stored is not None:
             return stored.content
-    content = render_pdf(render_template("pdf/invoice.html", invoice=invoice))
+    content = render_pdf(render_template("pdf/invoice.html", invoice=invoice, payments=_payments_of(invoice)))
     if invoice.is_tax_document:
         # Two first downloads at once: the first stored copy wins, both get it.
         insert_ignoring_conflicts(InvoicePdf, {"invoice_id": invoice.id, "content": content, "created_at": utcnow()})

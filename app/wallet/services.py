@@ -333,6 +333,78 @@ def pay_invoices_from_wallet(client_id: int, invoice_ids: list[int], *, key: str
     return issued
 
 
+@dataclass(frozen=True)
+class InvoicePaymentPart:
+    """One way money reached an invoice: the account balance or a card, when and how much."""
+
+    method: str  # "balance" or "card"
+    label: str  # "Account balance", "Visa card ending in 4242"
+    paid_at: datetime
+    amount_minor: int
+    currency: str
+
+
+def invoice_payment_parts(invoice: Invoice) -> list[InvoicePaymentPart]:
+    """How a proforma, or the tax invoice issued from it, was paid, read from the ledger and payments.
+
+    Every invoice payment is a debit of the balance (pay_invoices_from_wallet); a card charged for
+    the same request (its key plus ":card") topped the balance up first. The request's debits are
+    split as the pay page offers it: the balance pays first, the card the rest, in the order the
+    invoices were paid. Reads immutable rows only, so a tax invoice needs no new column.
+    """
+    proforma_id = invoice.source_id if invoice.kind is DocumentKind.TAX_INVOICE else invoice.id
+    if proforma_id is None:
+        return []
+    entries = db.session.scalars(
+        sa.select(LedgerEntry)
+        .where(LedgerEntry.invoice_id == proforma_id, LedgerEntry.kind == EntryKind.INVOICE_PAYMENT)
+        .where(LedgerEntry.client_id == invoice.client_id)
+        .order_by(LedgerEntry.id)
+    ).all()
+    parts: list[InvoicePaymentPart] = []
+    for entry in entries:
+        parts.extend(_entry_parts(entry))
+    return parts
+
+
+def _entry_parts(entry: LedgerEntry) -> list[InvoicePaymentPart]:
+    """The balance and card shares of one invoice-payment debit."""
+    amount = -entry.amount_minor
+    prefix, found, _ = entry.idempotency_key.rpartition(":invoice:")
+    card = None
+    if found:
+        card = db.session.scalar(
+            sa.select(Payment).where(
+                Payment.idempotency_key == f"{prefix}:card",
+                Payment.client_id == entry.client_id,
+                Payment.status == PaymentStatus.SUCCEEDED,
+            )
+        )
+    if card is None:
+        return [InvoicePaymentPart("balance", "Account balance", entry.created_at, amount, entry.currency)]
+    siblings = db.session.execute(
+        sa.select(LedgerEntry.id, LedgerEntry.amount_minor)
+        .where(
+            LedgerEntry.client_id == entry.client_id,
+            LedgerEntry.kind == EntryKind.INVOICE_PAYMENT,
+            LedgerEntry.idempotency_key.startswith(f"{prefix}:invoice:", autoescape=True),
+        )
+        .order_by(LedgerEntry.id)
+    ).all()
+    balance_left = max(sum(-minor for _, minor in siblings) - card.amount_minor, 0)
+    for sibling_id, minor in siblings:
+        from_balance = min(balance_left, -minor)
+        balance_left -= from_balance
+        if sibling_id == entry.id:
+            break
+    label = f"{card.card_brand or 'Card'} card ending in {card.card_last4}" if card.card_last4 else "Card"
+    parts = [
+        InvoicePaymentPart("balance", "Account balance", entry.created_at, from_balance, entry.currency),
+        InvoicePaymentPart("card", label, card.completed_at or card.created_at, amount - from_balance, entry.currency),
+    ]
+    return [part for part in parts if part.amount_minor > 0]
+
+
 # --- bank transfers ---------------------------------------------------------------------
 
 _REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L

@@ -47,8 +47,8 @@ def test_list_filters_and_paginates_with_htmx_partials(app, client, owner):
     login(client)
 
     everything = client.get("/invoices").get_data(as_text=True)
-    # A paid proforma is replaced in the list by its tax invoice.
-    assert listed(everything) == {*unpaid, tax_number}
+    # A paid proforma stays listed beside its tax invoice.
+    assert listed(everything) == {*unpaid, paid, tax_number}
 
     only_unpaid = client.get("/invoices?status=unpaid", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert only_unpaid.lstrip().startswith('<div id="invoice-list">') and "<html" not in only_unpaid

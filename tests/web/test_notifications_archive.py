@@ -45,14 +45,13 @@ def make_email(app, client_id: int, user_id: int, subject: str, body_text: str =
     """An outbox row, as the notification handlers write it; returns its id."""
     with app.app_context():
         user = db.session.get(User, user_id)
+        fields = {"template": "test", "body_html": f"<p style='color:red'>{subject}</p>", **fields}
         message = EmailMessage(
             client_id=client_id,
             user_id=user_id,
             recipients=[user.email],
-            template="test",
             subject=subject,
             body_text=body_text,
-            body_html=f"<p style='color:red'>{subject}</p>",
             **fields,
         )
         db.session.add(message)
@@ -116,7 +115,7 @@ def test_list_shows_date_in_the_clients_time_zone_and_status(app, client, owner,
 
     html = client.get("/account/notifications").get_data(as_text=True)
 
-    row = re.search(r"<tr>\s*<td[^>]*>([^<]+)</td>\s*<td><a[^>]*>Payment receipt</a></td>.*?</tr>", html, re.S)
+    row = re.search(r"<tr>\s*<td[^>]*>([^<]+)</td>\s*<td[^>]*>(?:(?!</td>).)*?>Payment receipt</a>.*?</tr>", html, re.S)
     assert row, "the email is listed"
     assert row.group(1) == shown  # stored 09:05 UTC
     assert '<span class="badge badge-failed">Failed</span>' in row.group(0)
@@ -153,21 +152,32 @@ def test_the_archive_needs_a_login(app, client, owner):
     assert client.get(f"/account/notifications/{message_id}").location.startswith("/login?next=")
 
 
-def test_list_paginates_with_an_htmx_partial(app, client, owner):
+def test_list_pages_by_keyset_with_an_htmx_partial(app, client, owner):
     for i in range(5):
         make_email(app, owner.client_id, owner.user_id, f"Email {i}")
     app.config["NOTIFICATIONS_PER_PAGE"] = 4  # five emails and the welcome email: two pages
     login(client)
 
     first = client.get("/account/notifications").get_data(as_text=True)
-    second = client.get("/account/notifications?page=2", headers={"HX-Request": "true"}).get_data(as_text=True)
+    older = re.search(r'<a href="(/account/notifications\?before=[^"]+)" hx-get="\1"', first)
+    assert older, "an Older link that is a plain link and an htmx request"
+    second = client.get(older.group(1).replace("&amp;", "&"), headers={"HX-Request": "true"}).get_data(as_text=True)
 
     assert subjects(first) == ["Email 4", "Email 3", "Email 2", "Email 1"]
-    assert "Page 1 of 2" in first and 'hx-get="/account/notifications?page=2"' in first
+    assert "Newer" not in first
     assert second.lstrip().startswith('<div id="notification-list">') and "<html" not in second
     assert len(subjects(second)) == 2 and subjects(second)[0] == "Email 0"
     assert subjects(second)[1].startswith("Welcome to"), "the sign-up's welcome email is the oldest"
-    assert "Page 2 of 2" in second
+    assert "Older" not in second
+    newer = re.search(r'<a href="(/account/notifications\?after=[^"]+)"', second).group(1).replace("&amp;", "&")
+    assert subjects(client.get(newer).get_data(as_text=True)) == subjects(first), "Newer goes back to page one"
+
+
+@pytest.mark.parametrize("cursor", ["junk", "email-1-999999999999999999", "sms-9999999999999999999-1", "x-1-1"])
+def test_a_forged_page_cursor_is_a_404(app, client, owner, cursor):
+    login(client)
+    assert client.get(f"/account/notifications?before={cursor}").status_code == 404
+    assert client.get(f"/account/notifications?after={cursor}").status_code == 404
 
 
 def test_one_email_shows_subject_date_recipients_and_escaped_text(app, client, owner):
@@ -181,11 +191,11 @@ def test_one_email_shows_subject_date_recipients_and_escaped_text(app, client, o
     assert response.status_code == 200
     assert "<h1>Proforma &lt;b&gt;PF-1&lt;/b&gt;</h1>" in html
     assert "owner@example.com" in html
-    text = email_body(html)
+    text = email_body(html)  # the plain-text version, escaped
     assert "<script>" not in html and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in text
     assert "Dear client,\n" in text, "line breaks kept"
-    # Links stay text, and the stored HTML (inline styles) is not rendered.
-    assert "https://billing.example.test/invoices/PF-1" in text and "<a " not in text
+    # The HTML version is shown, without its inline styles.
+    assert '<article class="card email-html"><p>Proforma <b>PF-1</b></p></article>' in html
     assert "style=" not in html
 
 
