@@ -72,6 +72,8 @@ class Config:
     RENEWAL_DAYS_BEFORE = env_int("RENEWAL_DAYS_BEFORE", 14)
     SUSPEND_DAYS_AFTER = env_int("SUSPEND_DAYS_AFTER", 5)
     TERMINATE_DAYS_AFTER = env_int("TERMINATE_DAYS_AFTER", 30)
+    # The last warning before termination goes this many days before it (0: none).
+    TERMINATION_WARNING_DAYS = env_int("TERMINATION_WARNING_DAYS", 3)
     BILLING_RUN_BATCH = env_int("BILLING_RUN_BATCH", 1000)
     # An order nobody paid: its proforma and services are cancelled this many days after due (0: never).
     ORDER_CANCEL_DAYS = env_int("ORDER_CANCEL_DAYS", 30)
