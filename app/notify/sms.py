@@ -202,8 +202,11 @@ def sms_reach_problem(phone: str | None) -> str | None:
     region = phonenumbers.region_code_for_number(parsed)
     if region not in allowed:
         where = names.get(region, "this country") if region else "this country"
-        countries = ", ".join(names.get(code, code) for code in allowed)
-        return f"We cannot send SMS to numbers in {where}; SMS alerts work for numbers in {countries}."
+        countries = ", ".join(sorted(names.get(code, code) for code in allowed))
+        return (
+            f"We cannot send SMS to numbers in {where}. Untick SMS alerts to keep this number without them "
+            f"(SMS reach numbers in {countries})."
+        )
     if phonenumbers.number_type(parsed) in _REFUSED_TYPES:
         return "We cannot send SMS to premium-rate or shared-cost numbers: enter a mobile number."
     return None

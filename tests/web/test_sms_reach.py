@@ -13,7 +13,7 @@ from tests.web.test_details import PERSON_FORM, error_beside, post_details
 from tests.web.test_signup import field_error, post_register
 
 SWISS_MOBILE = "+41 78 123 45 67"  # a valid number; CH is not in the default SMS_COUNTRIES
-REFUSED = "We cannot send SMS to numbers in Switzerland; SMS alerts work for numbers in"
+REFUSED = "We cannot send SMS to numbers in Switzerland. Untick SMS alerts to keep this number without them"
 
 
 @pytest.fixture
