@@ -65,6 +65,8 @@ class Config:
     # Tries per message, and the waits (seconds) between them.
     # Email retries: after 1, 5, 15 minutes, 1, 3, 6 and 12 hours, then daily: ten attempts over about three days.
     OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 10)
+    # Embedded shape (no REDIS_URL): the serving process sweeps the outbox this often (0: never).
+    OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 60)
     OUTBOX_RETRY_INTERVALS = [60, 300, 900, 3600, 10800, 21600, 43200, 86400]
 
     # The billing run: renewal proformas N days before due, suspension M days
@@ -72,6 +74,8 @@ class Config:
     RENEWAL_DAYS_BEFORE = env_int("RENEWAL_DAYS_BEFORE", 14)
     SUSPEND_DAYS_AFTER = env_int("SUSPEND_DAYS_AFTER", 5)
     TERMINATE_DAYS_AFTER = env_int("TERMINATE_DAYS_AFTER", 30)
+    # The last warning before termination goes this many days before it (0: none).
+    TERMINATION_WARNING_DAYS = env_int("TERMINATION_WARNING_DAYS", 3)
     BILLING_RUN_BATCH = env_int("BILLING_RUN_BATCH", 1000)
     # An order nobody paid: its proforma and services are cancelled this many days after due (0: never).
     ORDER_CANCEL_DAYS = env_int("ORDER_CANCEL_DAYS", 30)

@@ -33,11 +33,11 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     from app.core import policy
     from app.core.ratelimit import limiter
     from app.invoices import guards
-    from app.notify import handlers
+    from app.notify import handlers, sweeper
 
     limiter.init_app(app)
 
-    for module in (auth, queue, sql, templating, errors, cli, guards, policy, handlers):
+    for module in (auth, queue, sql, templating, errors, cli, guards, policy, handlers, sweeper):
         module.init_app(app)
 
     from app.account import views as account

@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from app.account.models import ClientKind
+from app.notify.sms import sms_reach_problem
 
 
 def country_choices(locale: str = "en") -> list[SelectChoice]:
@@ -91,6 +92,11 @@ class RegisterForm(FlaskForm):
             field.data = to_e164(field.data, self.country.data or None)
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
+
+    def validate_sms_opt_in(self, field) -> None:
+        # Runs after validate_phone (field order): the number is E.164 by now.
+        if field.data and self.phone.data and not self.phone.errors and (problem := sms_reach_problem(self.phone.data)):
+            raise ValidationError(problem)
 
 
 class LoginForm(FlaskForm):

@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from app.account.forms import country_choices, strip, to_e164
 from app.account.models import ClientKind
 from app.invoices.tax import InvalidTaxId, normalize_tax_id
+from app.notify.sms import sms_reach_problem
 
 #: Interface languages a user can choose.
 LANGUAGES: dict[str, str] = {"en": "English", "ro": "Română", "de": "Deutsch", "fr": "Français"}
@@ -125,6 +126,8 @@ class DetailsForm(FlaskForm):
     def validate_sms_opt_in(self, field) -> None:
         if field.data and not self.phone.data:
             raise ValidationError("Enter a mobile number to receive SMS alerts.")
+        if field.data and not self.phone.errors and (problem := sms_reach_problem(self.phone.data)):
+            raise ValidationError(problem)  # the opt-in is refused; the number may be kept without it
 
     def values(self) -> dict[str, Any]:
         """The submitted details by field name, empty optional text as None."""

@@ -87,13 +87,16 @@ def approve_transfer(transfer_id: int):
         received = parse_amount(
             request.form.get("received", ""), transfer.currency, max_minor=transfer.amount_minor * 10
         )
-        approve_bank_transfer(transfer.id, received_minor=received, staff_id=current_user.id)
+        review = approve_bank_transfer(transfer.id, received_minor=received, staff_id=current_user.id)
     except DomainError as error:
         db.session.rollback()
         flash(f"{transfer.reference}: {error.message}", "error")
     else:
         db.session.commit()
-        flash(f"{transfer.reference} approved: the client's balance was credited.", "success")
+        if review.changed:
+            flash(f"{transfer.reference} approved: the balance was credited and the client emailed.", "success")
+        else:
+            flash(f"{transfer.reference} was already approved and credited; nothing changed.", "info")
     return redirect(url_for("admin.bank_transfers"))
 
 
@@ -106,13 +109,16 @@ def reject_transfer(transfer_id: int):
 
     transfer = db.get_or_404(BankTransfer, transfer_id)
     try:
-        reject_bank_transfer(transfer.id, reason=request.form.get("reason", ""), staff_id=current_user.id)
+        review = reject_bank_transfer(transfer.id, reason=request.form.get("reason", ""), staff_id=current_user.id)
     except DomainError as error:
         db.session.rollback()
         flash(f"{transfer.reference}: {error.message}", "error")
     else:
         db.session.commit()
-        flash(f"{transfer.reference} rejected.", "info")
+        if review.changed:
+            flash(f"{transfer.reference} rejected: the client was emailed the reason.", "info")
+        else:
+            flash(f"{transfer.reference} was already rejected; nothing changed.", "info")
     return redirect(url_for("admin.bank_transfers"))
 
 

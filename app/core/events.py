@@ -14,9 +14,11 @@ _events = Namespace()
 #: Names of the events services emit, with the keyword data each carries.
 EVENTS = {
     "proformas_issued": "proforma_ids: list[int], origin: 'order' | 'renewal'",
-    "services_suspended": "service_ids: list[int], reason: str",
+    "services_suspended": "service_ids: list[int], reason: str, terminating: bool (terminated right after)",
     "services_terminated": "service_ids: list[int]",
     "invoice_paid": "proforma_id: int, tax_invoice_id: int",
+    "wallet_topped_up": "payment_id: int (a card payment credited to the wallet)",
+    "bank_transfer_reviewed": "transfer_id: int (approved and credited, or rejected with a reason)",
 }
 
 

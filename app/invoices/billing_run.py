@@ -58,6 +58,7 @@ class RunResult:
     terminated_ids: list[int] = field(default_factory=list)
     cancelled_proformas: int = 0
     cancelled_orders: list[int] = field(default_factory=list)
+    termination_warnings: int = 0
     reminders: int = 0
 
 
@@ -68,16 +69,23 @@ def run_billing(run_date: date, *, batch_clients: int | None = None) -> RunResul
     db.session.add(run)
     db.session.commit()
     result = RunResult(run_date)
-    # Terminate first (a service ending today gets no new proforma), then renew,
-    # then suspend (so the suspension notice can name the proforma to pay).
-    from app.notify.handlers import send_invoice_reminders
+    # Each step in the order its events happen to a service, so a run catching up
+    # on missed days writes its notices in that order too (outbox order = event
+    # order) and never warns of what already happened. A missed suspension of a
+    # service already past its termination day comes first, then terminations
+    # (a service ending today gets no new proforma), renewals, suspensions (the
+    # notice names the proforma to pay), termination warnings, reminders.
+    from app.notify.handlers import send_invoice_reminders, send_termination_warnings
 
+    result.suspended_ids = suspend_overdue_services(run_date, past_termination=True)
     result.terminated_ids, result.cancelled_proformas = terminate_long_overdue_services(run_date)
     db.session.commit()
     result.cancelled_orders = cancel_abandoned_orders(run_date)
     db.session.commit()
     result.proforma_ids = create_renewal_proformas(run_date, batch_clients=batch_clients)
-    result.suspended_ids = suspend_overdue_services(run_date)
+    result.suspended_ids += suspend_overdue_services(run_date)
+    db.session.commit()
+    result.termination_warnings = send_termination_warnings(run_date)
     db.session.commit()
     result.reminders = send_invoice_reminders(run_date)
     db.session.commit()
@@ -354,12 +362,17 @@ def _lock_clients_of(services_where) -> None:
     ).all()
 
 
-def suspend_overdue_services(run_date: date) -> list[int]:
-    """Suspend active services whose due date is M days past. Returns their ids."""
-    overdue = (
-        Service.status == ServiceStatus.ACTIVE,
-        Service.next_due_date <= add_days(run_date, -_client_setting(Client.suspend_days_after, "SUSPEND_DAYS_AFTER")),
-    )
+def suspend_overdue_services(run_date: date, *, past_termination: bool = False) -> list[int]:
+    """Suspend active services whose due date is M days past. Returns their ids.
+
+    `past_termination`: only those already K days past (the termination day),
+    which a run catching up on missed days suspends and then terminates.
+    """
+    if past_termination:
+        days_after = _client_setting(Client.terminate_days_after, "TERMINATE_DAYS_AFTER")
+    else:
+        days_after = _client_setting(Client.suspend_days_after, "SUSPEND_DAYS_AFTER")
+    overdue = (Service.status == ServiceStatus.ACTIVE, Service.next_due_date <= add_days(run_date, -days_after))
     _lock_clients_of(overdue)
     suspended = db.session.scalars(
         sa.update(Service)
@@ -369,7 +382,7 @@ def suspend_overdue_services(run_date: date) -> list[int]:
         .execution_options(synchronize_session=False)
     ).all()
     if suspended:
-        emit("services_suspended", service_ids=list(suspended), reason="overdue")
+        emit("services_suspended", service_ids=list(suspended), reason="overdue", terminating=past_termination)
     return list(suspended)
 
 

@@ -41,6 +41,25 @@ class InvoiceNotPayable(DomainError):
         super().__init__(f"Invoice {number} is not waiting for payment.")
 
 
+class ProformaNotEditable(DomainError):
+    """A paid or cancelled proforma: its billing details are settled (a tax invoice snapshots them)."""
+
+    status_code = 409
+
+    def __init__(self, number: str, state: str) -> None:
+        super().__init__(f"Proforma {number} is {state}: its billing details can no longer be changed.")
+
+
+def check_billing_editable(invoice: Invoice) -> None:
+    """Raise ImmutableInvoice for a tax document, ProformaNotEditable for a proforma no longer waiting for payment."""
+    if invoice.is_tax_document:
+        raise ImmutableInvoice(invoice.number)
+    if invoice.status is not InvoiceStatus.UNPAID:
+        raise ProformaNotEditable(invoice.number, invoice.status.value)
+    if invoice.amount_paid_minor:
+        raise ProformaNotEditable(invoice.number, "partly paid")
+
+
 @dataclass(frozen=True)
 class BuyerDetails:
     """Who an invoice is billed to."""

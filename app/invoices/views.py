@@ -17,9 +17,14 @@ from app.core.types import utcnow
 from app.errors import ValidationError
 from app.extensions import db
 from app.invoices.forms import BillingDetailsForm
-from app.invoices.guards import ImmutableInvoice
 from app.invoices.models import BillingProfile, DocumentKind, Invoice, InvoicePdf, InvoiceStatus
-from app.invoices.services import BuyerDetails, choose_payer, client_invoice, update_billing_details
+from app.invoices.services import (
+    BuyerDetails,
+    check_billing_editable,
+    choose_payer,
+    client_invoice,
+    update_billing_details,
+)
 from app.wallet.services import invoice_payment_parts
 
 bp = Blueprint("invoices", __name__)
@@ -111,8 +116,7 @@ def invoice_pdf_bytes(invoice: Invoice) -> bytes:
 @client_login_required
 def billing(number: str):
     invoice = get_owned_invoice_or_404(number)
-    if invoice.is_tax_document:
-        raise ImmutableInvoice(invoice.number)
+    check_billing_editable(invoice)  # a clear 409 page, never a form that cannot be saved
     payers = db.session.scalars(
         sa.select(BillingProfile).where(BillingProfile.client_id == invoice.client_id).order_by(BillingProfile.id)
     ).all()

@@ -17,13 +17,15 @@ from sqlalchemy.orm import selectinload
 from app.account.models import Client, User, UserRole, UserStatus
 from app.core.events import subscribe
 from app.core.money import format_money
+from app.core.sql import add_days
+from app.core.templating import local_time
 from app.core.types import utcnow
 from app.core.urls import external_url
 from app.extensions import db
 from app.invoices.models import DocumentKind, Invoice, InvoiceLine, InvoiceStatus
 from app.notify.email import queue_email
 from app.notify.links import invoice_login_url
-from app.notify.models import InvoiceReminder, SmsMessage
+from app.notify.models import InvoiceReminder, ServiceNotice, SmsMessage
 
 #: Which notification type each email belongs to, and the permission a trusted user needs to get it.
 EMAIL_TYPES = {
@@ -31,7 +33,15 @@ EMAIL_TYPES = {
     "invoice_reminder": ("invoices", "invoices.view"),
     "payment_receipt": ("payments", "invoices.view"),
     "service_suspended": ("service_status", "services"),
+    "service_termination_warning": ("service_status", "services"),
+    "service_terminated": ("service_status", "services"),
+    "top_up_receipt": ("payments", "wallet"),
+    "bank_transfer_credited": ("payments", "wallet"),
+    "bank_transfer_rejected": ("payments", "wallet"),
 }
+
+#: Emails the owner gets whatever their subscriptions: the service's data is about to be, or is being, deleted.
+OWNER_ALWAYS = {"service_termination_warning", "service_terminated"}
 
 
 def recipients(users: list[User], template: str) -> list[User]:
@@ -42,7 +52,7 @@ def recipients(users: list[User], template: str) -> list[User]:
         u
         for u in users
         if u.status is UserStatus.ACTIVE
-        and kind in (u.notification_types or [])
+        and (kind in (u.notification_types or []) or (u.role is UserRole.OWNER and template in OWNER_ALWAYS))
         and (u.role is UserRole.OWNER or permission in (u.permissions or []))
     ]
 
@@ -190,7 +200,10 @@ def on_invoice_paid(sender, *, proforma_id: int, tax_invoice_id: int) -> None:
         )
 
 
-def on_services_suspended(sender, *, service_ids: list[int], reason: str) -> None:
+def on_services_suspended(sender, *, service_ids: list[int], reason: str, terminating: bool = False) -> None:
+    """Email (and SMS) each suspension. `terminating`: a catch-up run suspends services
+    it terminates right after; their notice names no proforma to pay (it is cancelled
+    with the termination) and no SMS goes (it would be stale before it could be read)."""
     from app.hosting.models import Service
 
     services = db.session.scalars(sa.select(Service).where(Service.id.in_(service_ids)).order_by(Service.id)).all()
@@ -213,7 +226,7 @@ def on_services_suspended(sender, *, service_ids: list[int], reason: str) -> Non
     }
     for service in services:
         client = clients[service.client_id]
-        proforma = proformas.get(open_proformas.get(service.id))
+        proforma = None if terminating else proformas.get(open_proformas.get(service.id))
         for user in recipients(users[client.id], "service_suspended"):
             # The invoice (number, amount, sign-in link) only for who may see invoices.
             invoice = proforma if _sees_invoices(user) else None
@@ -229,6 +242,8 @@ def on_services_suspended(sender, *, service_ids: list[int], reason: str) -> Non
                 amount=_money(invoice) if invoice else None,
                 invoice_url=invoice_login_url(user, invoice) if invoice else external_url("account.login"),
             )
+        if terminating:
+            continue
         for user in _may_see(users[client.id], "services"):  # SMS for a suspension whatever its reason
             invoice = proforma if _sees_invoices(user) else None
             queue_sms(
@@ -240,6 +255,186 @@ def on_services_suspended(sender, *, service_ids: list[int], reason: str) -> Non
                 number=invoice.number if invoice else "-",
             )
     db.session.flush()
+
+
+# --- termination --------------------------------------------------------------------------------
+
+
+def _noticed(service_ids, stage: str) -> set[tuple[int, date]]:
+    """(service id, due date) pairs that already got the notice `stage`."""
+    rows = db.session.execute(
+        sa.select(ServiceNotice.service_id, ServiceNotice.due_date).where(
+            ServiceNotice.service_id.in_(list(service_ids)), ServiceNotice.stage == stage
+        )
+    ).all()
+    return {tuple(row) for row in rows}
+
+
+def _queue_service_notices(services, stage: str, template: str, **context_for) -> int:
+    """Write `template` once per service and due date (a ServiceNotice marks it). Returns how many services got it."""
+    done = _noticed((s.id for s in services), stage)
+    todo = [s for s in services if (s.id, s.next_due_date) not in done]
+    clients = _clients(s.client_id for s in todo)
+    users = _users_by_client(clients)
+    for service in todo:
+        db.session.add(ServiceNotice(service_id=service.id, due_date=service.next_due_date, stage=stage))
+        client = clients[service.client_id]
+        for user in recipients(users[client.id], template):
+            context = {key: make(service, user) for key, make in context_for.items()}
+            queue_email(template, to=user, client=client, flush=False, service=service, **context)
+    db.session.flush()
+    return len(todo)
+
+
+def _renewal_proformas(service_ids) -> dict[int, Invoice]:
+    """The newest unpaid proforma of each service."""
+    latest = dict(
+        db.session.execute(
+            sa.select(InvoiceLine.service_id, sa.func.max(Invoice.id))
+            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+            .where(
+                InvoiceLine.service_id.in_(list(service_ids)),
+                Invoice.kind == DocumentKind.PROFORMA,
+                Invoice.status == InvoiceStatus.UNPAID,
+            )
+            .group_by(InvoiceLine.service_id)
+        ).all()
+    )
+    invoices = {i.id: i for i in db.session.scalars(sa.select(Invoice).where(Invoice.id.in_(set(latest.values()))))}
+    return {service_id: invoices[invoice_id] for service_id, invoice_id in latest.items()}
+
+
+def send_termination_warnings(today: date) -> int:
+    """The last warning, TERMINATION_WARNING_DAYS before a suspended service is terminated
+    (once per service and due date). Returns how many services got it.
+
+    Due from its day until the termination day: a run that missed days still
+    sends it, and a service whose termination day has come is terminated
+    instead (the run terminates first), never warned after the fact.
+    """
+    from app.hosting.models import Service, ServiceStatus  # notify reads the services it tells about
+
+    warning_days = current_app.config["TERMINATION_WARNING_DAYS"]
+    if warning_days <= 0:
+        return 0
+    terminate_after = sa.func.coalesce(Client.terminate_days_after, current_app.config["TERMINATE_DAYS_AFTER"])
+    services = db.session.scalars(
+        sa.select(Service)
+        .join(Client, Client.id == Service.client_id)
+        .where(
+            Service.status == ServiceStatus.SUSPENDED,
+            Service.next_due_date.is_not(None),
+            Service.next_due_date <= add_days(today, warning_days - terminate_after),  # the warning day has come
+            Service.next_due_date > add_days(today, -terminate_after),  # the termination day has not
+            ~sa.exists().where(
+                ServiceNotice.service_id == Service.id,
+                ServiceNotice.due_date == Service.next_due_date,
+                ServiceNotice.stage == "termination_warning",
+            ),
+        )
+        .options(selectinload(Service.product))
+        .order_by(Service.id)
+    ).all()
+    if not services:
+        return 0
+    proformas = _renewal_proformas(s.id for s in services)
+    days = {c.id: c.terminate_days_after for c in _clients(s.client_id for s in services).values()}
+
+    def invoice_for(service, user):
+        return proformas.get(service.id) if _sees_invoices(user) else None
+
+    def invoice_url(service, user):
+        invoice = invoice_for(service, user)
+        return invoice_login_url(user, invoice) if invoice else external_url("account.login")
+
+    def terminate_on(service, _user):
+        after = days[service.client_id]
+        return service.next_due_date + timedelta(
+            days=after if after is not None else current_app.config["TERMINATE_DAYS_AFTER"]
+        )
+
+    return _queue_service_notices(
+        services,
+        "termination_warning",
+        "service_termination_warning",
+        invoice=invoice_for,
+        pay_invoice=invoice_for,  # paid meanwhile: the warning is cancelled, not sent
+        amount=lambda service, user: _money(invoice_for(service, user)) if invoice_for(service, user) else None,
+        invoice_url=invoice_url,
+        terminate_on=terminate_on,
+    )
+
+
+def on_services_terminated(sender, *, service_ids: list[int]) -> None:
+    """The termination notice (email only: SMS are for renewals and suspensions), once per service."""
+    from app.hosting.models import Service  # notify reads the services it tells about
+
+    services = db.session.scalars(
+        sa.select(Service)
+        .where(Service.id.in_(service_ids))
+        .options(selectinload(Service.product))
+        .order_by(Service.id)
+    ).all()
+    _queue_service_notices(
+        services, "terminated", "service_terminated", account_url=lambda s, u: external_url("account.login")
+    )
+
+
+# --- wallet ---------------------------------------------------------------------------------
+
+
+def _wallet_email(template: str, client_id: int, **context) -> None:
+    client = db.session.get(Client, client_id)
+    for user in recipients(_users_by_client([client.id])[client.id], template):
+        queue_email(template, to=user, client=client, wallet_url=external_url("wallet.index"), **context)
+
+
+def _when(moment, client: Client) -> str:
+    return local_time(moment, "%d %B %Y, %H:%M %Z", client.timezone)
+
+
+def on_wallet_topped_up(sender, *, payment_id: int) -> None:
+    """A receipt for a card payment credited to the wallet."""
+    from app.wallet.models import LedgerEntry, Payment  # notify reads the payment it tells about
+
+    payment = db.session.get(Payment, payment_id)
+    entry = db.session.scalar(sa.select(LedgerEntry).where(LedgerEntry.payment_id == payment.id))
+    client = db.session.get(Client, payment.client_id)
+    _wallet_email(
+        "top_up_receipt",
+        client.id,
+        payment=payment,
+        amount=format_money(payment.amount_minor, payment.currency),
+        new_balance=format_money(entry.balance_after_minor, entry.currency),
+        card=f"{payment.card_brand or 'Card'} •••• {payment.card_last4 or '????'}",
+        reference=payment.external_id or f"P-{payment.id}",
+        paid_at=_when(payment.completed_at or payment.created_at, client),
+    )
+
+
+def on_bank_transfer_reviewed(sender, *, transfer_id: int) -> None:
+    """Tell the client their bank transfer was credited, or why it was rejected."""
+    from app.wallet.models import BankTransfer, LedgerEntry, TransferStatus  # notify reads what it tells about
+
+    transfer = db.session.get(BankTransfer, transfer_id)
+    client = db.session.get(Client, transfer.client_id)
+    if transfer.status is TransferStatus.APPROVED:
+        entry = db.session.scalar(sa.select(LedgerEntry).where(LedgerEntry.bank_transfer_id == transfer.id))
+        _wallet_email(
+            "bank_transfer_credited",
+            client.id,
+            transfer=transfer,
+            amount=format_money(transfer.received_minor, transfer.currency),
+            new_balance=format_money(entry.balance_after_minor, entry.currency),
+            reviewed_at=_when(transfer.reviewed_at, client),
+        )
+    elif transfer.status is TransferStatus.REJECTED:
+        _wallet_email(
+            "bank_transfer_rejected",
+            client.id,
+            transfer=transfer,
+            amount=format_money(transfer.amount_minor, transfer.currency),
+        )
 
 
 # --- reminders ---------------------------------------------------------------------------------
@@ -258,7 +453,10 @@ def send_invoice_reminders(today: date) -> int:
 
     A stage is due from its date until the next stage's date, so a run that
     missed a day still sends it, and a later run never sends an earlier stage.
+    A proforma for a suspended or terminated service gets none: its notices said more.
     """
+    from app.hosting.models import Service, ServiceStatus  # notify reads the services it tells about
+
     stages = reminder_stages()
     sent = 0
     for index, (stage, offset) in enumerate(stages):
@@ -270,6 +468,12 @@ def send_invoice_reminders(today: date) -> int:
             Invoice.due_date <= due_until,
             Invoice.issue_date < today,  # the proforma email itself was the news that day
             ~sa.exists().where(InvoiceReminder.invoice_id == Invoice.id, InvoiceReminder.stage == stage),
+            # "will be suspended" after "suspended" is false: the suspension notice asked to pay already.
+            ~sa.exists().where(
+                InvoiceLine.invoice_id == Invoice.id,
+                InvoiceLine.service_id == Service.id,
+                Service.status.in_([ServiceStatus.SUSPENDED, ServiceStatus.TERMINATED]),
+            ),
         )
         if next_offset is not None:
             query = query.where(Invoice.due_date > today - timedelta(days=next_offset))
@@ -303,6 +507,9 @@ _HANDLERS = {
     "proformas_issued": on_proformas_issued,
     "invoice_paid": on_invoice_paid,
     "services_suspended": on_services_suspended,
+    "services_terminated": on_services_terminated,
+    "wallet_topped_up": on_wallet_topped_up,
+    "bank_transfer_reviewed": on_bank_transfer_reviewed,
 }
 
 

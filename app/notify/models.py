@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -96,4 +96,19 @@ class InvoiceReminder(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id"))
     stage: Mapped[str] = mapped_column(sa.String(20))  # "before_due", "due", "after_due_3"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ServiceNotice(db.Model):
+    """A service-status notice already written for a service and its due date (the
+    termination warning, the termination notice): each goes out once, however
+    often the billing run is re-run."""
+
+    __tablename__ = "service_notices"
+    __table_args__ = (sa.UniqueConstraint("service_id", "due_date", "stage"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(sa.ForeignKey("services.id"))
+    due_date: Mapped[date] = mapped_column(sa.Date)  # the unpaid due date the notice is about
+    stage: Mapped[str] = mapped_column(sa.String(30))  # "termination_warning", "terminated"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -67,6 +67,7 @@ __all__ = [
     "send_sms",
     "sending_lease",
     "sms_allowed",
+    "sms_reach_problem",
 ]
 
 # --- segments -----------------------------------------------------------------
@@ -182,14 +183,48 @@ _REFUSED_TYPES = {
 }
 
 
+def sms_reach_problem(phone: str | None) -> str | None:
+    """Why our SMS cannot reach `phone` (E.164), as a sentence for the customer, or None.
+
+    Forms ask it when a user opts in, so the refusal is said when the choice is
+    made, not discovered as SMS that never come (sms_allowed checks again at send).
+    """
+    from babel import Locale
+
+    if not phone:
+        return None
+    try:
+        parsed = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return None  # the phone field reports its own error
+    allowed = sorted({code.strip().upper() for code in current_app.config["SMS_COUNTRIES"]})
+    names = Locale.parse("en").territories
+    region = phonenumbers.region_code_for_number(parsed)
+    if region not in allowed:
+        where = names.get(region, "this country") if region else "this country"
+        countries = ", ".join(sorted(names.get(code, code) for code in allowed))
+        return (
+            f"We cannot send SMS to numbers in {where}. Untick SMS alerts to keep this number without them "
+            f"(SMS reach numbers in {countries})."
+        )
+    if phonenumbers.number_type(parsed) in _REFUSED_TYPES:
+        return "We cannot send SMS to premium-rate or shared-cost numbers: enter a mobile number."
+    return None
+
+
+#: What counts against the daily caps: sent, being sent, or waiting to be sent.
+_COUNTED_AGAINST_CAP = (SmsStatus.QUEUED, SmsStatus.SENDING, SmsStatus.SENT)
+
+
 def sms_allowed(user: User, *, phone: str | None, client_id: int, now: datetime | None = None) -> str | None:
     """Why an SMS to `phone` for `user` must not be written, or None if it may.
 
     Refused unless: the user opted in; `phone` is exactly the number the user
     entered (their own, stored E.164); phonenumbers parses and validates it and
     it is not a premium-rate/shared-cost number; its region is in SMS_COUNTRIES;
-    and fewer than SMS_DAILY_CAP_PER_NUMBER / SMS_DAILY_CAP_PER_ACCOUNT SMS (not
-    failed) were written in the last 24 hours for this number / this account.
+    and fewer than SMS_DAILY_CAP_PER_NUMBER / SMS_DAILY_CAP_PER_ACCOUNT SMS (sent or
+    still to send; not cancelled or failed) were written in the last 24 hours
+    for this number / this account.
     Call it before writing the row, in the same transaction.
     """
     config = current_app.config
@@ -219,8 +254,10 @@ def sms_allowed(user: User, *, phone: str | None, client_id: int, now: datetime 
         return refused_type
 
     since = now - timedelta(hours=24)
+    # Only SMS that were sent or are on their way count: one cancelled because its
+    # proforma was paid (or that failed) never reached the phone.
     recent = sa.select(sa.func.count(SmsMessage.id)).where(
-        SmsMessage.created_at > since, SmsMessage.status != SmsStatus.FAILED
+        SmsMessage.created_at > since, SmsMessage.status.in_(_COUNTED_AGAINST_CAP)
     )
     if db.session.scalar(recent.where(SmsMessage.phone == phone)) >= config["SMS_DAILY_CAP_PER_NUMBER"]:
         return "daily SMS cap reached for this number"

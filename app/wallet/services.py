@@ -15,6 +15,7 @@ from flask import current_app
 from app.account.models import Client
 from app.account.services import lock_client
 from app.core.dates import today, zone
+from app.core.events import emit
 from app.core.types import utcnow
 from app.errors import DomainError, ValidationError
 from app.extensions import db
@@ -150,13 +151,32 @@ def _start_payment(client: Client, amount_minor: int, key: str, *, gateway: str,
     return payment
 
 
+@dataclass(frozen=True)
+class CardCharge:
+    """The outcome of a card charge into the wallet: the payment, and whether this
+    call credited the wallet (False for a replay of a key already charged)."""
+
+    payment: Payment
+    credited: bool
+
+
 def charge_card_to_wallet(
-    client_id: int, amount_minor: int, how: CardPayment, *, key: str, actor: str, invoice_id: int | None = None
-) -> Payment:
+    client_id: int,
+    amount_minor: int,
+    how: CardPayment,
+    *,
+    key: str,
+    actor: str,
+    invoice_id: int | None = None,
+    receipt: bool = True,
+) -> CardCharge:
     """Charge a card and credit the wallet with the amount, once per `key`.
 
-    Returns the Payment: succeeded (the wallet was credited) or failed (with the
-    gateway's message; nothing credited). Raises CardError for bad card details.
+    Returns the payment, succeeded (the wallet was credited) or failed (with the
+    gateway's message; nothing credited), and whether this call credited it: a
+    replay of the same key returns the first payment with `credited` False.
+    `receipt`: email the client a top-up receipt (the invoice payment flow sends
+    the tax invoice as its receipt instead). Raises CardError for bad card details.
 
     Exception to "services never commit": the pending payment is committed
     before the gateway is called, so a charge never exists without our record
@@ -176,7 +196,7 @@ def charge_card_to_wallet(
         check_card(how.card, today())  # bad details: nothing is written
     payment = _start_payment(client, amount_minor, key, gateway=gateway.name, invoice_id=invoice_id)
     if payment.status is not PaymentStatus.PENDING:
-        return payment  # a replay: the first answer stands
+        return CardCharge(payment, credited=False)  # a replay: the first answer stands
     db.session.commit()
     result = gateway.charge(
         amount_minor, client.currency, idempotency_key=key, card=how.card, token=token, save=how.save
@@ -188,7 +208,7 @@ def charge_card_to_wallet(
         payment.status = PaymentStatus.FAILED
         payment.failure_message = result.message
         db.session.flush()
-        return payment
+        return CardCharge(payment, credited=False)
     payment.status = PaymentStatus.SUCCEEDED
     payment.fee_minor = result.fee_minor
     db.session.flush()
@@ -214,7 +234,9 @@ def charge_card_to_wallet(
             )
         )
         db.session.flush()
-    return payment
+    if receipt:
+        emit("wallet_topped_up", payment_id=payment.id)
+    return CardCharge(payment, credited=True)
 
 
 def confirm_gateway_payment(
@@ -253,6 +275,8 @@ def confirm_gateway_payment(
         description=f"Card payment {payment.card_brand or ''} •••• {payment.card_last4 or ''}".strip(),
         payment_id=payment.id,
     )
+    # Whatever the charge was for, our request died before using it: the money is in the wallet.
+    emit("wallet_topped_up", payment_id=payment.id)
     return payment
 
 
@@ -442,11 +466,24 @@ def attach_proof(transfer: BankTransfer, stream, filename: str) -> BankTransfer:
     return transfer
 
 
-def approve_bank_transfer(transfer_id: int, *, received_minor: int, staff_id: int) -> BankTransfer:
-    """Staff saw the money arrive: record the payment and credit the wallet, once."""
+@dataclass(frozen=True)
+class TransferReview:
+    """The outcome of a staff review: the transfer, and whether this call changed it
+    (False when it had already been approved / rejected: a double click, a second tab)."""
+
+    transfer: BankTransfer
+    changed: bool
+
+
+def approve_bank_transfer(transfer_id: int, *, received_minor: int, staff_id: int) -> TransferReview:
+    """Staff saw the money arrive: record the payment and credit the wallet, once.
+
+    The client is emailed that the balance was credited. Raises DomainError for a
+    rejected transfer, ValidationError for an amount that is not positive.
+    """
     transfer = db.session.get(BankTransfer, transfer_id, with_for_update=True, populate_existing=True)
     if transfer.status is TransferStatus.APPROVED:
-        return transfer
+        return TransferReview(transfer, changed=False)
     if transfer.status is TransferStatus.REJECTED:
         raise DomainError("This transfer was rejected; it cannot be approved.")
     if received_minor <= 0:
@@ -478,20 +515,27 @@ def approve_bank_transfer(transfer_id: int, *, received_minor: int, staff_id: in
     transfer.payment_id = payment.id
     transfer.reviewed_by, transfer.reviewed_at = staff_id, utcnow()
     db.session.flush()
-    return transfer
+    emit("bank_transfer_reviewed", transfer_id=transfer.id)
+    return TransferReview(transfer, changed=True)
 
 
-def reject_bank_transfer(transfer_id: int, *, reason: str, staff_id: int) -> BankTransfer:
+def reject_bank_transfer(transfer_id: int, *, reason: str, staff_id: int) -> TransferReview:
+    """Staff found no such money (or the wrong amount): the transfer is closed, once,
+    and the client is emailed the reason. Raises DomainError for a transfer already
+    credited, ValidationError without a reason."""
     transfer = db.session.get(BankTransfer, transfer_id, with_for_update=True, populate_existing=True)
     if transfer.status is TransferStatus.APPROVED:
         raise DomainError("This transfer was already credited; reverse it with an adjustment instead.")
+    if transfer.status is TransferStatus.REJECTED:
+        return TransferReview(transfer, changed=False)
     if not reason.strip():
         raise ValidationError("Tell the client why.", field="reason")
     transfer.status = TransferStatus.REJECTED
     transfer.rejection_reason = reason.strip()[:255]
     transfer.reviewed_by, transfer.reviewed_at = staff_id, utcnow()
     db.session.flush()
-    return transfer
+    emit("bank_transfer_reviewed", transfer_id=transfer.id)
+    return TransferReview(transfer, changed=True)
 
 
 # --- statements -------------------------------------------------------------------------

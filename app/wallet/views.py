@@ -110,13 +110,14 @@ def add_funds():
                 transfer = start_bank_transfer(client.id, amount)
                 db.session.commit()
                 return redirect_to(url_for("wallet.transfer", transfer_id=transfer.id))
-            payment = charge_card_to_wallet(
+            charge = charge_card_to_wallet(
                 client.id,
                 amount,
                 _card_payment(form),
                 key=f"topup:{client.id}:{form.idempotency_key.data}",
                 actor=_actor(),
             )
+            payment = charge.payment
             db.session.commit()
         except FormError:
             pass
@@ -127,8 +128,12 @@ def add_funds():
             db.session.rollback()
             form.form_errors.append(error.message)
         else:
-            if payment.status is PaymentStatus.SUCCEEDED:
-                flash(f"{payment.card_brand} •••• {payment.card_last4}: your balance was credited.", "success")
+            card = f"{payment.card_brand} •••• {payment.card_last4}"
+            if payment.status is PaymentStatus.SUCCEEDED and charge.credited:
+                flash(f"{card}: your balance was credited.", "success")
+                return redirect_to(url_for("wallet.index"))
+            if payment.status is PaymentStatus.SUCCEEDED:  # the same form sent again (double submit, back button)
+                flash(f"{card}: this payment was already credited to your balance; nothing changed.", "info")
                 return redirect_to(url_for("wallet.index"))
             form.form_errors.append(payment.failure_message or "The payment was declined.")
             form.idempotency_key.data = ""  # a new attempt (another card) is a new payment
@@ -296,7 +301,8 @@ def pay():
                     key=f"{key}:card",
                     actor=_actor(),
                     invoice_id=invoices[0].id if len(invoices) == 1 else None,
-                )
+                    receipt=False,  # the tax invoice's payment receipt is the receipt
+                ).payment
                 db.session.commit()  # the card money is in the wallet whatever happens next
                 if payment.status is not PaymentStatus.SUCCEEDED:
                     raise DomainError(payment.failure_message or "The payment was declined.")

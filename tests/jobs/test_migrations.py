@@ -26,6 +26,7 @@ EXPECTED_TABLES = set(
         "invoice_lines",
         "invoice_sequences",
         "service_renewals",
+        "service_notices",
         "queued_invoice_items",
         "invoice_pdfs",
         "billing_runs",
