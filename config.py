@@ -173,6 +173,9 @@ class Config:
     REMINDER_DAYS_AFTER = [int(d) for d in os.environ.get("REMINDER_DAYS_AFTER", "3").split(",") if d]
     # Rate limits (Flask-Limiter). Storage: Redis in production, memory otherwise.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
+    # Memory storage counts per process: production accepts it only when named on purpose
+    # (RATELIMIT_STORAGE_URI=memory:// for a single-process site), never as the silent default.
+    RATELIMIT_STORAGE_URI_SET = bool(os.environ.get("RATELIMIT_STORAGE_URI"))
     RATELIMIT_HEADERS_ENABLED = True
     # A moving window is exact: a fixed window would allow twice the limit across a window boundary.
     RATELIMIT_STRATEGY = "moving-window"
