@@ -13,7 +13,6 @@ from flask_login import confirm_login, current_user, fresh_login_required
 
 from app.account import security as sec
 from app.account.models import LoginEvent, User, UserSession
-from app.account.passwords import verify_password
 from app.account.security_forms import (
     AllowlistForm,
     CodeForm,
@@ -26,6 +25,7 @@ from app.account.security_forms import (
     ReauthenticateForm,
     ResetPasswordForm,
 )
+from app.account.services import check_password
 from app.account.views import bp, finish_login
 from app.core.auth import client_login_required, log_in
 from app.core.ratelimit import rate_limited
@@ -84,7 +84,7 @@ def reauthenticate():
     """Confirm the password before a sensitive change (a login from an email link is not fresh)."""
     form = ReauthenticateForm()
     if form.validate_on_submit():
-        if verify_password(current_user.password_hash, form.password.data):
+        if check_password(current_user, form.password.data):
             confirm_login()
             target = request.args.get("next")
             return redirect_to(target if is_safe_next(target) else url_for("account.security"))
