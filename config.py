@@ -148,6 +148,7 @@ class Config:
     PASSWORD_MIN_LENGTH = 10
     PASSWORD_RESET_MAX_AGE = env_int("PASSWORD_RESET_MAX_AGE", 3600)
     EMAIL_CHANGE_MAX_AGE = env_int("EMAIL_CHANGE_MAX_AGE", 86400)
+    SIGNUP_CONFIRM_MAX_AGE = env_int("SIGNUP_CONFIRM_MAX_AGE", 86400)  # the link that finishes a sign-up
     TRUSTED_USER_INVITE_MAX_AGE = env_int("TRUSTED_USER_INVITE_MAX_AGE", 7 * 86400)
     LOGIN_LINK_MAX_AGE = env_int("LOGIN_LINK_MAX_AGE", 7 * 86400)  # invoice links in emails
 

@@ -37,6 +37,7 @@ class SignUp:
     company_name: str | None = None
     phone: str | None = None  # E.164, already validated
     sms_opt_in: bool = False
+    password_hash: str | None = None  # set when the password was hashed earlier (a confirmed sign-up)
 
 
 def credential_account(user: User) -> str:
@@ -82,7 +83,7 @@ def register_client(data: SignUp) -> User:
         client=client,
         role=UserRole.OWNER,
         email=email,
-        password_hash=hash_password(data.password),
+        password_hash=data.password_hash or hash_password(data.password),
         name=data.name.strip(),
         phone=data.phone,
         sms_opt_in=bool(data.sms_opt_in and data.phone),
