@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import confirm_login, current_user, fresh_login_required
 
+from app.account import reauth
 from app.account import security as sec
 from app.account.models import LoginEvent, User, UserSession
 from app.account.security_forms import (
@@ -34,10 +35,14 @@ from app.core.rendering import redirect_to
 from app.core.signing import InvalidToken
 from app.core.urls import is_safe_next
 from app.errors import DomainError, ValidationError
-from app.extensions import db
+from app.extensions import db, login_manager
 
 #: How long the password step is good for while the second factor is asked.
 PENDING_2FA_SECONDS = 300
+
+# A change asked for on a non-fresh session is kept and made once the password is confirmed.
+login_manager.needs_refresh_handler(reauth.ask_for_password)
+bp.before_app_request(reauth.restore_kept_form)
 
 
 def _attach(form, error: ValidationError) -> None:
@@ -84,14 +89,17 @@ def login_twofactor():
 def reauthenticate():
     """Confirm the password before a sensitive change (a login from an email link is not fresh)."""
     form = ReauthenticateForm()
+    pending = reauth.pending_change(request.args.get("resume"))
     if form.validate_on_submit():
         if check_password(current_user, form.password.data):
             confirm_login()
+            if pending is not None:
+                return reauth.resume(pending)  # the change asked for, made now
             target = request.args.get("next")
             return redirect_to(target if is_safe_next(target) else url_for("account.security"))
         form.password.errors = ["That password is not correct."]
     status = 422 if form.is_submitted() else 200
-    return render_template("account/reauthenticate.html", form=form), status
+    return render_template("account/reauthenticate.html", form=form, pending=pending), status
 
 
 # --- the Security page ------------------------------------------------------------------
