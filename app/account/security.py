@@ -433,3 +433,35 @@ def recovery_codes_left(user: User) -> int:
     return db.session.scalar(
         sa.select(sa.func.count(RecoveryCode.id)).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
     )
+
+
+# --- the recovery codes as a text file, right after they are made -------------------------------
+
+_DOWNLOAD_KEY = "recovery_download"
+#: How long after the codes are made they can be downloaded.
+RECOVERY_DOWNLOAD_SECONDS = 600
+
+
+def offer_recovery_download(user: User, codes: list[str]) -> None:
+    """Keep the codes just shown for one download. They are stored hashed, so only this
+    browser's session has them, sealed (the cookie is signed, not encrypted), for a few minutes."""
+    session[_DOWNLOAD_KEY] = {"c": seal("\n".join(codes), f"recovery-download:{user.id}"), "t": int(time.time())}
+
+
+def take_recovery_download(user: User) -> list[str] | None:
+    """The codes offered for download, once; None if too late, taken, or no longer valid."""
+    offered = session.pop(_DOWNLOAD_KEY, None)
+    if not isinstance(offered, dict) or time.time() - offered.get("t", 0) > RECOVERY_DOWNLOAD_SECONDS:
+        return None
+    try:
+        codes = open_sealed(str(offered.get("c")), f"recovery-download:{user.id}")[0].split("\n")
+    except SealBroken:
+        return None
+    valid = db.session.scalar(
+        sa.select(sa.func.count(RecoveryCode.id)).where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.used_at.is_(None),
+            RecoveryCode.code_hash.in_([_hash_recovery(code) for code in codes]),
+        )
+    )
+    return codes if valid == len(codes) else None  # made again since (elsewhere), or one was used

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import confirm_login, current_user, fresh_login_required
 
 from app.account import reauth
@@ -260,6 +260,7 @@ def twofactor_setup():
             log_in(current_user)  # the stamp rotated: keep this browser signed in
             db.session.commit()
             session.pop("totp_pending", None)
+            sec.offer_recovery_download(current_user, codes)
             return render_template("account/recovery_codes.html", codes=codes, first=True)
     status = 422 if form.is_submitted() else 200
     qr = sec.provisioning_qr_svg(current_user, secret)
@@ -295,7 +296,29 @@ def twofactor_recovery_codes():
         return redirect(url_for("account.security"))
     codes = sec.new_recovery_codes(current_user)
     db.session.commit()
+    sec.offer_recovery_download(current_user, codes)
     return render_template("account/recovery_codes.html", codes=codes, first=False)
+
+
+@bp.post("/account/security/2fa/recovery-codes/download")
+@client_login_required
+def twofactor_recovery_download():
+    """The codes just made, as a text file: once, and only from the browser they were shown in."""
+    codes = sec.take_recovery_download(current_user)
+    if codes is None:
+        flash(
+            "The codes can be downloaded only once, just after they are made. Make new ones to download them.", "error"
+        )
+        return redirect(url_for("account.security"))
+    body = "\n".join([f"{current_app.config['BRAND_NAME']} recovery codes for {current_user.email}", "", *codes, ""])
+    return current_app.response_class(
+        body,
+        mimetype="text/plain",
+        headers={
+            "Content-Disposition": 'attachment; filename="billfold-recovery-codes.txt"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # --- forgotten password -----------------------------------------------------------------
