@@ -302,6 +302,7 @@ def twofactor_recovery_codes():
 
 @bp.post("/account/security/2fa/recovery-codes/download")
 @client_login_required
+@rate_limited()
 def twofactor_recovery_download():
     """The codes just made, as a text file: once, and only from the browser they were shown in."""
     codes = sec.take_recovery_download(current_user)
