@@ -158,6 +158,7 @@ class Config:
     PASSWORD_MIN_LENGTH = 10
     PASSWORD_RESET_MAX_AGE = env_int("PASSWORD_RESET_MAX_AGE", 3600)
     EMAIL_CHANGE_MAX_AGE = env_int("EMAIL_CHANGE_MAX_AGE", 86400)
+    SIGNUP_CONFIRM_MAX_AGE = env_int("SIGNUP_CONFIRM_MAX_AGE", 86400)  # the link that finishes a sign-up
     TRUSTED_USER_INVITE_MAX_AGE = env_int("TRUSTED_USER_INVITE_MAX_AGE", 7 * 86400)
     LOGIN_LINK_MAX_AGE = env_int("LOGIN_LINK_MAX_AGE", 7 * 86400)  # invoice links in emails
 
@@ -183,6 +184,9 @@ class Config:
     REMINDER_DAYS_AFTER = [int(d) for d in os.environ.get("REMINDER_DAYS_AFTER", "3").split(",") if d]
     # Rate limits (Flask-Limiter). Storage: Redis in production, memory otherwise.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
+    # Memory storage counts per process: production accepts it only when named on purpose
+    # (RATELIMIT_STORAGE_URI=memory:// for a single-process site), never as the silent default.
+    RATELIMIT_STORAGE_URI_SET = bool(os.environ.get("RATELIMIT_STORAGE_URI"))
     RATELIMIT_HEADERS_ENABLED = True
     # A moving window is exact: a fixed window would allow twice the limit across a window boundary.
     RATELIMIT_STRATEGY = "moving-window"

@@ -67,6 +67,12 @@ def _check_config(app: Flask) -> None:
             "PAYMENT_GATEWAY is the built-in test gateway, which accepts any valid card number without "
             "charging it: configure a real gateway (or set ALLOW_TEST_GATEWAY=1 for a staging site)"
         )
+    if production and _memory_rate_limits(app) and not app.config.get("RATELIMIT_STORAGE_URI_SET"):
+        raise RuntimeError(
+            "Rate limits would be counted in memory, separately by each worker process (4 gunicorn workers "
+            "allow 4 times the wrong passwords): set REDIS_URL or RATELIMIT_STORAGE_URI=redis://... so all "
+            "workers share them (or RATELIMIT_STORAGE_URI=memory:// explicitly for a single-process site)"
+        )
     try:
         ZoneInfo(app.config["BILLING_TIMEZONE"])
     except (ZoneInfoNotFoundError, ValueError):
@@ -87,6 +93,10 @@ def _check_config(app: Flask) -> None:
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def _memory_rate_limits(app: Flask) -> bool:
+    return app.config.get("RATELIMIT_ENABLED", True) and app.config["RATELIMIT_STORAGE_URI"].startswith("memory://")
 
 
 def _import_models() -> None:

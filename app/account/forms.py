@@ -107,3 +107,7 @@ class LoginForm(FlaskForm):
     )
     password = PasswordField("Password", validators=[DataRequired(message="Enter your password."), Length(max=256)])
     remember = BooleanField("Keep me signed in on this device", default=False)
+
+
+class ConfirmSignUpForm(FlaskForm):
+    """The button on the page a sign-up link opens (CSRF only)."""

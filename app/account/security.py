@@ -30,8 +30,9 @@ from app.account.models import (
     UserStatus,
     new_security_stamp,
 )
-from app.account.passwords import hash_password, verify_password
-from app.account.services import find_user_by_email, normalize_email, record_login
+from app.account.passwords import hash_password
+from app.account.services import check_password, find_user_by_email, normalize_email, record_login
+from app.core.ratelimit import count_wrong_credential, refuse_if_too_many_credential_checks
 from app.core.secretbox import SealBroken, open_sealed, seal
 from app.core.signing import InvalidToken, sign, unsign
 from app.core.types import utcnow
@@ -319,7 +320,7 @@ def check_new_password(password: str) -> None:
 def change_password(user: User, current: str, new: str) -> None:
     """Change the password: rotates the security stamp (voiding other sessions,
     remember-me cookies and signed links) and ends the user's other sessions."""
-    if not verify_password(user.password_hash, current):
+    if not check_password(user, current):
         raise ValidationError("Your current password is not correct.", field="current_password")
     check_new_password(new)
     user.password_hash = hash_password(new)
@@ -381,7 +382,7 @@ EMAIL_SALT = "email-change"
 
 def request_email_change(user: User, new_email: str, password: str) -> None:
     """Send a confirmation link to the new address; nothing changes until it is opened."""
-    if not verify_password(user.password_hash, password):
+    if not check_password(user, password):
         raise ValidationError("Your current password is not correct.", field="password")
     new_email = normalize_email(new_email)
     if new_email == user.email:
@@ -512,8 +513,19 @@ def verify_second_factor(user_id: int, code: str) -> SecondFactor:
     """Check a TOTP code (each time step accepted once) or a recovery code (once).
 
     Locks the user row so two requests cannot both spend the same code.
-    Raises ValidationError(field="code").
+    Raises ValidationError(field="code"), or TooManyCredentialChecks (429) while
+    the account's budget of wrong passwords and codes is spent.
     """
+    account = f"user:{user_id}"
+    refuse_if_too_many_credential_checks(account)
+    try:
+        return _verify_second_factor(user_id, code)
+    except ValidationError:
+        count_wrong_credential(account)
+        raise
+
+
+def _verify_second_factor(user_id: int, code: str) -> SecondFactor:
     user = db.session.execute(
         sa.select(User).where(User.id == user_id).with_for_update().execution_options(populate_existing=True)
     ).scalar_one()
@@ -558,3 +570,35 @@ def recovery_codes_left(user: User) -> int:
     return db.session.scalar(
         sa.select(sa.func.count(RecoveryCode.id)).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
     )
+
+
+# --- the recovery codes as a text file, right after they are made -------------------------------
+
+_DOWNLOAD_KEY = "recovery_download"
+#: How long after the codes are made they can be downloaded.
+RECOVERY_DOWNLOAD_SECONDS = 600
+
+
+def offer_recovery_download(user: User, codes: list[str]) -> None:
+    """Keep the codes just shown for one download. They are stored hashed, so only this
+    browser's session has them, sealed (the cookie is signed, not encrypted), for a few minutes."""
+    session[_DOWNLOAD_KEY] = {"c": seal("\n".join(codes), f"recovery-download:{user.id}"), "t": int(time.time())}
+
+
+def take_recovery_download(user: User) -> list[str] | None:
+    """The codes offered for download, once; None if too late, taken, or no longer valid."""
+    offered = session.pop(_DOWNLOAD_KEY, None)
+    if not isinstance(offered, dict) or time.time() - offered.get("t", 0) > RECOVERY_DOWNLOAD_SECONDS:
+        return None
+    try:
+        codes = open_sealed(str(offered.get("c")), f"recovery-download:{user.id}")[0].split("\n")
+    except SealBroken:
+        return None
+    valid = db.session.scalar(
+        sa.select(sa.func.count(RecoveryCode.id)).where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.used_at.is_(None),
+            RecoveryCode.code_hash.in_([_hash_recovery(code) for code in codes]),
+        )
+    )
+    return codes if valid == len(codes) else None  # made again since (elsewhere), or one was used

@@ -8,12 +8,12 @@ from __future__ import annotations
 import time
 
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import confirm_login, current_user, fresh_login_required
 
+from app.account import reauth
 from app.account import security as sec
 from app.account.models import LoginEvent, User, UserSession
-from app.account.passwords import verify_password
 from app.account.security_forms import (
     AllowlistForm,
     CodeForm,
@@ -26,6 +26,8 @@ from app.account.security_forms import (
     ReauthenticateForm,
     ResetPasswordForm,
 )
+from app.account.services import check_password
+from app.account.signup import request_password_reset
 from app.account.views import bp, finish_login
 from app.core.auth import client_login_required, log_in
 from app.core.ratelimit import rate_limited
@@ -33,10 +35,14 @@ from app.core.rendering import redirect_to
 from app.core.signing import InvalidToken
 from app.core.urls import is_safe_next
 from app.errors import DomainError, ValidationError
-from app.extensions import db
+from app.extensions import db, login_manager
 
 #: How long the password step is good for while the second factor is asked.
 PENDING_2FA_SECONDS = 300
+
+# A change asked for on a non-fresh session is kept and made once the password is confirmed.
+login_manager.needs_refresh_handler(reauth.ask_for_password)
+bp.before_app_request(reauth.restore_kept_form)
 
 
 def _attach(form, error: ValidationError) -> None:
@@ -83,14 +89,17 @@ def login_twofactor():
 def reauthenticate():
     """Confirm the password before a sensitive change (a login from an email link is not fresh)."""
     form = ReauthenticateForm()
+    pending = reauth.pending_change(request.args.get("resume"))
     if form.validate_on_submit():
-        if verify_password(current_user.password_hash, form.password.data):
+        if check_password(current_user, form.password.data):
             confirm_login()
+            if pending is not None:
+                return reauth.resume(pending)  # the change asked for, made now
             target = request.args.get("next")
             return redirect_to(target if is_safe_next(target) else url_for("account.security"))
         form.password.errors = ["That password is not correct."]
     status = 422 if form.is_submitted() else 200
-    return render_template("account/reauthenticate.html", form=form), status
+    return render_template("account/reauthenticate.html", form=form, pending=pending), status
 
 
 # --- the Security page ------------------------------------------------------------------
@@ -252,6 +261,7 @@ def twofactor_setup():
             log_in(current_user, remember=None)  # the stamp rotated: keep this browser signed in
             db.session.commit()
             session.pop("totp_pending", None)
+            sec.offer_recovery_download(current_user, codes)
             return render_template("account/recovery_codes.html", codes=codes, first=True)
     status = 422 if form.is_submitted() else 200
     qr = sec.provisioning_qr_svg(current_user, secret)
@@ -287,7 +297,30 @@ def twofactor_recovery_codes():
         return redirect(url_for("account.security"))
     codes = sec.new_recovery_codes(current_user)
     db.session.commit()
+    sec.offer_recovery_download(current_user, codes)
     return render_template("account/recovery_codes.html", codes=codes, first=False)
+
+
+@bp.post("/account/security/2fa/recovery-codes/download")
+@client_login_required
+@rate_limited()
+def twofactor_recovery_download():
+    """The codes just made, as a text file: once, and only from the browser they were shown in."""
+    codes = sec.take_recovery_download(current_user)
+    if codes is None:
+        flash(
+            "The codes can be downloaded only once, just after they are made. Make new ones to download them.", "error"
+        )
+        return redirect(url_for("account.security"))
+    body = "\n".join([f"{current_app.config['BRAND_NAME']} recovery codes for {current_user.email}", "", *codes, ""])
+    return current_app.response_class(
+        body,
+        mimetype="text/plain",
+        headers={
+            "Content-Disposition": 'attachment; filename="billfold-recovery-codes.txt"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # --- forgotten password -----------------------------------------------------------------
@@ -298,9 +331,9 @@ def twofactor_recovery_codes():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        sec.request_password_reset(form.email.data)
-        db.session.commit()
-        # The same answer whether or not the address has an account.
+        # The same answer, and the same work here, whether or not the address has an
+        # account: a job looks it up and writes the email (app.account.signup).
+        request_password_reset(form.email.data)
         flash("If an account uses this address, we sent it a link to choose a new password.", "info")
         return redirect_to(url_for("account.login"))
     status = 422 if form.is_submitted() else 200

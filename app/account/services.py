@@ -9,6 +9,7 @@ from flask import current_app
 
 from app.account.models import Client, ClientKind, User, UserRole
 from app.account.passwords import hash_password, needs_rehash, verify_password
+from app.core.ratelimit import count_wrong_credential, refuse_if_too_many_credential_checks
 from app.core.types import utcnow
 from app.core.urls import external_url
 from app.errors import DomainError, EmailTaken
@@ -36,6 +37,22 @@ class SignUp:
     company_name: str | None = None
     phone: str | None = None  # E.164, already validated
     sms_opt_in: bool = False
+    password_hash: str | None = None  # set when the password was hashed earlier (a confirmed sign-up)
+
+
+def credential_account(user: User) -> str:
+    """The key of a user's one budget of wrong passwords and codes (app.core.ratelimit)."""
+    return f"user:{user.id}"
+
+
+def check_password(user: User, password: str) -> bool:
+    """Whether `password` is the user's, counted against the account's budget of wrong
+    tries. Raises TooManyCredentialChecks (429) while that budget is spent."""
+    refuse_if_too_many_credential_checks(credential_account(user))
+    if verify_password(user.password_hash, password):
+        return True
+    count_wrong_credential(credential_account(user))
+    return False
 
 
 def normalize_email(email: str) -> str:
@@ -66,7 +83,7 @@ def register_client(data: SignUp) -> User:
         client=client,
         role=UserRole.OWNER,
         email=email,
-        password_hash=hash_password(data.password),
+        password_hash=data.password_hash or hash_password(data.password),
         name=data.name.strip(),
         phone=data.phone,
         sms_opt_in=bool(data.sms_opt_in and data.phone),
@@ -83,9 +100,13 @@ def register_client(data: SignUp) -> User:
 
 
 def authenticate(email: str, password: str) -> User:
-    """The active user with these credentials. Raises InvalidCredentials."""
+    """The active user with these credentials. Raises InvalidCredentials, or
+    TooManyCredentialChecks (429) while the account's budget of wrong tries is spent."""
     user = find_user_by_email(email)
+    account = credential_account(user) if user else f"email:{normalize_email(email)}"
+    refuse_if_too_many_credential_checks(account)
     if not verify_password(user.password_hash if user else None, password) or not user.is_active:
+        count_wrong_credential(account)
         raise InvalidCredentials()
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

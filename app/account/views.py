@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from flask import Blueprint, flash, redirect, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 
-from app.account.forms import LoginForm, RegisterForm
+from app.account.forms import ConfirmSignUpForm, LoginForm, RegisterForm
 from app.account.models import ClientKind
 from app.account.security import end_sessions, ip_allowed, record_sign_in, refuse_blocked_sign_in
 from app.account.services import (
@@ -16,13 +16,17 @@ from app.account.services import (
     SignUp,
     authenticate,
     dashboard_counts,
+    find_user_by_email,
+    normalize_email,
     register_client,
 )
+from app.account.signup import request_sign_up, sign_up_from_token
 from app.core.auth import client_login_required, log_in
 from app.core.dates import today
 from app.core.policy import can_open
 from app.core.ratelimit import rate_limited
 from app.core.rendering import redirect_to, render_page
+from app.core.signing import InvalidToken
 from app.core.urls import is_safe_next
 from app.errors import ValidationError
 from app.extensions import db
@@ -52,17 +56,46 @@ def register():
             phone=form.phone.data or None,
             sms_opt_in=form.sms_opt_in.data,
         )
-        try:
-            user = register_client(data)
-        except ValidationError as error:
-            getattr(form, error.field).errors.append(error.message)
-        else:
-            log_in(user)
-            db.session.commit()
-            flash(f"Welcome! Your client ID is {user.client_id}.", "success")
-            return redirect_to(url_for("account.dashboard"))
+        # The same answer and the same work for an address with an account and one
+        # without: a job sends the confirmation link, or tells the owner someone tried.
+        request_sign_up(data)
+        session["signup_sent_to"] = normalize_email(data.email)
+        return redirect_to(url_for("account.register_sent"))
     status = 422 if form.is_submitted() else 200
     return render_page("account/register.html", "account/_register_form.html", status, form=form)
+
+
+@bp.get("/register/sent")
+def register_sent():
+    return render_template("account/register_sent.html", address=session.get("signup_sent_to"))
+
+
+@bp.route("/register/confirm/<token>", methods=["GET", "POST"])
+@rate_limited()
+def register_confirm(token: str):
+    """The link from the confirmation email: GET asks (a link scanner opening it
+    creates nothing), POST creates the account and signs the new owner in."""
+    try:
+        data = sign_up_from_token(token)
+    except InvalidToken as error:
+        flash("This sign-up link has expired. Sign up again." if error.expired else "This link is invalid.", "error")
+        return redirect(url_for("account.register"))
+    if find_user_by_email(data.email) is not None:
+        flash("This address already has an account: sign in (or reset your password).", "info")
+        return redirect(url_for("account.login"))
+    form = ConfirmSignUpForm()
+    if form.validate_on_submit():
+        try:
+            user = register_client(data)
+        except ValidationError:  # the same address confirmed twice at once
+            db.session.rollback()
+            flash("This address already has an account: sign in (or reset your password).", "info")
+            return redirect(url_for("account.login"))
+        log_in(user)  # whoever this browser had signed in is signed out
+        db.session.commit()
+        flash(f"Welcome! Your client ID is {user.client_id}.", "success")
+        return redirect_to(url_for("account.dashboard"))
+    return render_template("account/register_confirm.html", form=form, data=data)
 
 
 @bp.route("/login", methods=["GET", "POST"])

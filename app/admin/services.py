@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from app.account.passwords import hash_password, verify_password
 from app.account.services import InvalidCredentials, normalize_email
 from app.admin.models import Staff
+from app.core.ratelimit import count_wrong_credential, refuse_if_too_many_credential_checks
 from app.errors import EmailTaken
 from app.extensions import db
 
@@ -23,8 +24,12 @@ def create_staff(email: str, name: str, password: str, *, superuser: bool = Fals
 
 
 def authenticate_staff(email: str, password: str) -> Staff:
-    """The active staff member with these credentials. Raises InvalidCredentials."""
+    """The active staff member with these credentials. Raises InvalidCredentials, or
+    TooManyCredentialChecks (429) while the account's budget of wrong tries is spent."""
     staff = db.session.scalar(sa.select(Staff).where(Staff.email == normalize_email(email)))
+    account = f"staff:{staff.id}" if staff else f"staff-email:{normalize_email(email)}"
+    refuse_if_too_many_credential_checks(account)
     if not verify_password(staff.password_hash if staff else None, password) or not staff.is_active:
+        count_wrong_credential(account)
         raise InvalidCredentials()
     return staff

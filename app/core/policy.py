@@ -31,7 +31,7 @@ RULES: list[tuple[str, str]] = [
     ("static", PUBLIC),
     ("healthz", PUBLIC),
     ("account.login*", PUBLIC),
-    ("account.register", PUBLIC),
+    ("account.register*", PUBLIC),  # the form, "check your inbox", the confirmation link
     ("account.logout", PUBLIC),
     ("account.reset_*", PUBLIC),
     ("account.forgot_password", PUBLIC),

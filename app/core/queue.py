@@ -8,9 +8,11 @@ nothing, and a job never looks for a row it cannot see yet.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib
 import logging
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -85,9 +87,21 @@ JOB_TIMEOUT = 120
 _PENDING_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+
+
 def job_id(path: str, *args: int | str) -> str:
-    """One RQ job id per job and arguments ("send_email-12"), so the sweeper can see it waiting."""
-    return "-".join([path.rpartition(".")[2], *map(str, args)])
+    """One RQ job id per job and arguments ("send_email-12"), so the sweeper can see it waiting.
+
+    Arguments that are not plain ids (an email address, a signed token) are
+    replaced by their digest: RQ allows only letters, digits, - and _ in an id,
+    and an address has no place in a Redis key name.
+    """
+    name = path.rpartition(".")[2]
+    plain = "-".join([name, *map(str, args)])
+    if _PLAIN_ID.fullmatch(plain):
+        return plain
+    return f"{name}-{hashlib.sha256(repr(args).encode()).hexdigest()[:32]}"
 
 
 def enqueue(path: str, *args: int | str) -> bool:

@@ -51,7 +51,19 @@ def page():
         browser.close()
 
 
-def test_sign_up_with_htmx_then_sign_out_and_in(live_server, page):
+def emailed_link(tmp_path, template: str) -> str:
+    """The path of the link in the last `template` email in the live server's database."""
+    import re
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "browser.sqlite3") as conn:
+        (body,) = conn.execute(
+            "SELECT body_text FROM email_messages WHERE template = ? ORDER BY id DESC LIMIT 1", (template,)
+        ).fetchone()
+    return re.search(r"https?://[^/\s]+(/\S+)", body).group(1)
+
+
+def test_sign_up_with_htmx_then_sign_out_and_in(live_server, page, tmp_path):
     page.goto(f"{live_server}/register")
     page.click("button[type=submit]")
     # htmx swapped the 422 form in place: errors beside the fields, same URL.
@@ -65,6 +77,10 @@ def test_sign_up_with_htmx_then_sign_out_and_in(live_server, page):
     page.fill("#phone", "+40 722 123 456")
     page.check("#sms_opt_in")
     page.click("button[type=submit]")  # htmx POST with the CSRF header from the layout
+    page.wait_for_url(f"{live_server}/register/sent")
+    assert "Check your inbox" in page.inner_text("main")
+    page.goto(live_server + emailed_link(tmp_path, "signup_confirm"))
+    page.click("text=Create my account")
     page.wait_for_url(f"{live_server}/")
     assert "Hello, Elena" in page.inner_text("main")
     assert "CLIENT ID\n1\n" in page.inner_text("#summary")  # uppercased by CSS

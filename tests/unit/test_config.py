@@ -18,6 +18,7 @@ PRODUCTION = {
     "SQLALCHEMY_DATABASE_URI": "sqlite://",
     "PUBLIC_HOST_SET": True,
     "ALLOW_TEST_GATEWAY": True,
+    "RATELIMIT_STORAGE_URI_SET": True,  # memory:// on purpose (tests/unit/test_ratelimit_storage.py)
 }
 
 
