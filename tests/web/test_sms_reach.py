@@ -10,7 +10,7 @@ from app.account.models import User
 from app.extensions import db
 from tests.helpers import make_owner
 from tests.web.test_details import PERSON_FORM, error_beside, post_details
-from tests.web.test_signup import field_error, post_register
+from tests.web.test_signup import field_error, follow_confirm_link, post_register
 
 SWISS_MOBILE = "+41 78 123 45 67"  # a valid number; CH is not in the default SMS_COUNTRIES
 REFUSED = "We cannot send SMS to numbers in Switzerland. Untick SMS alerts to keep this number without them"
@@ -52,6 +52,7 @@ def test_sign_up_refuses_an_sms_opt_in_the_country_cannot_get(app, client):
         assert db.session.query(User).count() == 0
 
     assert post_register(client, phone=SWISS_MOBILE, country="CH", sms_opt_in="").status_code == 302
+    follow_confirm_link(app, client)  # the account is made from the emailed link
     with app.app_context():
         user = db.session.query(User).one()
         assert (user.phone, user.sms_opt_in) == ("+41781234567", False)
@@ -59,5 +60,6 @@ def test_sign_up_refuses_an_sms_opt_in_the_country_cannot_get(app, client):
 
 def test_a_reachable_number_is_accepted(app, client):
     assert post_register(client).status_code == 302
+    follow_confirm_link(app, client)
     with app.app_context():
         assert db.session.query(User).one().sms_opt_in is True
