@@ -34,6 +34,7 @@ from app.invoices.models import (
     ServiceRenewal,
 )
 from app.invoices.numbering import take_numbers
+from app.invoices.services import BuyerDetails, buyer_columns, settle_proforma
 from app.invoices.tax import tax_amount, tax_treatment
 
 _BUYER_COLUMNS = (
@@ -184,7 +185,6 @@ def create_renewal_proformas(run_date: date, *, batch_clients: int) -> list[int]
 
 def _settle_free_proformas(ids: list[int]) -> set[int]:
     """A proforma with nothing to pay (free services) is settled at once. Returns their ids."""
-    from app.invoices.services import settle_proforma
 
     free = db.session.scalars(sa.select(Invoice).where(Invoice.id.in_(ids), Invoice.total_minor <= 0)).all()
     for proforma in free:
@@ -289,10 +289,7 @@ def _create_batch(run_date: date, rows) -> list[int]:
                 "payer_id": payer_id,
                 "seller": dict(config["SELLER"]),
                 "created_at": utcnow(),
-                **{f"buyer_{k}": v for k, v in buyer.items() if k not in ("name", "company_name", "kind")},
-                "buyer_kind": buyer["kind"],
-                "buyer_name": buyer["name"],
-                "buyer_company": buyer["company_name"],
+                **buyer_columns(BuyerDetails(**buyer)),
             }
         )
         line_rows.append(lines)

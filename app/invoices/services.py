@@ -143,14 +143,25 @@ def default_payer(client: Client) -> BillingProfile:
     return payer
 
 
+def buyer_columns(buyer: BuyerDetails) -> dict[str, object]:
+    """The invoice's buyer_* columns for `buyer`, for orders and renewals alike:
+    a private person is billed without a company, whatever name is still stored."""
+    return {
+        "buyer_kind": buyer.kind,
+        "buyer_name": buyer.name,
+        "buyer_company": buyer.company_name if buyer.kind is ClientKind.ORGANIZATION else None,
+        "buyer_tax_id": buyer.tax_id,
+        **{
+            f"buyer_{part}": getattr(buyer, part)
+            for part in ("address_line1", "address_line2", "city", "region", "postcode", "country")
+        },
+    }
+
+
 def apply_buyer(invoice: Invoice, buyer: BuyerDetails) -> None:
     """Copy the buyer onto the invoice and recompute its tax and totals."""
-    invoice.buyer_kind = buyer.kind
-    invoice.buyer_name = buyer.name
-    invoice.buyer_company = buyer.company_name if buyer.kind is ClientKind.ORGANIZATION else None
-    invoice.buyer_tax_id = buyer.tax_id
-    for part in ("address_line1", "address_line2", "city", "region", "postcode", "country"):
-        setattr(invoice, f"buyer_{part}", getattr(buyer, part))
+    for column, value in buyer_columns(buyer).items():
+        setattr(invoice, column, value)
     recompute_totals(invoice)
 
 
