@@ -24,7 +24,8 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     from app import cli, errors
-    from app.core import auth, queue, sql, templating
+    from app.core import auth, ids, queue, sql, templating
+    from app.core import htmx as toasts
     from app.extensions import csrf, db, htmx, login_manager, migrate
 
     for ext in (db, login_manager, csrf, htmx):
@@ -37,7 +38,7 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
 
     limiter.init_app(app)
 
-    for module in (auth, queue, sql, templating, errors, cli, guards, policy, handlers, sweeper):
+    for module in (ids, auth, queue, sql, templating, toasts, errors, cli, guards, policy, handlers, sweeper):
         module.init_app(app)
 
     from app.account import views as account

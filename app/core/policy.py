@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from flask import Flask, abort, render_template, request
+from flask import Flask, abort, request
 from flask_login import current_user
 
 #: Permissions an owner can give a trusted user.
@@ -96,7 +96,3 @@ def _enforce() -> None:
 
 def init_app(app: Flask) -> None:
     app.before_request(_enforce)
-
-    @app.errorhandler(403)
-    def forbidden(error):
-        return render_template("errors/403.html"), 403

@@ -10,13 +10,11 @@ from flask import Flask
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from app.errors import DomainError
+from app.errors import Conflict
 from app.invoices.models import TAX_DOCUMENTS, Invoice, InvoiceLine
 
 
-class ImmutableInvoice(DomainError):
-    status_code = 409
-
+class ImmutableInvoice(Conflict):
     def __init__(self, number: str | None = None) -> None:
         what = f"Invoice {number}" if number else "This invoice"
         super().__init__(f"{what} is a tax document and cannot be changed. Corrections are made with a credit note.")

@@ -17,7 +17,7 @@ from app.account.services import lock_client
 from app.core.dates import local_date
 from app.core.events import emit
 from app.core.types import utcnow
-from app.errors import DomainError, ValidationError
+from app.errors import Conflict, DomainError, ValidationError
 from app.extensions import db
 from app.hosting.services import services_paid
 from app.invoices.guards import ImmutableInvoice
@@ -34,9 +34,7 @@ from app.invoices.numbering import take_number
 from app.invoices.tax import InvalidTaxId, normalize_tax_id, tax_amount, tax_treatment
 
 
-class InvoiceNotPayable(DomainError):
-    status_code = 409
-
+class InvoiceNotPayable(Conflict):
     def __init__(self, number: str) -> None:
         super().__init__(f"Invoice {number} is not waiting for payment.")
 
