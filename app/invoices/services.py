@@ -39,10 +39,8 @@ class InvoiceNotPayable(Conflict):
         super().__init__(f"Invoice {number} is not waiting for payment.")
 
 
-class ProformaNotEditable(DomainError):
+class ProformaNotEditable(Conflict):
     """A paid or cancelled proforma: its billing details are settled (a tax invoice snapshots them)."""
-
-    status_code = 409
 
     def __init__(self, number: str, state: str) -> None:
         super().__init__(f"Proforma {number} is {state}: its billing details can no longer be changed.")
