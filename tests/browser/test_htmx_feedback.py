@@ -56,7 +56,7 @@ def test_a_refused_htmx_save_shows_a_toast(served, page):  # noqa: F811
     page.click("text=Save billing details")
 
     toast = page.wait_for_selector("#toasts .toast-error")
-    assert toast.inner_text().startswith(f"Invoice {number} is not waiting for payment.")
+    assert toast.inner_text().startswith(f"Proforma {number} is paid: its billing details can no longer be changed.")
     assert page.get_attribute("#toasts", "aria-live") == "polite"
     assert page.is_visible("#billing-form")  # nothing was swapped away
     page.click("#toasts .toast-close")

@@ -41,7 +41,10 @@ def test_a_refused_htmx_save_on_a_paid_proforma_answers_a_toast_and_no_swap(app,
     response = billing_post(client, number, HTMX)
 
     assert response.status_code == 409
-    assert toast_of(response) == {"message": f"Invoice {number} is not waiting for payment.", "level": "error"}
+    assert toast_of(response) == {
+        "message": f"Proforma {number} is paid: its billing details can no longer be changed.",
+        "level": "error",
+    }
     assert response.headers["HX-Reswap"] == "none" and response.get_data(as_text=True) == ""
 
 
@@ -55,7 +58,7 @@ def test_a_refused_save_as_a_page_is_a_409_page_with_the_navigation(app, client,
 
     assert response.status_code == 409
     assert "<h1>That can no longer be done</h1>" in page
-    assert f"Invoice {number} is not waiting for payment. Nothing was changed." in page
+    assert f"Proforma {number} is paid: its billing details can no longer be changed. Nothing was changed." in page
     assert "Something was wrong" not in page and CLIENT_NAV in page
 
 
