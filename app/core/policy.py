@@ -16,9 +16,9 @@ from flask_login import current_user
 #: Permissions an owner can give a trusted user.
 PERMISSIONS: dict[str, str] = {
     "invoices.view": "View and download invoices",
-    "invoices.pay": "Pay invoices and edit their billing details",
+    "invoices.pay": "Pay invoices and edit their billing details (with View invoices)",
     "wallet": "Account balance: add funds, pay with it, statements",
-    "services": "Services: view them and order new ones",
+    "services": "Services: view them, and order new ones (with View and Pay invoices)",
     "profile": "Edit the account's details",
 }
 
@@ -26,8 +26,14 @@ PUBLIC = "public"  # no login needed
 ANY_USER = "any"  # any logged-in user of the client (their own things)
 OWNER = "owner"  # the account owner only
 
-#: Endpoint patterns (fnmatch, first match wins) and what they require.
-RULES: list[tuple[str, str]] = [
+#: Paying or editing an invoice ends on the invoice (or the list): it needs seeing them too.
+PAY = ("invoices.view", "invoices.pay")
+#: An order creates a proforma to pay and shows it: whoever orders must be able to pay it.
+ORDER = ("services", *PAY)
+
+#: Endpoint patterns (fnmatch, first match wins) and what they require: one
+#: permission, or a tuple of permissions all needed.
+RULES: list[tuple[str, str | tuple[str, ...]]] = [
     ("static", PUBLIC),
     ("healthz", PUBLIC),
     ("account.login*", PUBLIC),
@@ -45,11 +51,13 @@ RULES: list[tuple[str, str]] = [
     ("account.avatar*", "profile"),
     ("account.privacy*", OWNER),
     ("account.erasure*", OWNER),
-    ("invoices.billing", "invoices.pay"),
+    ("invoices.billing", PAY),
     ("invoices.*", "invoices.view"),
-    ("wallet.pay", "invoices.pay"),
+    ("wallet.pay", PAY),
     ("wallet.gateway_callback", PUBLIC),
     ("wallet.*", "wallet"),
+    ("hosting.cart*", ORDER),
+    ("hosting.checkout", ORDER),
     ("hosting.*", "services"),
     ("trusted_users.accept_invite", PUBLIC),
     ("trusted_users.*", OWNER),
@@ -58,15 +66,17 @@ RULES: list[tuple[str, str]] = [
 ]
 
 
-def rule_for(endpoint: str | None) -> str | None:
+def rule_for(endpoint: str | None) -> str | tuple[str, ...] | None:
     """What `endpoint` requires, or None when no rule names it."""
     if endpoint is None:
         return None
     return next((need for pattern, need in RULES if fnmatchcase(endpoint, pattern)), None)
 
 
-def can(user, need: str | None) -> bool:
-    """Whether a client user may use something requiring `need`."""
+def can(user, need: str | tuple[str, ...] | None) -> bool:
+    """Whether a client user may use something requiring `need` (all of a tuple)."""
+    if isinstance(need, tuple):
+        return all(can(user, one) for one in need)
     if need in (PUBLIC, ANY_USER):
         return True
     if need is None:
@@ -79,6 +89,15 @@ def can(user, need: str | None) -> bool:
 def can_open(user, endpoint: str) -> bool:
     """Whether `user` may open `endpoint` (used to build menus)."""
     return can(user, rule_for(endpoint))
+
+
+def may(endpoint: str) -> bool:
+    """In templates: may the signed-in client user open `endpoint`? Every link,
+    button and form in the client area that leads to a guarded endpoint asks
+    this, so nobody is offered an action the table above refuses."""
+    return (
+        current_user.is_authenticated and current_user.get_id().startswith("user:") and can_open(current_user, endpoint)
+    )
 
 
 def _enforce() -> None:
@@ -96,3 +115,4 @@ def _enforce() -> None:
 
 def init_app(app: Flask) -> None:
     app.before_request(_enforce)
+    app.jinja_env.globals["may"] = may
