@@ -127,6 +127,19 @@ class Config:
         "SK": 2300,
     } | json.loads(os.environ.get("VAT_RATES", "{}"))
 
+    # Reverse charge needs a VAT number the EU VIES register confirmed. VAT_CHECKER: vies (the EU
+    # VIES REST service; the production default) or offline (development and tests: VIES test
+    # numbers "100" valid, "200" invalid, 201-699 unknown; the numbers in VIES_OFFLINE_VALID valid,
+    # those in VIES_OFFLINE_UNAVAILABLE unknown; anything else invalid).
+    VAT_CHECKER = os.environ.get("VAT_CHECKER", "offline")
+    VIES_URL = os.environ.get("VIES_URL", "https://ec.europa.eu/taxation_customs/vies/rest-api/check-vat-number")
+    VIES_TIMEOUT = env_int("VIES_TIMEOUT", 10)  # seconds
+    # Our own VAT number sent as requester: VIES then returns a consultation number (proof of the check).
+    VIES_REQUESTER = os.environ.get("VIES_REQUESTER", os.environ.get("SELLER_TAX_ID", "RO12345678"))
+    VIES_FRESH_DAYS = env_int("VIES_FRESH_DAYS", 30)  # a valid or invalid answer is reused this long
+    VIES_RETRY_MINUTES = env_int("VIES_RETRY_MINUTES", 15)  # an unknown answer is asked again after this
+    VIES_OFFLINE_VALID = os.environ.get("VIES_OFFLINE_VALID", "DE136695976")
+    VIES_OFFLINE_UNAVAILABLE = os.environ.get("VIES_OFFLINE_UNAVAILABLE", "")
     # Wallet top-ups (minor units of the client's currency).
     WALLET_TOPUP_PRESETS = [
         int(v) for v in os.environ.get("WALLET_TOPUP_PRESETS", "5000,10000,15000,20000,25000").split(",")
@@ -214,6 +227,9 @@ class TestingConfig(Config):
     PASSWORD_HASH_FAST = True  # cheap argon2 parameters keep the suite quick
     RATELIMIT_ENABLED = False  # the rate-limit tests turn it on
     RATELIMIT_STORAGE_URI = "memory://"
+    VAT_CHECKER = "offline"
+    VIES_OFFLINE_VALID = "DE136695976"  # the EU VAT number the tests bill reverse charge to
+    VIES_OFFLINE_UNAVAILABLE = ""
 
 
 class ProductionConfig(Config):
@@ -223,6 +239,7 @@ class ProductionConfig(Config):
     PUBLIC_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "https")
     PREFERRED_URL_SCHEME = PUBLIC_SCHEME
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")
+    VAT_CHECKER = os.environ.get("VAT_CHECKER", "vies")
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -36,6 +36,7 @@ from app.invoices.models import (
 from app.invoices.numbering import take_numbers
 from app.invoices.services import BuyerDetails, buyer_columns, settle_proforma
 from app.invoices.tax import tax_amount, tax_treatment
+from app.invoices.vies import verified_numbers
 
 _BUYER_COLUMNS = (
     "kind",
@@ -230,6 +231,8 @@ def _create_batch(run_date: date, rows) -> list[int]:
     ):
         queued[item.client_id].append(item)
 
+    # Reverse charge only for VAT numbers the EU VIES register confirmed (app.invoices.vies).
+    verified = verified_numbers({buyer["tax_id"] for _, buyer, _ in payers.values() if buyer["tax_id"]})
     numbers = iter(take_numbers(DocumentKind.PROFORMA, run_date.year, len(groups)))
     invoice_rows, line_rows, queued_for = [], [], []
     for (client_id, due), services in groups.items():
@@ -266,6 +269,7 @@ def _create_batch(run_date: date, rows) -> list[int]:
             buyer_tax_id=buyer["tax_id"],
             seller_country=config["SELLER"]["country"],
             rates=config["VAT_RATES"],
+            vat_verified=buyer["tax_id"] in verified,
         )
         subtotal = sum(line["amount_minor"] for line in lines)
         tax = tax_amount(subtotal, treatment.rate_bp)

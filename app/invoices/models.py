@@ -213,3 +213,33 @@ class BillingRun(db.Model):
     proformas_created: Mapped[int] = mapped_column(default=0)
     services_suspended: Mapped[int] = mapped_column(default=0)
     services_terminated: Mapped[int] = mapped_column(default=0)
+
+
+class VatCheckStatus(enum.StrEnum):
+    VALID = "valid"
+    INVALID = "invalid"
+    UNKNOWN = "unknown"  # the register could not answer (VIES or a member state down): ask again later
+
+
+class VatCheck(db.Model):
+    """One answer of the EU VIES register about a VAT number (the latest one counts).
+
+    Reverse charge applies only while the latest answer for the buyer's number is valid.
+    """
+
+    __tablename__ = "vat_checks"
+    __table_args__ = (sa.Index("ix_vat_checks_number_checked_at", "country", "number", "checked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    country: Mapped[str] = mapped_column(sa.String(2))  # the VAT prefix (EL for Greece)
+    number: Mapped[str] = mapped_column(sa.String(20))  # without the prefix
+    status: Mapped[VatCheckStatus] = mapped_column(str_enum(VatCheckStatus))
+    name: Mapped[str | None] = mapped_column(sa.String(255))
+    address: Mapped[str | None] = mapped_column(sa.String(500))
+    consultation_number: Mapped[str | None] = mapped_column(sa.String(60))
+    error: Mapped[str | None] = mapped_column(sa.String(200))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def vat_number(self) -> str:
+        return self.country + self.number

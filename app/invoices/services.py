@@ -29,9 +29,11 @@ from app.invoices.models import (
     InvoiceStatus,
     ProformaOrigin,
     QueuedItem,
+    VatCheckStatus,
 )
 from app.invoices.numbering import take_number
 from app.invoices.tax import InvalidTaxId, normalize_tax_id, tax_amount, tax_treatment
+from app.invoices.vies import is_verified, needs_verification, verify
 
 
 class InvoiceNotPayable(Conflict):
@@ -127,6 +129,24 @@ def validated_buyer(buyer: BuyerDetails) -> BuyerDetails:
     return BuyerDetails(**{**buyer.__dict__, "tax_id": tax_id})
 
 
+def check_vat_number(buyer: BuyerDetails) -> None:
+    """Ask the EU VIES register about the buyer's VAT number if reverse charge depends on it.
+
+    Raises ValidationError(field="tax_id") when the register says the number is
+    not registered. No answer yet (or VIES down) is no error: VAT is charged
+    until the number is confirmed, and the proforma is recomputed then.
+    """
+    if not needs_verification(buyer.kind, buyer.country, buyer.tax_id):
+        return
+    check = verify(buyer.tax_id)
+    if check is not None and check.status is VatCheckStatus.INVALID:
+        raise ValidationError(
+            f"The EU VIES service says {buyer.tax_id} is not a registered VAT number. "
+            "Check the number, or leave it empty to be billed with VAT.",
+            field="tax_id",
+        )
+
+
 def default_payer(client: Client) -> BillingProfile:
     """The client's default saved payer, made from the account details if none exists."""
     payer = db.session.scalar(
@@ -162,13 +182,18 @@ def apply_buyer(invoice: Invoice, buyer: BuyerDetails) -> None:
 
 
 def recompute_totals(invoice: Invoice) -> None:
+    """Tax and totals from the invoice's buyer and lines; reverse charge only for a VIES-confirmed number."""
     config = current_app.config
+    verified = needs_verification(invoice.buyer_kind, invoice.buyer_country, invoice.buyer_tax_id) and is_verified(
+        invoice.buyer_tax_id
+    )
     treatment = tax_treatment(
         buyer_kind=invoice.buyer_kind,
         buyer_country=invoice.buyer_country,
         buyer_tax_id=invoice.buyer_tax_id,
         seller_country=config["SELLER"]["country"],
         rates=config["VAT_RATES"],
+        vat_verified=verified,
     )
     invoice.tax_mode = treatment.mode
     invoice.tax_rate_bp = treatment.rate_bp
@@ -242,12 +267,14 @@ def update_billing_details(invoice: Invoice, buyer: BuyerDetails, *, save_as_pay
     """
     if invoice.is_tax_document:
         raise ImmutableInvoice(invoice.number)
+    buyer = validated_buyer(buyer)
+    # Before the locks: the check may run right here as a job with a session of its own.
+    check_vat_number(buyer)
     # Lock as a payment does (client, then invoice): a payment cannot slip in between.
     lock_client(invoice.client_id)
     db.session.refresh(invoice, with_for_update=True)
     if invoice.status is not InvoiceStatus.UNPAID or invoice.amount_paid_minor:
         raise InvoiceNotPayable(invoice.number)
-    buyer = validated_buyer(buyer)
     if save_as_payer:
         payer = BillingProfile(client_id=invoice.client_id, **buyer.__dict__)
         db.session.add(payer)

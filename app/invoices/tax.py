@@ -96,19 +96,26 @@ def has_eu_vat_number(country: str, tax_id: str | None) -> bool:
 
 
 def tax_treatment(
-    *, buyer_kind: ClientKind, buyer_country: str, buyer_tax_id: str | None, seller_country: str, rates: dict
+    *,
+    buyer_kind: ClientKind,
+    buyer_country: str,
+    buyer_tax_id: str | None,
+    seller_country: str,
+    rates: dict,
+    vat_verified: bool,
 ) -> TaxTreatment:
     """The VAT treatment of an electronic service sold to this buyer.
 
     - same country as the seller: the seller country's standard rate;
-    - an EU business with a valid VAT number of its own country: reverse charge;
+    - an EU business with a VAT number of its own country that the EU VIES
+      register confirmed (`vat_verified`, see app.invoices.vies): reverse charge;
     - any other EU buyer: the buyer country's rate (OSS);
     - outside the EU: no EU VAT.
     """
     if buyer_country == seller_country:
         return TaxTreatment(TaxMode.STANDARD, rates[seller_country])
     if buyer_country in EU_COUNTRIES:
-        if buyer_kind is ClientKind.ORGANIZATION and has_eu_vat_number(buyer_country, buyer_tax_id):
+        if buyer_kind is ClientKind.ORGANIZATION and vat_verified and has_eu_vat_number(buyer_country, buyer_tax_id):
             return TaxTreatment(
                 TaxMode.REVERSE_CHARGE,
                 0,

@@ -25,6 +25,7 @@ from app.invoices.services import (
     client_invoice,
     update_billing_details,
 )
+from app.invoices.vies import vat_notice
 from app.wallet.services import invoice_payment_parts
 
 bp = Blueprint("invoices", __name__)
@@ -72,7 +73,11 @@ def view(number: str):
             sa.select(Invoice).where(Invoice.source_id == invoice.id, Invoice.kind == DocumentKind.TAX_INVOICE)
         )
     return render_template(
-        "invoices/view.html", invoice=invoice, tax_invoice=tax_invoice, payments=_payments_of(invoice)
+        "invoices/view.html",
+        invoice=invoice,
+        tax_invoice=tax_invoice,
+        payments=_payments_of(invoice),
+        vat_notice=vat_notice(invoice),
     )
 
 
@@ -134,7 +139,14 @@ def billing(number: str):
             db.session.commit()
             return redirect_to(url_for("invoices.view", number=invoice.number))
     status = 422 if form.is_submitted() else 200
-    return render_page("invoices/billing.html", "invoices/_billing_form.html", status, form=form, invoice=invoice)
+    return render_page(
+        "invoices/billing.html",
+        "invoices/_billing_form.html",
+        status,
+        form=form,
+        invoice=invoice,
+        vat_notice=vat_notice(invoice),
+    )
 
 
 class _Defaults:

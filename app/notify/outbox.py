@@ -64,4 +64,7 @@ def flush_outbox(*, ignore_backoff: bool = False) -> tuple[int, int]:
     todo = [(EmailMessage.__outbox_job__, i) for i in ids] + [(SmsMessage.__outbox_job__, i) for i in sms_ids]
     todo = [(path, i) for path, i in todo if not waiting_in_queue(path, i)]
     handed = sum(1 for path, i in todo if enqueue(path, i))
+    from app.invoices.vies import recheck_due
+
+    recheck_due()  # VAT numbers the EU VIES register could not answer about yet
     return len(todo), handed

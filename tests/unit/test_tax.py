@@ -12,8 +12,15 @@ from config import Config
 RATES = Config.VAT_RATES
 
 
-def treat(kind, country, tax_id=None):
-    return tax_treatment(buyer_kind=kind, buyer_country=country, buyer_tax_id=tax_id, seller_country="RO", rates=RATES)
+def treat(kind, country, tax_id=None, *, vat_verified=True):
+    return tax_treatment(
+        buyer_kind=kind,
+        buyer_country=country,
+        buyer_tax_id=tax_id,
+        seller_country="RO",
+        rates=RATES,
+        vat_verified=vat_verified,
+    )
 
 
 @pytest.mark.parametrize(
