@@ -27,6 +27,7 @@ EXPECTED_TABLES = set(
         "invoice_sequences",
         "service_renewals",
         "service_notices",
+        "vat_checks",
         "queued_invoice_items",
         "invoice_pdfs",
         "billing_runs",
