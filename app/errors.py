@@ -13,9 +13,10 @@ import math
 import time
 
 from flask import Flask, render_template
+from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from app.core.htmx import is_htmx, toast_response
 
@@ -118,6 +119,10 @@ def in_words(seconds: int) -> str:
 
 
 def _too_many_requests(error):
+    description = getattr(error, "description", None)
+    if description and description != TooManyRequests.description and not isinstance(error, RateLimitExceeded):
+        # A refusal that says why itself (the per-account budget of wrong passwords and codes).
+        return error_answer(429, description, wait=description)
     seconds = retry_after_seconds()
     wait = f"Try again in {in_words(seconds)}." if seconds else "Wait a minute and try again."
     return error_answer(429, f"Too many attempts. {wait}", wait=wait)
