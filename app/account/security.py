@@ -189,18 +189,24 @@ def record_login_event(user: User, *, succeeded: bool, reason: str | None = None
     db.session.flush()
 
 
+def _queue_sign_in_email(template: str, user: User, *, method: str, **extra) -> None:
+    """A security email about a sign-in from this request: where, when, which browser, how."""
+    queue_email(
+        template,
+        to=user,
+        client=user.client,
+        ip=request.remote_addr,
+        when=utcnow(),
+        browser=describe_agent(_user_agent()),
+        method=method,
+        security_url=external_url("account.security"),
+        **extra,
+    )
+
+
 def send_login_alert(user: User, *, method: str = "password") -> None:
     if user.login_alerts:
-        queue_email(
-            "login_alert",
-            to=user,
-            client=user.client,
-            ip=request.remote_addr,
-            when=utcnow(),
-            browser=describe_agent(_user_agent()),
-            method=method,
-            security_url=external_url("account.security"),
-        )
+        _queue_sign_in_email("login_alert", user, method=method)
 
 
 # --- IP allow-list -------------------------------------------------------------------------
@@ -256,17 +262,7 @@ def refuse_blocked_sign_in(user: User, *, method: str = "password") -> None:
     )
     record_login_event(user, succeeded=False, reason=BLOCKED_REASON)
     if already_told is None:
-        queue_email(
-            "blocked_sign_in",
-            to=user,
-            client=user.client,
-            ip=request.remote_addr,
-            when=utcnow(),
-            browser=describe_agent(_user_agent()),
-            method=method,
-            quiet_minutes=max(1, quiet // 60),
-            security_url=external_url("account.security"),
-        )
+        _queue_sign_in_email("blocked_sign_in", user, method=method, quiet_minutes=max(1, quiet // 60))
 
 
 def set_allowlist(user: User, text: str, *, confirm_lockout: bool) -> list[str]:
