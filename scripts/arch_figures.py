@@ -48,9 +48,9 @@ def figures() -> dict:
                 for inner in ast.walk(node):
                     if isinstance(inner, (ast.Import, ast.ImportFrom)) and _is_app_import(inner):
                         inner_imports.append(f"{path.relative_to(ROOT)}:{inner.lineno}")
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("app."):
-                if _package(node.module) != _package(name):
-                    graph[_package(name)].add(_package(node.module))
+            inner_module = isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("app.")
+            if inner_module and _package(node.module) != _package(name):
+                graph[_package(name)].add(_package(node.module))
     return {
         "inner_imports": inner_imports,
         "cycles": _cycles(graph),
