@@ -23,33 +23,36 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
         # X-Forwarded-Host is not trusted: email links use SERVER_NAME anyway.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    from app import cli, errors
-    from app.core import auth, ids, queue, sql, templating
+    from app import cli
+    from app.access import policy
+    from app.auth import login
+    from app.core import errors, ids, queue, sql, templating
     from app.core import htmx as toasts
+    from app.core.ratelimit import limiter
     from app.extensions import csrf, db, htmx, login_manager, migrate
+    from app.invoices import guards
+    from app.notify import handlers, sweeper
 
     for ext in (db, login_manager, csrf, htmx):
         ext.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
-    from app.core import policy
-    from app.core.ratelimit import limiter
-    from app.invoices import guards
-    from app.notify import handlers, sweeper
-
     limiter.init_app(app)
 
-    for module in (ids, auth, queue, sql, templating, toasts, errors, cli, guards, policy, handlers, sweeper):
+    for module in (ids, login, queue, sql, templating, toasts, errors, cli, guards, policy, handlers, sweeper):
         module.init_app(app)
 
-    from app.account import views as account
     from app.admin import views as admin
+    from app.auth import views as auth
+    from app.dashboard import views as dashboard
     from app.hosting import views as hosting
     from app.invoices import views as invoices
-    from app.notify import mail_login
+    from app.notify import views as notify
+    from app.profile import views as profile
+    from app.security import views as security
     from app.trusted_users import views as trusted_users
     from app.wallet import views as wallet
 
-    for module in (account, invoices, wallet, hosting, trusted_users, admin, mail_login):
+    for module in (auth, dashboard, security, profile, notify, invoices, wallet, hosting, trusted_users, admin):
         app.register_blueprint(module.bp)
 
     _import_models()
@@ -102,11 +105,13 @@ def _memory_rate_limits(app: Flask) -> bool:
 
 def _import_models() -> None:
     """Every model must be imported for Alembic autogenerate and relationships."""
-    from app.account import models as _account  # noqa: F401
-    from app.admin import models as _admin  # noqa: F401
+    from app.clients import models as _clients  # noqa: F401
     from app.hosting import models as _hosting  # noqa: F401
     from app.invoices import models as _invoices  # noqa: F401
     from app.notify import models as _notify  # noqa: F401
+    from app.profile import models as _profile  # noqa: F401
+    from app.security import models as _security  # noqa: F401
+    from app.staff import models as _staff  # noqa: F401
     from app.wallet import models as _wallet  # noqa: F401
 
 

@@ -6,10 +6,10 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from app.admin.services import create_staff
-from app.errors import ValidationError
+from app.core.errors import ValidationError
 from app.extensions import db
 from app.notify.outbox import flush_outbox
+from app.staff.services import create_staff
 
 outbox_cli = AppGroup("outbox", help="The email/SMS outbox.")
 billing_cli = AppGroup("billing", help="Billing: the daily run.")

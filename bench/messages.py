@@ -74,7 +74,7 @@ def run(
 ) -> dict:
     from redis import Redis
 
-    from app.account.models import User
+    from app.clients.models import User
     from app.notify.email import queue_email
     from app.notify.models import EmailMessage, MessageStatus
 
@@ -151,8 +151,8 @@ def main() -> None:
     with create_app(DevelopmentConfig, {"SQLALCHEMY_DATABASE_URI": url}).app_context():
         from flask_migrate import upgrade
 
-        from app.account.models import ClientKind
-        from app.account.services import SignUp, register_client
+        from app.auth.services import SignUp, register_client
+        from app.clients.models import ClientKind
 
         upgrade()
         register_client(

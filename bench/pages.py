@@ -46,7 +46,7 @@ ENTRIES_PER_CLIENT = 20
 
 def seed(n_clients: int) -> None:
     """The data set, in a handful of INSERT ... SELECT statements."""
-    from app.account.passwords import hash_password
+    from app.core.passwords import hash_password
     from app.demo import seed_catalog
 
     seed_catalog()

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from app.account.models import ClientKind
-from app.account.services import SignUp, register_client
+from app.auth.services import SignUp, register_client
+from app.clients.models import ClientKind
 from app.extensions import db
 
 _CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf-token" content="([^"]+)"')
@@ -105,7 +105,7 @@ def make_proforma(app, client_id: int, amount_minor: int = 1000, description: st
     """An unpaid order proforma for a client; returns its number."""
     from datetime import date
 
-    from app.account.models import Client
+    from app.clients.models import Client
     from app.invoices.models import ProformaOrigin
     from app.invoices.services import LineSpec, create_proforma
 
@@ -154,7 +154,7 @@ def credit(app, client_id: int, amount_minor: int, key: str | None = None) -> No
 
 
 def balance(app, client_id: int) -> int:
-    from app.account.models import Client
+    from app.clients.models import Client
 
     with app.app_context():
         return db.session.get(Client, client_id).balance_minor

@@ -6,13 +6,13 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 
-from app.account.forms import LoginForm
-from app.account.services import InvalidCredentials, record_login
-from app.admin.services import authenticate_staff
-from app.core.auth import log_in, staff_required
+from app.auth.forms import LoginForm
+from app.auth.login import log_in, staff_required
+from app.auth.services import InvalidCredentials, record_login
 from app.core.ratelimit import rate_limited
 from app.core.urls import is_safe_next
 from app.extensions import db
+from app.staff.services import authenticate_staff
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -76,8 +76,8 @@ def bank_transfers():
 @bp.post("/bank-transfers/<int:transfer_id>/approve")
 @staff_required
 def approve_transfer(transfer_id: int):
+    from app.core.errors import DomainError
     from app.core.money import parse_amount
-    from app.errors import DomainError
     from app.wallet.models import BankTransfer
     from app.wallet.services import approve_bank_transfer
 
@@ -103,7 +103,7 @@ def approve_transfer(transfer_id: int):
 @bp.post("/bank-transfers/<int:transfer_id>/reject")
 @staff_required
 def reject_transfer(transfer_id: int):
-    from app.errors import DomainError
+    from app.core.errors import DomainError
     from app.wallet.models import BankTransfer
     from app.wallet.services import reject_bank_transfer
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from babel.numbers import format_currency, get_currency_precision
 
-from app.errors import InvalidAmount
+from app.core.errors import InvalidAmount
 
 # ASCII digits only, an optional single decimal point, no sign, exponent,
 # underscore or thousands separator: anything else is refused, not guessed.

@@ -25,7 +25,7 @@ def _config(name: str) -> Callable[[], str]:
 
 
 #: Forms where the account is named by the email typed.
-_EMAIL_FORMS = {"account.login", "account.forgot_password", "admin.login"}
+_EMAIL_FORMS = {"auth.login", "auth.forgot_password", "admin.login"}
 
 
 def account_key() -> str:
@@ -38,7 +38,7 @@ def account_key() -> str:
     if request.endpoint in _EMAIL_FORMS:
         return f"email:{(request.form.get('email') or '').strip().lower()}"
     pending = session.get("pending_2fa")
-    if request.endpoint == "account.login_twofactor" and isinstance(pending, dict):
+    if request.endpoint == "auth.login_twofactor" and isinstance(pending, dict):
         return f"user:{pending.get('u')}"
     if current_user.is_authenticated:
         return current_user.get_id().rsplit(":", 1)[0]

@@ -16,15 +16,15 @@ from app.core.useragent import describe as describe_agent
 # The client area's sections, in menu order. A section shows up once its
 # blueprint has the endpoint, so the menu never links to a missing page.
 CLIENT_NAV: list[tuple[str, str]] = [
-    ("Dashboard", "account.dashboard"),
+    ("Dashboard", "dashboard.index"),
     ("Services", "hosting.services"),
     ("Invoices", "invoices.index"),
     ("Order", "hosting.cart"),
     ("Account balance", "wallet.index"),
     ("Trusted users", "trusted_users.index"),
-    ("My details", "account.details"),
-    ("Security", "account.security"),
-    ("Notifications", "account.notifications"),
+    ("My details", "profile.details"),
+    ("Security", "security.index"),
+    ("Notifications", "notify.index"),
 ]
 
 
@@ -32,7 +32,7 @@ def client_nav() -> list[tuple[str, str]]:
     """The menu entries that exist and that the current user may open."""
     from flask_login import current_user
 
-    from app.core.policy import can_open
+    from app.access.policy import can_open
 
     return [
         (label, ep)
@@ -45,7 +45,7 @@ def _can(need: str) -> bool:
     """In templates: may the current client user use something requiring `need`?"""
     from flask_login import current_user
 
-    from app.core.policy import can
+    from app.access.policy import can
 
     return current_user.is_authenticated and current_user.get_id().startswith("user:") and can(current_user, need)
 

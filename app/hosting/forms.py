@@ -10,7 +10,7 @@ from wtforms import HiddenField, IntegerField, SelectField, StringField, Validat
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from app.account.forms import strip
+from app.core.forms import strip
 from app.hosting.models import BillingCycle
 
 _DOMAIN_RE = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")

@@ -12,13 +12,13 @@ from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from app.core.dates import today
+from app.core.errors import ValidationError
 from app.core.types import utcnow
-from app.errors import ValidationError
 from app.extensions import db
 from app.hosting.models import BillingCycle, Product, Service, ServiceStatus
 
 if TYPE_CHECKING:
-    from app.account.models import Client
+    from app.clients.models import Client
     from app.invoices.models import Invoice, InvoiceLine
 
 
@@ -69,7 +69,7 @@ def place_order(client: Client, items: list[CartItem], *, order_key: str | None 
     The same `order_key` again (a double submit) returns the first order's
     proforma. Raises ValidationError when an item is no longer sold.
     """
-    from app.account.services import lock_client
+    from app.clients.services import lock_client
     from app.invoices.models import Invoice, ProformaOrigin
     from app.invoices.services import LineSpec, create_proforma
 

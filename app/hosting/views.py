@@ -7,10 +7,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, session, u
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from app.core.auth import client_login_required
+from app.auth.login import client_login_required
 from app.core.dates import today
+from app.core.errors import ValidationError
 from app.core.rendering import render_page
-from app.errors import ValidationError
 from app.extensions import db
 from app.hosting.forms import AddToCartForm, CartActionForm, CheckoutForm
 from app.hosting.models import BillingCycle, Product, Service

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from app.account.models import Client, ClientStatus
+from app.clients.models import Client, ClientStatus
 from app.core.events import emit
 from app.core.sql import add_days
 from app.core.types import utcnow

@@ -7,8 +7,8 @@ from wtforms import BooleanField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
-from app.account.forms import country_choices, strip
-from app.account.models import ClientKind
+from app.clients.models import ClientKind
+from app.core.forms import country_choices, strip
 
 NEW_PAYER = "new"
 

@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict
+from app.core.errors import Conflict
 from app.invoices.models import TAX_DOCUMENTS, Invoice, InvoiceLine
 
 

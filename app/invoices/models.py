@@ -8,7 +8,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.account.models import BillingDetails, ClientKind
+from app.clients.models import BillingDetails, ClientKind
 from app.core.types import UTCDateTime, str_enum, utcnow
 from app.extensions import db
 

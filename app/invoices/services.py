@@ -12,12 +12,12 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from flask import current_app
 
-from app.account.models import Client, ClientKind
-from app.account.services import lock_client
+from app.clients.models import Client, ClientKind
+from app.clients.services import lock_client
 from app.core.dates import local_date
+from app.core.errors import Conflict, DomainError, ValidationError
 from app.core.events import emit
 from app.core.types import utcnow
-from app.errors import Conflict, DomainError, ValidationError
 from app.extensions import db
 from app.hosting.services import services_paid
 from app.invoices.guards import ImmutableInvoice

@@ -9,7 +9,7 @@ from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.ro import cui as ro_cui
 
-from app.account.models import ClientKind
+from app.clients.models import ClientKind
 from app.invoices.models import TaxMode
 
 EU_COUNTRIES = frozenset(

@@ -29,7 +29,7 @@ from typing import Protocol
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from app.account.models import ClientKind
+from app.clients.models import ClientKind
 from app.core.queue import enqueue, job, waiting_in_queue
 from app.core.types import utcnow
 from app.extensions import db
@@ -264,7 +264,7 @@ def recompute_open_proformas(vat_number: str) -> list[str]:
     Only unpaid proformas with nothing paid: a tax invoice, or a proforma a
     payment has started on, keeps its totals. Locks as a payment does.
     """
-    from app.account.services import lock_client
+    from app.clients.services import lock_client
     from app.invoices.services import recompute_totals
 
     changed = []

@@ -8,13 +8,13 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_login import current_user
 
-from app.account.models import ClientKind
-from app.core.auth import client_login_required
+from app.auth.login import client_login_required
+from app.clients.models import ClientKind
+from app.core.errors import ValidationError
 from app.core.pdf import render_pdf
 from app.core.rendering import redirect_to, render_page
 from app.core.sql import insert_ignoring_conflicts
 from app.core.types import utcnow
-from app.errors import ValidationError
 from app.extensions import db
 from app.invoices.forms import BillingDetailsForm
 from app.invoices.models import BillingProfile, DocumentKind, Invoice, InvoicePdf, InvoiceStatus

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.notify.models import EmailMessage
 
 if TYPE_CHECKING:
-    from app.account.models import Client, User
+    from app.clients.models import Client, User
     from app.invoices.models import Invoice
 
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.orm import selectinload
 
-from app.account.models import Client, User, UserRole, UserStatus
+from app.clients.models import Client, User, UserRole, UserStatus
 from app.core.events import subscribe
 from app.core.money import format_money
 from app.core.sql import add_days
@@ -240,7 +240,7 @@ def on_services_suspended(sender, *, service_ids: list[int], reason: str, termin
                 invoice=invoice,
                 pay_invoice=invoice,
                 amount=_money(invoice) if invoice else None,
-                invoice_url=invoice_login_url(user, invoice) if invoice else external_url("account.login"),
+                invoice_url=invoice_login_url(user, invoice) if invoice else external_url("auth.login"),
             )
         if terminating:
             continue
@@ -345,7 +345,7 @@ def send_termination_warnings(today: date) -> int:
 
     def invoice_url(service, user):
         invoice = invoice_for(service, user)
-        return invoice_login_url(user, invoice) if invoice else external_url("account.login")
+        return invoice_login_url(user, invoice) if invoice else external_url("auth.login")
 
     def terminate_on(service, _user):
         after = days[service.client_id]
@@ -376,7 +376,7 @@ def on_services_terminated(sender, *, service_ids: list[int]) -> None:
         .order_by(Service.id)
     ).all()
     _queue_service_notices(
-        services, "terminated", "service_terminated", account_url=lambda s, u: external_url("account.login")
+        services, "terminated", "service_terminated", account_url=lambda s, u: external_url("auth.login")
     )
 
 

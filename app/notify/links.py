@@ -15,13 +15,13 @@ SALT = "invoice-login"
 def invoice_login_url(user, invoice) -> str:
     """The absolute link an email puts on an invoice number, for this recipient."""
     token = sign({"u": user.id, "i": invoice.id, "s": user.security_stamp}, salt=SALT)
-    return external_url("mail_login.open", token=token)
+    return external_url("auth.mail_link", token=token)
 
 
 def read_invoice_login(token: str):
     """(user, invoice) of a valid link. Raises InvalidToken (expired, forged, or its
     user's security stamp changed: password, 2FA or email change, staff reset)."""
-    from app.account.models import User
+    from app.clients.models import User
     from app.extensions import db
     from app.invoices.models import Invoice
 

@@ -52,7 +52,7 @@ from app.notify.models import SmsMessage, SmsStatus
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from app.account.models import User
+    from app.clients.models import User
 
 log = logging.getLogger(__name__)
 

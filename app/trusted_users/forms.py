@@ -9,8 +9,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.account.forms import strip
-from app.core.policy import PERMISSIONS
+from app.access.policy import PERMISSIONS
+from app.core.forms import strip
 from app.trusted_users.services import NOTIFICATION_TYPES, Access
 
 

@@ -8,30 +8,22 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from flask import current_app
 
-from app.account.models import (
-    Client,
-    LoginEvent,
-    ProfileChange,
-    RecoveryCode,
-    User,
-    UserRole,
-    UserSession,
-    UserStatus,
-    new_security_stamp,
-)
-from app.account.passwords import hash_password
-from app.account.services import find_user_by_email, normalize_email
-from app.core.policy import PERMISSIONS
+from app.access.policy import PERMISSIONS
+from app.clients.models import Client, User, UserRole, UserStatus, new_security_stamp
+from app.clients.services import find_user_by_email, normalize_email
+from app.core.errors import DomainError, EmailTaken, ValidationError
+from app.core.passwords import hash_password
 from app.core.signing import InvalidToken, sign, unsign
 from app.core.types import utcnow
 from app.core.urls import external_url
-from app.errors import DomainError, EmailTaken, ValidationError
 from app.extensions import db
 
 #: Notifications a trusted user may subscribe to (security mails always go to the owner).
 from app.notify import NOTIFICATION_TYPES
 from app.notify.email import queue_email
 from app.notify.models import EmailMessage
+from app.profile.models import ProfileChange
+from app.security.models import LoginEvent, RecoveryCode, UserSession
 
 INVITE_SALT = "trusted-user-invite"
 INVITE_MAX_AGE = 7 * 24 * 3600

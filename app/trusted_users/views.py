@@ -1,6 +1,6 @@
 """Routes of the trusted users area: the owner manages the extra people who may use the account.
 
-Every route here but accept_invite is owner-only (app.core.policy). Changes need a
+Every route here but accept_invite is owner-only (app.access.policy). Changes need a
 fresh login: a session restored from a remember-me cookie or opened by an email
 link asks for the password again first. CSRFProtect checks every POST.
 """
@@ -10,15 +10,15 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask_login import current_user, fresh_login_required
 
-from app.account.models import User, UserStatus
-from app.account.security import ip_allowed
-from app.account.services import record_login
-from app.core.auth import client_login_required, log_in
-from app.core.policy import PERMISSIONS
+from app.access.policy import PERMISSIONS
+from app.auth.login import client_login_required, log_in
+from app.auth.services import record_login
+from app.clients.models import User, UserStatus
+from app.core.errors import ValidationError
 from app.core.ratelimit import rate_limited
 from app.core.rendering import redirect_to, render_page
-from app.errors import ValidationError
 from app.extensions import db
+from app.security.services import ip_allowed
 from app.trusted_users.forms import AcceptInviteForm, NewTrustedUserForm, TrustedUserForm
 from app.trusted_users.services import (
     InvalidInvite,
@@ -173,12 +173,12 @@ def accept_invite(token: str):
             # No way in skips 2FA or the IP allow-list: the password is set, now sign in.
             db.session.commit()
             flash("Your password is set. Please sign in.", "success")
-            return redirect_to(url_for("account.login"))
+            return redirect_to(url_for("auth.login"))
         record_login(user, request.remote_addr)
         log_in(user)  # records the session in this transaction
         db.session.commit()
         flash(f"Welcome, {user.name}! Your password is set.", "success")
-        return redirect_to(url_for("account.dashboard"))
+        return redirect_to(url_for("dashboard.index"))
     status = 422 if form.is_submitted() else 200
     return render_page(
         "trusted_users/accept_invite.html", "trusted_users/_accept_form.html", status, form=form, user=user, token=token

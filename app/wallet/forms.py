@@ -12,9 +12,9 @@ from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectFiel
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from app.account.forms import strip
+from app.core.errors import InvalidAmount
+from app.core.forms import strip
 from app.core.money import format_money, parse_amount, to_decimal
-from app.errors import InvalidAmount
 from app.wallet.gateways import Card
 
 NEW_CARD = "new"

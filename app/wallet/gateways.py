@@ -12,7 +12,7 @@ from typing import Protocol
 
 from stdnum import luhn
 
-from app.errors import ValidationError
+from app.core.errors import ValidationError
 
 
 @dataclass(frozen=True)

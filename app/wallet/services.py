@@ -12,12 +12,12 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
-from app.account.models import Client
-from app.account.services import lock_client
+from app.clients.models import Client
+from app.clients.services import lock_client
 from app.core.dates import today, zone
+from app.core.errors import DomainError, ValidationError
 from app.core.events import emit
 from app.core.types import utcnow
-from app.errors import DomainError, ValidationError
 from app.extensions import db
 from app.invoices.models import DocumentKind, Invoice, InvoiceStatus
 from app.invoices.services import InvoiceNotPayable, record_payment

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from app.errors import ValidationError
+from app.core.errors import ValidationError
 
 _KINDS = {
     b"%PDF-": "application/pdf",

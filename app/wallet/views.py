@@ -14,14 +14,14 @@ from flask import Blueprint, abort, current_app, flash, render_template, request
 from flask_login import current_user
 from wtforms import ValidationError as FormError
 
-from app.core.auth import client_login_required
+from app.access.policy import can
+from app.auth.login import client_login_required
 from app.core.dates import today
+from app.core.errors import DomainError, ValidationError
 from app.core.money import to_decimal
 from app.core.pdf import render_pdf
-from app.core.policy import can
 from app.core.rendering import redirect_to, render_page
 from app.core.templating import local_time
-from app.errors import DomainError, ValidationError
 from app.extensions import csrf, db
 from app.invoices.services import InvoiceNotPayable
 from app.wallet.forms import AddFundsForm, PayInvoicesForm, ProofForm, StatementForm

@@ -31,7 +31,7 @@ def upgrade():
     rows = bind.execute(sa.select(_USERS.c.id, _USERS.c.totp_secret).where(_USERS.c.totp_secret.is_not(None))).all()
     for user_id, secret in rows:
         if not secret.startswith(PREFIX):
-            # The purpose names the user (as app.account.security does): a seed copied
+            # The purpose names the user (as app.security.services does): a seed copied
             # onto another user's row does not open.
             sealed = seal(secret, f"totp:{user_id}", secret_key=current_app.config["SECRET_KEY"])
             bind.execute(_USERS.update().where(_USERS.c.id == user_id).values(totp_secret=sealed))

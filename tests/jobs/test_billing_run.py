@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.account.models import Client, ClientStatus, User
+from app.clients.models import Client, ClientStatus, User
 from app.extensions import db
 from app.hosting.models import Service, ServiceStatus
 from app.invoices.billing_run import create_renewal_proformas, run_billing

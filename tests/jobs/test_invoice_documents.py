@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from app.account.models import Client, ClientKind
-from app.errors import DomainError
+from app.clients.models import Client, ClientKind
+from app.core.errors import DomainError
 from app.extensions import db
 from app.hosting.models import Service, ServiceStatus
 from app.invoices.guards import ImmutableInvoice

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.account.models import User, UserRole
-from app.account.passwords import hash_password
+from app.clients.models import User, UserRole
+from app.core.passwords import hash_password
 from app.extensions import db
 from app.hosting.models import Service
 from app.invoices.billing_run import run_billing

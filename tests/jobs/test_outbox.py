@@ -121,8 +121,8 @@ def enqueued(monkeypatch):
 
 
 def _sign_up(email="x@example.com"):
-    from app.account.models import ClientKind
-    from app.account.services import SignUp, register_client
+    from app.auth.services import SignUp, register_client
+    from app.clients.models import ClientKind
 
     return register_client(SignUp(email=email, password="p" * 12, name="X", kind=ClientKind.PERSON, country="RO"))
 

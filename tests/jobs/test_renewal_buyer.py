@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from app.account.models import Client
+from app.clients.models import Client
 from app.extensions import db
 from app.invoices.billing_run import run_billing
 from app.invoices.models import Invoice, ProformaOrigin

@@ -10,10 +10,11 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 
-from app.account.models import RecoveryCode, User
-from app.account.security import seal_totp_secret, verify_second_factor
-from app.errors import ValidationError
+from app.clients.models import User
+from app.core.errors import ValidationError
 from app.extensions import db
+from app.security.models import RecoveryCode
+from app.security.services import seal_totp_secret, verify_second_factor
 from tests.helpers import make_owner
 from tests.jobs.test_wallet_concurrency import run_together
 
@@ -34,7 +35,7 @@ def test_one_totp_code_signs_in_once_however_many_requests_race(app):
 
 
 def test_one_recovery_code_is_spent_once_however_many_requests_race(app):
-    from app.account.security import new_recovery_codes
+    from app.security.services import new_recovery_codes
 
     owner = make_owner(app)
     with app.app_context():
@@ -71,7 +72,7 @@ def another_writer_is_blocked(path: str) -> bool:
 
 @sqlite_only
 def test_a_locked_read_holds_the_write_lock_even_inside_a_first_savepoint(app):
-    from app.account.services import lock_client
+    from app.clients.services import lock_client
 
     owner = make_owner(app)
     with app.app_context():

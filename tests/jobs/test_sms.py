@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
 import app.notify.sms as sms_module
-from app.account.models import User
+from app.clients.models import User
 from app.core.queue import get_queue
 from app.core.types import utcnow
 from app.extensions import db

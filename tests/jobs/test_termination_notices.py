@@ -120,7 +120,7 @@ def test_the_warning_goes_on_its_day_names_the_proforma_and_each_stage_goes_once
 
 
 def test_the_owner_is_told_of_termination_even_when_unsubscribed_from_service_status(app, owner):
-    from app.account.models import User
+    from app.clients.models import User
 
     with app.app_context():
         db.session.get(User, owner.user_id).notification_types = ["invoices"]

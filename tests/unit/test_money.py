@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.core.errors import InvalidAmount
 from app.core.money import format_money, parse_amount
-from app.errors import InvalidAmount
 
 
 @pytest.mark.parametrize(

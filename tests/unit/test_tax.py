@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.account.models import ClientKind
+from app.clients.models import ClientKind
 from app.invoices.models import TaxMode
 from app.invoices.tax import InvalidTaxId, normalize_tax_id, tax_amount, tax_treatment
 from config import Config

@@ -44,7 +44,7 @@ def app():
 
 def test_external_url_uses_configured_host_even_inside_a_request(app):
     with app.test_request_context("/", headers={"Host": "evil.example"}):
-        assert external_url("account.login") == "https://billing.example.test/login"
+        assert external_url("auth.login") == "https://billing.example.test/login"
 
 
 def test_token_round_trip_and_purpose(app):

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from app.account.models import ClientKind
+from app.clients.models import ClientKind
 from app.invoices.models import TaxMode, VatCheckStatus
 from app.invoices.tax import tax_treatment
 from app.invoices.vies import OfflineChecker, ViesChecker, parse_vies_response

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.account.models import Client, User
-from app.admin.models import Staff
+from app.clients.models import Client, User
+from app.staff.models import Staff
 from tests.helpers import count, csrf_token, login, make_owner
 
 

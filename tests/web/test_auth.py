@@ -7,7 +7,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app.account.models import Client, ClientStatus, User, new_security_stamp
+from app.clients.models import Client, ClientStatus, User, new_security_stamp
 from app.extensions import db
 from tests.helpers import csrf_from, csrf_token, login, make_owner
 

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from app.account.models import Client, LoginEvent, User
+from app.clients.models import Client, User
 from app.extensions import db
 from app.notify.models import EmailMessage
+from app.security.models import LoginEvent
 from tests.helpers import csrf_token, make_owner
 
 BLOCKED = "203.0.113.9"

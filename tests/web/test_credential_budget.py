@@ -55,7 +55,7 @@ def test_wrong_passwords_on_any_form_spend_one_budget(app, client, owner, sixth)
     assert refused.status_code == 429
     assert "Too many wrong passwords or codes" in refused.get_data(as_text=True)
     with app.app_context():
-        from app.account.passwords import verify_password
+        from app.core.passwords import verify_password
 
         assert verify_password(user_row(app, owner.user_id).password_hash, owner.password), "nothing changed"
     assert user_row(app, owner.user_id).email == owner.email

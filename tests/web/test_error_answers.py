@@ -103,8 +103,8 @@ def test_a_server_error_is_the_styled_page_or_a_toast(app, client, owner):
     def boom():
         raise RuntimeError("a bug")
 
-    # mail_login.* is public in the policy table, so the test route is not refused first.
-    app.add_url_rule("/boom", "mail_login.boom", boom)
+    # auth.* is public in the policy table, so the test route is not refused first.
+    app.add_url_rule("/boom", "auth.boom", boom)
     login(client)
 
     page = client.get("/boom")
@@ -128,8 +128,8 @@ def test_a_view_toast_rides_on_htmx_and_is_flashed_on_a_redirect(app, client, ow
         toast("Saved, then away.", "success")
         return redirect("/")
 
-    app.add_url_rule("/hello", "mail_login.hello", hello)
-    app.add_url_rule("/away", "mail_login.away", away)
+    app.add_url_rule("/hello", "auth.hello", hello)
+    app.add_url_rule("/away", "auth.away", away)
     login(client)
 
     assert toast_of(client.get("/hello", headers=HTMX)) == {"message": "Saved.", "level": "success"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from werkzeug.routing import IntegerConverter
 
-from app.admin.services import create_staff
 from app.core.ids import MAX_ID
 from app.extensions import db
+from app.staff.services import create_staff
 from tests.helpers import csrf_token, login, make_owner, make_proforma
 
 #: Just past PostgreSQL's INTEGER, past SQLite's 64-bit integer, and far beyond.

@@ -6,11 +6,12 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 
-from app.account.models import LoginEvent, User, UserSession
-from app.account.security import seal_totp_secret
+from app.clients.models import User
 from app.core.types import utcnow
 from app.extensions import db
 from app.notify.models import EmailMessage
+from app.security.models import LoginEvent, UserSession
+from app.security.services import seal_totp_secret
 from tests.helpers import csrf_from, login, make_owner, make_proforma
 from tests.web.test_mail_login import link_path, signed_in_id
 
@@ -131,7 +132,7 @@ def test_a_2fa_user_after_switching_lands_on_the_login_page(app, client, alice, 
 
 
 def test_a_staff_member_signed_in_is_asked_too(app, client, bob, bobs_link):
-    from app.admin.services import create_staff
+    from app.staff.services import create_staff
 
     path, _ = bobs_link
     with app.app_context():

@@ -9,13 +9,14 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 
-from app.account.models import LoginEvent, User
-from app.account.passwords import verify_password
-from app.account.security import change_password, seal_totp_secret
+from app.clients.models import User
+from app.core.passwords import verify_password
 from app.core.types import utcnow
 from app.extensions import db
 from app.invoices.models import Invoice, InvoiceStatus
 from app.notify.links import invoice_login_url
+from app.security.models import LoginEvent
+from app.security.services import change_password, seal_totp_secret
 from app.trusted_users.services import Access, add_trusted_user
 from tests.helpers import credit, csrf_token, login, make_owner, make_proforma
 from tests.web.test_wallet import pay_form
@@ -234,7 +235,7 @@ def test_a_link_made_before_a_password_change_is_void(app, client, owner, number
 
 
 def test_a_link_made_before_the_security_stamp_rotated_is_void(app, client, owner, number):
-    from app.account.models import new_security_stamp
+    from app.clients.models import new_security_stamp
 
     path = link_path(app, owner.user_id, number)
     update_user(app, owner.user_id, security_stamp=new_security_stamp())
@@ -308,7 +309,7 @@ def test_a_user_inside_the_ip_allowlist_is_signed_in(app, client, owner, number)
 
 
 def test_a_suspended_user_is_not_signed_in(app, client, owner, number):
-    from app.account.models import UserStatus
+    from app.clients.models import UserStatus
 
     path = link_path(app, owner.user_id, number)
     update_user(app, owner.user_id, status=UserStatus.SUSPENDED)
@@ -321,7 +322,7 @@ def test_a_suspended_user_is_not_signed_in(app, client, owner, number):
 
 
 def test_a_trusted_users_link_signs_in_the_trusted_user(app, client, owner, number):
-    from app.account.models import Client
+    from app.clients.models import Client
 
     with app.app_context():
         trusted = add_trusted_user(

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 from werkzeug.exceptions import HTTPException
 
-from app.account.models import User
-from app.core.policy import PERMISSIONS, can_open, rule_for
+from app.access.policy import PERMISSIONS, can_open, rule_for
+from app.clients.models import User
 from app.extensions import db
 from app.wallet.models import BankTransfer
 from tests.helpers import credit, csrf_token, login, make_owner, make_proforma, make_service
@@ -31,10 +31,10 @@ EXPECTED_ACTIONS = [
     ("invoices.view", "invoices.billing"),
     ("invoices.view", "invoices.pdf"),
     ("hosting.services", "hosting.cart"),
-    ("account.dashboard", "wallet.index"),
-    ("account.dashboard", "invoices.index"),
-    ("account.dashboard", "hosting.services"),
-    ("account.dashboard", "trusted_users.index"),
+    ("dashboard.index", "wallet.index"),
+    ("dashboard.index", "invoices.index"),
+    ("dashboard.index", "hosting.services"),
+    ("dashboard.index", "trusted_users.index"),
     ("wallet.index", "wallet.add_funds"),
     ("hosting.cart", "hosting.cart_add"),
 ]
@@ -63,7 +63,7 @@ def client_pages(app, values: dict):
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
             need = rule_for(rule.endpoint)
-            if rule.endpoint.startswith(("admin.", "static", "mail_login.")) or need in (None, "public"):
+            if rule.endpoint.startswith(("admin.", "static", "auth.")) or need in (None, "public"):
                 continue
             if "GET" not in (rule.methods or ()) or not set(rule.arguments) <= values.keys():
                 continue
@@ -112,7 +112,7 @@ def test_every_action_shown_is_one_the_user_may_take(app, world, permissions):
             refused = sorted(e for e in walked[endpoint] if not can_open(user, e))
             assert refused == [], f"{url} offers what {permissions or 'no permission'} may not open: {refused}"
 
-        assert "account.dashboard" in walked
+        assert "dashboard.index" in walked
         for page, action in EXPECTED_ACTIONS:
             if page in walked:
                 shown = action in walked[page]

@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from app.account.models import User, UserRole
-from app.account.passwords import hash_password
-from app.core.policy import ANY_USER, OWNER, PERMISSIONS, PUBLIC, rule_for
+from app.access.policy import ANY_USER, OWNER, PERMISSIONS, PUBLIC, rule_for
+from app.clients.models import User, UserRole
+from app.core.passwords import hash_password
 from app.extensions import db
 from app.wallet.models import BankTransfer
 from tests.helpers import csrf_token, login, make_owner, make_proforma, make_service

@@ -9,11 +9,12 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from app.account.models import ErasureRequest, ProfileChange, User, UserRole
-from app.account.passwords import hash_password
-from app.core.policy import PERMISSIONS
+from app.access.policy import PERMISSIONS
+from app.clients.models import User, UserRole
+from app.core.passwords import hash_password
 from app.extensions import db
 from app.notify.models import EmailMessage
+from app.profile.models import ErasureRequest, ProfileChange
 from app.wallet.models import Payment, PaymentStatus, SavedCard
 from tests.helpers import count, credit, csrf_token, login, make_owner, make_proforma, pay
 

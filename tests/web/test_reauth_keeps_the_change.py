@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from app.account.models import User
+from app.clients.models import User
 from app.extensions import db
 from tests.helpers import csrf_token, make_owner, make_proforma
 from tests.web.test_mail_login import link_path

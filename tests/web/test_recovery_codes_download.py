@@ -50,9 +50,9 @@ def test_new_codes_download_and_the_page_offers_it(app, client, owner):
 
 
 def test_no_download_of_codes_replaced_since_or_later(app, client, owner, monkeypatch):
-    from app.account import security
-    from app.account.models import User
+    from app.clients.models import User
     from app.extensions import db
+    from app.security import services as security
 
     login(client)
     enable_2fa(app, client)

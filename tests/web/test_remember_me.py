@@ -9,10 +9,11 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 
-from app.account.models import LoginEvent, User, UserSession
+from app.clients.models import User
 from app.core.types import utcnow
 from app.extensions import db
 from app.notify.models import EmailMessage
+from app.security.models import LoginEvent, UserSession
 from tests.helpers import csrf_token, login, make_owner
 from tests.web.test_security import enable_2fa, last_email, post_form
 

@@ -10,9 +10,10 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 
-from app.account.models import LoginEvent, User
+from app.clients.models import User
 from app.extensions import db
 from app.notify.models import EmailMessage
+from app.security.models import LoginEvent
 from tests.helpers import csrf_from, csrf_token, login, make_owner
 
 
@@ -319,9 +320,7 @@ def test_every_login_2fa_reset_and_token_route_is_rate_limited(app):
         view = app.view_functions[rule.endpoint]
         assert getattr(view, "_rate_limited", False), f"{rule.rule} ({rule.endpoint}) is not rate-limited"
         checked.append(rule.endpoint)
-    assert {"account.login", "account.login_twofactor", "account.forgot_password", "account.reset_password"} <= set(
-        checked
-    )
+    assert {"auth.login", "auth.login_twofactor", "auth.forgot_password", "auth.reset_password"} <= set(checked)
 
 
 def test_security_headers(client):
@@ -337,7 +336,7 @@ def test_remember_me_restores_the_login_and_records_a_session(app, client, owner
     client.delete_cookie("session")  # the browser was closed
     assert client.get("/").status_code == 200
     with app.app_context():
-        from app.account.models import UserSession
+        from app.security.models import UserSession
 
         # The restore continues the remembered session: still one browser under Security.
         assert db.session.scalar(sa.select(sa.func.count(UserSession.id)).where(UserSession.ended_at.is_(None))) == 1
@@ -353,7 +352,7 @@ def test_password_change_leaves_one_live_session_for_this_browser(app, client, o
         new_password="a-new-long-password",
     )
     with app.app_context():
-        from app.account.models import UserSession
+        from app.security.models import UserSession
 
         live = db.session.scalar(sa.select(sa.func.count(UserSession.id)).where(UserSession.ended_at.is_(None)))
     assert live == 1
@@ -398,7 +397,7 @@ class TestTwoFactorRateLimit:
 
 @pytest.mark.parametrize(("zone", "abbreviations"), [("Europe/Bucharest", {"EET", "EEST"}), ("UTC", {"UTC"})])
 def test_a_sign_in_alert_tells_the_time_in_the_clients_zone(app, owner, zone, abbreviations):
-    from app.account.models import Client
+    from app.clients.models import Client
 
     with app.app_context():
         db.session.get(User, owner.user_id).login_alerts = True
@@ -417,8 +416,8 @@ def test_a_sign_in_alert_tells_the_time_in_the_clients_zone(app, owner, zone, ab
 
 
 def test_the_2fa_seed_is_stored_sealed_and_opens_only_with_the_key(app, client, owner):
-    from app.account.security import totp_secret
     from app.core.secretbox import SealBroken, unseal
+    from app.security.services import totp_secret
 
     login(client)
     secret, _codes = enable_2fa(app, client)

@@ -7,7 +7,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app.account.models import Client, User
+from app.clients.models import Client, User
 from app.extensions import db
 from app.notify.models import EmailMessage
 from tests.helpers import count, csrf_from, csrf_token, make_owner

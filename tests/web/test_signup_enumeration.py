@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from itsdangerous import URLSafeTimedSerializer
 
-from app.account.models import Client, User
+from app.clients.models import Client, User
 from app.core.queue import get_queue
 from app.extensions import db
 from app.notify.models import EmailMessage
@@ -173,8 +173,8 @@ class TestTheRequestDoesTheSameWork:
     @pytest.mark.parametrize(
         ("ask", "job_name", "template"),
         [
-            (forgot, "app.account.signup.password_reset_requested", "password_reset"),
-            (sign_up, "app.account.signup.sign_up_requested", "signup_existing"),
+            (forgot, "app.auth.signup.password_reset_requested", "password_reset"),
+            (sign_up, "app.auth.signup.sign_up_requested", "signup_existing"),
         ],
         ids=["forgot-password", "register"],
     )

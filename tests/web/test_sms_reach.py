@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.account.models import User
+from app.clients.models import User
 from app.extensions import db
 from tests.helpers import make_owner
 from tests.web.test_details import PERSON_FORM, error_beside, post_details

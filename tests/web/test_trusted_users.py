@@ -9,7 +9,7 @@ import itsdangerous
 import pytest
 import sqlalchemy as sa
 
-from app.account.models import User, UserRole, UserStatus
+from app.clients.models import User, UserRole, UserStatus
 from app.core.signing import sign, unsign
 from app.extensions import db
 from app.notify.models import EmailMessage
@@ -27,7 +27,7 @@ def owner(app):
 
 def make_trusted(app, client_id: int, email: str = "maria@example.com", permissions=(), password=TRUSTED_PASSWORD):
     """A committed trusted user of `client_id`, made through the service; returns its id."""
-    from app.account.models import Client
+    from app.clients.models import Client
 
     with app.app_context():
         user = add_trusted_user(

@@ -287,7 +287,7 @@ def test_pay_from_balance_issues_the_tax_invoice(app, client, owner):
 
 
 def test_an_invoice_in_another_currency_is_not_paid_from_the_balance(app, client, owner):
-    from app.errors import DomainError
+    from app.core.errors import DomainError
     from app.wallet.services import pay_invoices_from_wallet
 
     number = make_proforma(app, owner.client_id, 1000)
@@ -566,7 +566,7 @@ def test_a_changed_balance_is_not_silently_charged_to_the_card(app, client, owne
 def test_a_payment_still_in_progress_keeps_its_key_so_a_resubmit_cannot_charge_twice(
     app, client, owner, monkeypatch, error, same_key
 ):
-    from app.errors import DomainError
+    from app.core.errors import DomainError
     from app.wallet.services import PaymentInProgress
 
     def refuse(*args, **kwargs):
@@ -607,7 +607,7 @@ def test_another_clients_saved_card_cannot_be_used(app, owner):
         )
         db.session.commit()
         card_id = db.session.scalar(sa.select(SavedCard.id))
-        from app.errors import ValidationError
+        from app.core.errors import ValidationError
 
         with pytest.raises(ValidationError, match="saved cards"):
             charge_card_to_wallet(owner.client_id, 5000, CardPayment(saved_card_id=card_id), key="k", actor="user:1")

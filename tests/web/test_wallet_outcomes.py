@@ -8,8 +8,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app.account.models import User, UserRole
-from app.account.passwords import hash_password
+from app.clients.models import User, UserRole
+from app.core.passwords import hash_password
 from app.extensions import db
 from app.notify.models import EmailMessage
 from app.wallet.models import BankTransfer, TransferStatus

@@ -1,1 +1,0 @@
-"""The customer's account: sign-up, login, dashboard."""

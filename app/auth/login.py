@@ -1,0 +1,175 @@
+"""Who is logged in: one Flask-Login loader for client users and staff, and the
+decorators that guard the client area and the admin."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from flask import current_app, flash, g, redirect, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from app.extensions import db, login_manager
+
+#: "Keep me signed in": '<session id>.<secret>' of one recorded session (see
+#: account.security.remember_session). Flask-Login's own remember cookie is not used.
+REMEMBER_COOKIE = "remember_me"
+#: Flask-Login's remember cookie, set by earlier versions: never honoured, always dropped.
+LEGACY_REMEMBER_COOKIE = "remember_token"
+
+
+def _load_identity(identity_id: str):
+    """Load 'user:<id>:<stamp>' or 'staff:<id>:<stamp>'.
+
+    A stale security stamp (password changed elsewhere), a suspended user or a
+    client that is not active (closed, suspended, anonymized) loads nobody.
+    """
+    from app.clients.models import User
+    from app.staff.models import Staff
+
+    try:
+        kind, raw_id, stamp = identity_id.split(":")
+        model = {"user": User, "staff": Staff}[kind]
+        identity = db.session.get(model, int(raw_id))
+    except (ValueError, KeyError):
+        return None
+    if identity is None or identity.security_stamp != stamp or not identity.is_active:
+        return None
+    if kind == "user":
+        # A client user's login must be one of their open sessions (ended under
+        # Security, by signing out or by a password change, it is gone). A remember
+        # cookie brings one back only through _restore_remembered_login.
+        from app.security.services import session_is_live
+
+        if not session_is_live(identity.id):
+            return None
+    return identity
+
+
+def log_in(identity, *, remember: bool | None = False, fresh: bool = True) -> None:
+    """Start a new session for `identity` (no fixation: the old one is dropped).
+
+    Client users get a recorded session (listed, and endable, under Security).
+    `remember`: give this browser a remember cookie bound to the new session;
+    None keeps what the browser had (signing in again after a password, 2FA or
+    IP allow-list change). Staff are never remembered.
+    Call inside the request's transaction; the caller commits.
+    """
+    from app.security.models import UserSession
+
+    if hasattr(identity, "_get_current_object"):
+        identity = identity._get_current_object()  # current_user itself: keep the real object
+    sid = session.get("sid")
+    old = db.session.scalar(sa.select(UserSession).where(UserSession.token == sid)) if sid else None
+    if remember is None:
+        remember = old is not None and old.remember_hash is not None and old.ended_at is None
+    if old is not None and old.ended_at is None:
+        from app.core.types import utcnow
+
+        old.ended_at = utcnow()  # the session this browser had is over (no ghost entry under Security)
+    session.clear()
+    g.remember_cookie = ""  # the old cookie named the old session: drop it unless replaced below
+    if identity.get_id().startswith("user:"):
+        from app.security.services import remember_session, start_session
+
+        record = start_session(identity)
+        if remember:
+            g.remember_cookie = remember_session(record, identity)
+    login_user(identity, remember=False, fresh=fresh)
+
+
+def _restore_remembered_login() -> None:
+    """A browser with no login that brings a remember cookie is signed back in
+    (account.security.restore_remembered_session); a worthless cookie is dropped."""
+    cookie = request.cookies.get(REMEMBER_COOKIE)
+    if not cookie or request.endpoint in ("static", "healthz") or "_user_id" in session:
+        return
+    from app.security.services import restore_remembered_session
+
+    user = restore_remembered_session(cookie)
+    if user is None:
+        g.remember_cookie = ""
+    else:
+        login_user(user, remember=False, fresh=False)  # non-fresh: sensitive changes ask for the password
+    db.session.commit()  # the sign-in (or the refused one) is recorded whatever the request does next
+
+
+def _write_remember_cookie(response):
+    """Set or drop the remember cookie as log_in, a restore or a logout decided."""
+    config = current_app.config
+    value = g.pop("remember_cookie", None)
+    if value:
+        response.set_cookie(
+            REMEMBER_COOKIE,
+            value,
+            max_age=config["REMEMBER_COOKIE_DAYS"] * 86400,
+            secure=config.get("REMEMBER_COOKIE_SECURE", False),
+            httponly=True,
+            samesite=config.get("REMEMBER_COOKIE_SAMESITE", "Lax"),
+        )
+    elif value == "" and REMEMBER_COOKIE in request.cookies:
+        response.delete_cookie(REMEMBER_COOKIE)
+    if LEGACY_REMEMBER_COOKIE in request.cookies:
+        response.delete_cookie(LEGACY_REMEMBER_COOKIE)
+    return response
+
+
+def _forget_browser(sender, user) -> None:
+    """Signing out drops the remember cookie too (its session is ended by the caller)."""
+    g.remember_cookie = ""
+
+
+def _enforce_ip_allowlist():
+    """Every request of a logged-in client user comes from an allowed address."""
+    from app.security.services import ip_allowed
+
+    if request.endpoint in ("static", "healthz"):
+        return None  # no user loading (and no database) for these
+    if (
+        current_user.is_authenticated
+        and current_user.get_id().startswith("user:")
+        and not ip_allowed(current_user, request.remote_addr)
+    ):
+        logout_user()
+        session.clear()
+        flash("Your account does not allow access from this IP address.", "error")
+        return redirect(url_for("auth.login"))
+    return None
+
+
+def _guard(kind: str, login_endpoint: str, elsewhere: str) -> Callable:
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return redirect(url_for(login_endpoint, next=request.full_path.rstrip("?")))
+            if not current_user.get_id().startswith(f"{kind}:"):
+                # Logged in, but as the other kind of identity: send them home.
+                return redirect(url_for(elsewhere))
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+#: The client area: a logged-in client user (owner or trusted).
+client_login_required = _guard("user", "auth.login", elsewhere="admin.index")
+#: The admin: a logged-in staff member.
+staff_required = _guard("staff", "admin.login", elsewhere="admin.login")
+
+
+def init_app(app) -> None:
+    from flask_login import user_logged_out
+
+    login_manager.user_loader(_load_identity)
+    login_manager.login_view = "auth.login"
+    login_manager.refresh_view = "security.reauthenticate"
+    login_manager.needs_refresh_message = "Please confirm your password to continue."
+    login_manager.needs_refresh_message_category = "info"
+    login_manager.session_protection = "basic"
+    user_logged_out.connect(_forget_browser)
+    app.before_request(_restore_remembered_login)
+    app.before_request(_enforce_ip_allowlist)
+    app.after_request(_write_remember_cookie)

@@ -1,0 +1,44 @@
+"""Form helpers every domain uses: country choices, trimming, phone numbers, domain errors beside fields."""
+
+from __future__ import annotations
+
+import phonenumbers
+from babel import Locale
+from wtforms.fields.choices import SelectChoice
+
+from app.core.errors import ValidationError
+
+
+def country_choices(locale: str = "en") -> list[SelectChoice]:
+    """ISO 3166 two-letter countries, sorted by their name."""
+    territories = Locale.parse(locale).territories
+    codes = [
+        code
+        for code in territories
+        if len(code) == 2 and code.isalpha() and code not in {"ZZ", "EU", "UN", "EZ", "QO", "XA", "XB", "XK"}
+    ]
+    return [SelectChoice(code, territories[code]) for code in sorted(codes, key=territories.get)]
+
+
+def strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+def to_e164(raw: str, region: str | None) -> str:
+    """'0722 123 456' in RO -> '+40722123456'. Raises ValueError if not a valid number."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        raise ValueError("Enter a phone number like +40 722 123 456.") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("This is not a valid phone number.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def attach_error(form, error: ValidationError) -> None:
+    """Show a domain error beside its field, or above the form when it names none."""
+    field = getattr(form, error.field or "", None)
+    if field is None:
+        form.form_errors.append(error.message)
+    else:
+        field.errors = [*field.errors, error.message]

@@ -1,0 +1,47 @@
+"""Forms of the notifications archive: the type/date filter and the email subscriptions."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, SelectMultipleField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.notify import NOTIFICATION_TYPES
+
+#: The type filter: the subscribable email types, the security/account emails, and SMS.
+TYPE_CHOICES = [
+    SelectChoice("", "All messages"),
+    *(SelectChoice(key, f"Emails: {label.lower()}") for key, label in NOTIFICATION_TYPES.items()),
+    SelectChoice("account", "Emails: account and security"),
+    SelectChoice("sms", "SMS"),
+]
+
+
+class CheckboxesField(SelectMultipleField):
+    """Several choices as checkboxes; a value outside the choices is an error on the field."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class NotificationSettingsForm(FlaskForm):
+    notification_types = CheckboxesField(
+        "Send me emails about", choices=[SelectChoice(key, label) for key, label in NOTIFICATION_TYPES.items()]
+    )
+
+
+class ArchiveFilterForm(FlaskForm):
+    """The list's filters, read from the query string (a GET form changes nothing: no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    type = SelectField("Type", choices=TYPE_CHOICES, default="")
+    since = DateField("From", validators=[Optional()])
+    until = DateField("To", validators=[Optional()])
+
+    def validate_until(self, field) -> None:
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError("The end date is before the start date.")

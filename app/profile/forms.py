@@ -1,0 +1,160 @@
+"""Forms of My details (profile, billing, avatar) and of the privacy page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from app.clients.models import ClientKind
+from app.core.forms import country_choices, strip, to_e164
+from app.invoices.tax import InvalidTaxId, normalize_tax_id
+from app.notify.sms import sms_reach_problem
+
+#: Interface languages a user can choose.
+LANGUAGES: dict[str, str] = {"en": "English", "ro": "Română", "de": "Deutsch", "fr": "Français"}
+
+#: My details fields staff can make read-only (Client.locked_fields holds these names).
+LOCKABLE_FIELDS: dict[str, str] = {
+    "name": "Your name",
+    "phone": "Mobile phone",
+    "sms_opt_in": "SMS notifications",
+    "language": "Interface language",
+    "kind": "Account type",
+    "billing_name": "Name on invoices",
+    "company_name": "Company name",
+    "tax_id": "VAT number / tax ID",
+    "address_line1": "Address",
+    "address_line2": "Address (line 2)",
+    "city": "City",
+    "region": "County / region",
+    "postcode": "Postal code",
+    "country": "Country",
+}
+
+LOCKED_NOTE = "Contact us to change this."
+LOCKED_REFUSED = "This field can't be changed from your account. Contact us to change this."
+
+# Optional text fields: an empty answer is stored as NULL.
+_OPTIONAL = {"phone", "company_name", "tax_id", "address_line1", "address_line2", "city", "region", "postcode"}
+
+
+class DetailsForm(FlaskForm):
+    """Profile fields of the user and billing fields of their client.
+
+    Build it with `obj=` the current values on GET *and* POST: a disabled
+    (locked) input is not submitted, so it keeps its stored value. A locked
+    field that is submitted with another value (a forged POST) is refused.
+    """
+
+    name = StringField(
+        "Your name", filters=[strip], validators=[DataRequired(message="Enter your name."), Length(max=120)]
+    )
+    phone = StringField("Mobile phone", filters=[strip], validators=[Length(max=32)])
+    sms_opt_in = BooleanField("Send me SMS alerts for new invoices and service suspensions")
+    language = SelectField("Interface language")
+    kind = RadioField(
+        "Account type",
+        choices=[
+            SelectChoice(ClientKind.PERSON.value, "Person"),
+            SelectChoice(ClientKind.ORGANIZATION.value, "Company or organization"),
+        ],
+    )
+    billing_name = StringField(
+        "Name on invoices",
+        filters=[strip],
+        validators=[DataRequired(message="Enter the name to put on your invoices."), Length(max=120)],
+    )
+    company_name = StringField("Company name", filters=[strip], validators=[Length(max=160)])
+    tax_id = StringField("VAT number / tax ID (CUI)", filters=[strip], validators=[Length(max=40)])
+    address_line1 = StringField("Address", filters=[strip], validators=[Length(max=160)])
+    address_line2 = StringField("Address (line 2)", filters=[strip], validators=[Length(max=160)])
+    city = StringField("City", filters=[strip], validators=[Length(max=80)])
+    region = StringField("County / region", filters=[strip], validators=[Length(max=80)])
+    postcode = StringField("Postal code", filters=[strip], validators=[Length(max=20)])
+    country = SelectField("Country", validators=[DataRequired(message="Choose your country.")])
+
+    def __init__(self, *args, locked: list[str] | tuple[str, ...] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.language.choices = [SelectChoice(code, label) for code, label in LANGUAGES.items()]
+        if self.language.object_data and self.language.object_data not in LANGUAGES:
+            # A language staff set that the menu does not offer stays selectable.
+            self.language.choices.append(SelectChoice(self.language.object_data, self.language.object_data))
+        self.country.choices = country_choices()
+        self.locked = frozenset(locked) & LOCKABLE_FIELDS.keys()
+        self.refused: set[str] = set()
+        for name in self.locked:
+            field = self[name]
+            field.render_kw = {**(field.render_kw or {}), "disabled": True}
+            if field.raw_data and not _same_as_stored(field):
+                self.refused.add(name)
+            field.data = field.object_data  # what is stored stays, whatever was posted
+
+    def validate(self, extra_validators=None) -> bool:
+        super().validate(extra_validators)
+        for name in self.locked:
+            # A locked field is not the customer's input: only a refusal is reported.
+            self[name].errors = [LOCKED_REFUSED] if name in self.refused else []
+            self[name].data = self[name].object_data
+        return not any(field.errors for field in self)
+
+    def validate_company_name(self, field) -> None:
+        if self.kind.data == ClientKind.ORGANIZATION.value and not field.data:
+            raise ValidationError("Enter the company name for a company account.")
+
+    def validate_tax_id(self, field) -> None:
+        if self.kind.data not in {k.value for k in ClientKind}:
+            return  # the account type reports its own error
+        try:
+            field.data = normalize_tax_id(ClientKind(self.kind.data), self.country.data or "", field.data)
+        except InvalidTaxId as exc:
+            raise ValidationError(str(exc)) from None
+
+    def validate_phone(self, field) -> None:
+        if not field.data:
+            field.data = None
+            return
+        try:
+            field.data = to_e164(field.data, self.country.data or None)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def validate_sms_opt_in(self, field) -> None:
+        if field.data and not self.phone.data:
+            raise ValidationError("Enter a mobile number to receive SMS alerts.")
+        if field.data and not self.phone.errors and (problem := sms_reach_problem(self.phone.data)):
+            raise ValidationError(problem)  # the opt-in is refused; the number may be kept without it
+
+    def values(self) -> dict[str, Any]:
+        """The submitted details by field name, empty optional text as None."""
+        values = {name: self[name].data for name in LOCKABLE_FIELDS}
+        for name in _OPTIONAL:
+            values[name] = values[name] or None
+        values["kind"] = ClientKind(values["kind"])
+        values["sms_opt_in"] = bool(values["sms_opt_in"])
+        return values
+
+
+def _same_as_stored(field) -> bool:
+    """Whether a submitted value equals the stored one (as the form shows it)."""
+    if isinstance(field, BooleanField):
+        return (field.raw_data[0] not in field.false_values) == bool(field.object_data)
+    stored = field.object_data
+    stored = "" if stored is None else str(getattr(stored, "value", stored))
+    return (field.raw_data[0] or "").strip() == stored
+
+
+class AvatarForm(FlaskForm):
+    avatar = FileField("Choose a new picture")
+
+
+class ErasureForm(FlaskForm):
+    reason = TextAreaField(
+        "Anything you want to tell us (optional)",
+        filters=[strip],
+        validators=[Length(max=2000, message="Keep it under 2000 characters.")],
+    )

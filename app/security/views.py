@@ -1,0 +1,283 @@
+"""The Security page: password, email change, 2FA, IP allow-list, sessions, alerts; re-authentication."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import confirm_login, current_user, fresh_login_required
+
+from app.auth.login import client_login_required, log_in
+from app.auth.services import check_password
+from app.core.errors import DomainError, ValidationError
+from app.core.forms import attach_error
+from app.core.ratelimit import rate_limited
+from app.core.rendering import redirect_to
+from app.core.signing import InvalidToken
+from app.core.urls import is_safe_next
+from app.extensions import db, login_manager
+from app.security import reauth
+from app.security import services as sec
+from app.security.forms import (
+    AllowlistForm,
+    CodeForm,
+    EmailChangeForm,
+    EnableTwoFactorForm,
+    EndSessionForm,
+    LoginAlertsForm,
+    PasswordChangeForm,
+    ReauthenticateForm,
+)
+from app.security.models import LoginEvent, UserSession
+
+bp = Blueprint("security", __name__)
+
+
+# A change asked for on a non-fresh session is kept and made once the password is confirmed.
+login_manager.needs_refresh_handler(reauth.ask_for_password)
+bp.before_app_request(reauth.restore_kept_form)
+
+
+# --- the second login step ----------------------------------------------------------
+
+
+@bp.route("/account/reauthenticate", methods=["GET", "POST"])
+@client_login_required
+@rate_limited(per_account=True)
+def reauthenticate():
+    """Confirm the password before a sensitive change (a login from an email link is not fresh)."""
+    form = ReauthenticateForm()
+    pending = reauth.pending_change(request.args.get("resume"))
+    if form.validate_on_submit():
+        if check_password(current_user, form.password.data):
+            confirm_login()
+            if pending is not None:
+                return reauth.resume(pending)  # the change asked for, made now
+            target = request.args.get("next")
+            return redirect_to(target if is_safe_next(target) else url_for("security.index"))
+        form.password.errors = ["That password is not correct."]
+    status = 422 if form.is_submitted() else 200
+    return render_template("security/reauthenticate.html", form=form, pending=pending), status
+
+
+# --- the Security page ------------------------------------------------------------------
+
+
+def _security_page(status: int = 200, **forms):
+    user = current_user
+    sessions = db.session.scalars(
+        sa.select(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .order_by(UserSession.id.desc())
+    ).all()
+    logins = db.session.scalars(
+        sa.select(LoginEvent).where(LoginEvent.user_id == user.id).order_by(LoginEvent.id.desc()).limit(10)
+    ).all()
+    context = {
+        "password_form": PasswordChangeForm(formdata=None),
+        "email_form": EmailChangeForm(formdata=None),
+        "allowlist_form": AllowlistForm(formdata=None, ip_allowlist="\n".join(user.ip_allowlist or [])),
+        "alerts_form": LoginAlertsForm(formdata=None, login_alerts=user.login_alerts),
+        "end_form": EndSessionForm(formdata=None),
+        "disable_form": CodeForm(formdata=None),
+        **forms,
+    }
+    return render_template(
+        "security/index.html",
+        sessions=sessions,
+        logins=logins,
+        current_token=session.get(sec.SESSION_KEY),
+        codes_left=sec.recovery_codes_left(user),
+        **context,
+    ), status
+
+
+@bp.route("/account/security")
+@client_login_required
+def index():
+    return _security_page()
+
+
+@bp.post("/account/security/password")
+@client_login_required
+@fresh_login_required
+def password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            sec.change_password(current_user, form.current_password.data, form.new_password.data)
+        except ValidationError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            log_in(current_user, remember=None)  # this browser stays signed in with the new stamp
+            db.session.commit()
+            flash("Password changed. Your other sessions were signed out.", "success")
+            return redirect(url_for("security.index"))
+    return _security_page(422, password_form=form)
+
+
+@bp.post("/account/security/email")
+@client_login_required
+@fresh_login_required
+def email():
+    form = EmailChangeForm()
+    if form.validate_on_submit():
+        try:
+            sec.request_email_change(current_user, form.new_email.data, form.password.data)
+        except ValidationError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"We sent a confirmation link to {form.new_email.data}. Your email changes when you open it.", "info")
+            return redirect(url_for("security.index"))
+    return _security_page(422, email_form=form)
+
+
+@bp.route("/account/confirm-email/<token>")
+@rate_limited()
+def confirm_email(token: str):
+    try:
+        sec.confirm_email_change(token)
+    except (InvalidToken, DomainError) as error:
+        db.session.rollback()
+        message = error.message if isinstance(error, DomainError) else "This link is invalid or has expired."
+        flash(message, "error")
+    else:
+        db.session.commit()
+        flash("Your email address was changed. Please sign in with it.", "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/account/security/allowlist")
+@client_login_required
+@fresh_login_required
+def allowlist():
+    form = AllowlistForm()
+    if form.validate_on_submit():
+        try:
+            sec.set_allowlist(current_user, form.ip_allowlist.data or "", confirm_lockout=form.confirm_lockout.data)
+        except ValidationError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            log_in(current_user, remember=None)  # a new session (and remember cookie) under the new list
+            db.session.commit()
+            flash("IP allow-list saved.", "success")
+            return redirect(url_for("security.index"))
+    return _security_page(422, allowlist_form=form)
+
+
+@bp.post("/account/security/alerts")
+@client_login_required
+@fresh_login_required
+def alerts():
+    form = LoginAlertsForm()
+    if form.validate_on_submit():
+        sec.log_change(current_user, "login_alerts", str(current_user.login_alerts), str(form.login_alerts.data))
+        current_user.login_alerts = form.login_alerts.data
+        db.session.commit()
+        flash("Saved.", "success")
+    return redirect(url_for("security.index"))
+
+
+@bp.post("/account/security/sessions/end")
+@client_login_required
+def end_session():
+    form = EndSessionForm()
+    if form.validate_on_submit() and (form.session_id.data or "").isdigit():
+        ended = sec.end_sessions(current_user, only_id=int(form.session_id.data))
+        db.session.commit()
+        if ended:
+            flash("That session was signed out.", "success")
+    return redirect(url_for("security.index"))
+
+
+# --- two-factor setup -----------------------------------------------------------------
+
+
+@bp.route("/account/security/2fa", methods=["GET", "POST"])
+@client_login_required
+@fresh_login_required
+@rate_limited(per_account=True)
+def twofactor_setup():
+    if current_user.has_2fa:
+        return redirect(url_for("security.index"))
+    form = EnableTwoFactorForm()
+    if not form.is_submitted():
+        session["totp_pending"] = sec.new_totp_secret()
+    secret = session.get("totp_pending") or sec.new_totp_secret()
+    session["totp_pending"] = secret
+    if form.validate_on_submit():
+        try:
+            codes = sec.enable_2fa(current_user, secret, form.code.data)
+        except ValidationError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            log_in(current_user, remember=None)  # the stamp rotated: keep this browser signed in
+            db.session.commit()
+            session.pop("totp_pending", None)
+            sec.offer_recovery_download(current_user, codes)
+            return render_template("security/recovery_codes.html", codes=codes, first=True)
+    status = 422 if form.is_submitted() else 200
+    qr = sec.provisioning_qr_svg(current_user, secret)
+    return render_template("security/twofactor_setup.html", form=form, qr=qr, secret=secret), status
+
+
+@bp.post("/account/security/2fa/disable")
+@client_login_required
+@fresh_login_required
+@rate_limited(per_account=True)
+def twofactor_disable():
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            sec.disable_2fa(current_user, form.code.data)
+        except ValidationError as error:
+            db.session.commit()
+            attach_error(form, error)
+        else:
+            log_in(current_user, remember=None)
+            db.session.commit()
+            flash("Two-factor authentication is off.", "info")
+            return redirect(url_for("security.index"))
+    return _security_page(422, disable_form=form)
+
+
+@bp.post("/account/security/2fa/recovery-codes")
+@client_login_required
+@fresh_login_required
+@rate_limited()
+def twofactor_recovery_codes():
+    if not current_user.has_2fa:
+        return redirect(url_for("security.index"))
+    codes = sec.new_recovery_codes(current_user)
+    db.session.commit()
+    sec.offer_recovery_download(current_user, codes)
+    return render_template("security/recovery_codes.html", codes=codes, first=False)
+
+
+@bp.post("/account/security/2fa/recovery-codes/download")
+@client_login_required
+@rate_limited()
+def twofactor_recovery_download():
+    """The codes just made, as a text file: once, and only from the browser they were shown in."""
+    codes = sec.take_recovery_download(current_user)
+    if codes is None:
+        flash(
+            "The codes can be downloaded only once, just after they are made. Make new ones to download them.", "error"
+        )
+        return redirect(url_for("security.index"))
+    body = "\n".join([f"{current_app.config['BRAND_NAME']} recovery codes for {current_user.email}", "", *codes, ""])
+    return current_app.response_class(
+        body,
+        mimetype="text/plain",
+        headers={
+            "Content-Disposition": 'attachment; filename="billfold-recovery-codes.txt"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+# --- forgotten password -----------------------------------------------------------------
