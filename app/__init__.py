@@ -24,7 +24,7 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     from app import cli
-    from app.access import policy
+    from app.access import guard
     from app.auth import login
     from app.core import errors, ids, queue, sql, templating
     from app.core import htmx as toasts
@@ -38,7 +38,7 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     limiter.init_app(app)
 
-    for module in (ids, login, queue, sql, templating, toasts, errors, cli, guards, policy, handlers, sweeper):
+    for module in (ids, login, queue, sql, templating, toasts, errors, cli, guards, guard, handlers, sweeper):
         module.init_app(app)
 
     from app.admin import views as admin

@@ -1,16 +1,18 @@
-"""Who may do what in the client area: one table, enforced for every request.
+"""Who may do what: one table for every endpoint, and the permission rule, written once.
 
 The owner may do everything. A trusted user may do what their permissions
 allow, never manage users, and never see the owner's account-wide settings.
-Every client-area endpoint must match a rule below: an endpoint no rule names
-is refused (deny by default), and a test walks the URL map to prove coverage.
+Staff pages need a signed-in staff member. Every endpoint must match a rule
+below: one no rule names is refused (deny by default), and a test walks the URL
+map to prove coverage. app.access.guard applies the table to every request;
+views, templates (what to offer) and notification handlers (who is told) ask
+`can` the same question.
 """
 
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from flask import Flask, abort, request
 from flask_login import current_user
 
 #: Permissions an owner can give a trusted user.
@@ -25,6 +27,7 @@ PERMISSIONS: dict[str, str] = {
 PUBLIC = "public"  # no login needed
 ANY_USER = "any"  # any logged-in user of the client (their own things)
 OWNER = "owner"  # the account owner only
+STAFF = "staff"  # a signed-in staff member (privileges per route come with the staff admin)
 
 #: Paying or editing an invoice ends on the invoice (or the list): it needs seeing them too.
 PAY = ("invoices.view", "invoices.pay")
@@ -55,7 +58,9 @@ RULES: list[tuple[str, str | tuple[str, ...]]] = [
     ("hosting.*", "services"),
     ("trusted_users.accept_invite", PUBLIC),
     ("trusted_users.*", OWNER),
-    ("admin.*", PUBLIC),  # the admin has its own guard (staff_required)
+    ("admin.login", PUBLIC),
+    ("admin.logout", PUBLIC),
+    ("admin.*", STAFF),
 ]
 
 
@@ -66,17 +71,33 @@ def rule_for(endpoint: str | None) -> str | tuple[str, ...] | None:
     return next((need for pattern, need in RULES if fnmatchcase(endpoint, pattern)), None)
 
 
+def is_client_user(identity) -> bool:
+    """A signed-in client user (owner or trusted), as opposed to staff or nobody."""
+    return bool(identity.is_authenticated) and identity.get_id().startswith("user:")
+
+
+def is_staff(identity) -> bool:
+    return bool(identity.is_authenticated) and identity.get_id().startswith("staff:")
+
+
 def can(user, need: str | tuple[str, ...] | None) -> bool:
-    """Whether a client user may use something requiring `need` (all of a tuple)."""
+    """The permission rule: may client user `user` use something requiring `need`
+    (a permission, OWNER, ANY_USER or PUBLIC; all of a tuple)? The owner may
+    everything; a trusted user what their permissions name, never OWNER things."""
     if isinstance(need, tuple):
         return all(can(user, one) for one in need)
     if need in (PUBLIC, ANY_USER):
         return True
-    if need is None:
+    if need is None or need == STAFF:
         return False
     if user.is_owner:
         return True
     return need != OWNER and need in (user.permissions or [])
+
+
+def who_may(users, need: str | tuple[str, ...]) -> list:
+    """Those of `users` who may use `need`: whom a notification about it may reach."""
+    return [user for user in users if can(user, need)]
 
 
 def can_open(user, endpoint: str) -> bool:
@@ -88,24 +109,9 @@ def may(endpoint: str) -> bool:
     """In templates: may the signed-in client user open `endpoint`? Every link,
     button and form in the client area that leads to a guarded endpoint asks
     this, so nobody is offered an action the table above refuses."""
-    return (
-        current_user.is_authenticated and current_user.get_id().startswith("user:") and can_open(current_user, endpoint)
-    )
+    return is_client_user(current_user) and can_open(current_user, endpoint)
 
 
-def _enforce() -> None:
-    endpoint = request.endpoint
-    if endpoint is None:
-        return  # a 404 is on its way
-    need = rule_for(endpoint)
-    if need is None:
-        abort(404)  # deny by default: no rule names this endpoint
-    if need == PUBLIC or not current_user.is_authenticated or not current_user.get_id().startswith("user:"):
-        return  # public, or the view's own login guard answers
-    if not can(current_user, need):
-        abort(403)
-
-
-def init_app(app: Flask) -> None:
-    app.before_request(_enforce)
-    app.jinja_env.globals["may"] = may
+def may_use(need: str) -> bool:
+    """In templates: may the signed-in client user use something requiring `need`?"""
+    return is_client_user(current_user) and can(current_user, need)

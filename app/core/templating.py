@@ -1,4 +1,4 @@
-"""Template filters and globals: money, navigation."""
+"""Template filters: money, dates, countries, browsers. (What to offer: app.access.)"""
 
 from __future__ import annotations
 
@@ -6,48 +6,12 @@ import itertools
 from datetime import UTC, datetime
 
 from babel import Locale
-from flask import Flask, current_app, has_request_context
+from flask import Flask, has_request_context
 from flask_login import current_user
 
 from app.core.dates import zone
 from app.core.money import format_money, to_decimal
 from app.core.useragent import describe as describe_agent
-
-# The client area's sections, in menu order. A section shows up once its
-# blueprint has the endpoint, so the menu never links to a missing page.
-CLIENT_NAV: list[tuple[str, str]] = [
-    ("Dashboard", "dashboard.index"),
-    ("Services", "hosting.services"),
-    ("Invoices", "invoices.index"),
-    ("Order", "hosting.cart"),
-    ("Account balance", "wallet.index"),
-    ("Trusted users", "trusted_users.index"),
-    ("My details", "profile.details"),
-    ("Security", "security.index"),
-    ("Notifications", "notify.index"),
-]
-
-
-def client_nav() -> list[tuple[str, str]]:
-    """The menu entries that exist and that the current user may open."""
-    from flask_login import current_user
-
-    from app.access.policy import can_open
-
-    return [
-        (label, ep)
-        for label, ep in CLIENT_NAV
-        if ep in current_app.view_functions and current_user.is_authenticated and can_open(current_user, ep)
-    ]
-
-
-def _can(need: str) -> bool:
-    """In templates: may the current client user use something requiring `need`?"""
-    from flask_login import current_user
-
-    from app.access.policy import can
-
-    return current_user.is_authenticated and current_user.get_id().startswith("user:") and can(current_user, need)
 
 
 def group_lines(lines) -> list[tuple[str | None, list]]:
@@ -89,8 +53,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = lambda minor, currency: format_money(minor, currency)
     app.jinja_env.filters["group_lines"] = group_lines
     app.jinja_env.filters["decimal_amount"] = lambda minor, currency: str(to_decimal(minor, currency))
-    app.jinja_env.globals["can"] = _can
-    app.jinja_env.globals["client_nav"] = client_nav
 
     @app.context_processor
     def brand():

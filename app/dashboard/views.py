@@ -8,7 +8,6 @@ from flask import Blueprint
 from flask_login import current_user
 
 from app.access.policy import can_open
-from app.auth.login import client_login_required
 from app.core.dates import today
 from app.core.rendering import render_page
 from app.dashboard.services import dashboard_counts
@@ -17,7 +16,6 @@ bp = Blueprint("dashboard", __name__)
 
 
 @bp.route("/")
-@client_login_required
 def index():
     from app.hosting.services import upcoming_renewals
     from app.invoices.services import unpaid_proformas

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.orm import selectinload
 
-from app.clients.models import Client, User, UserRole, UserStatus
+from app.access.policy import can, who_may
+from app.clients.models import Client, User, UserStatus
 from app.core.events import subscribe
 from app.core.money import format_money
 from app.core.sql import add_days
@@ -52,18 +53,9 @@ def recipients(users: list[User], template: str) -> list[User]:
         u
         for u in users
         if u.status is UserStatus.ACTIVE
-        and (kind in (u.notification_types or []) or (u.role is UserRole.OWNER and template in OWNER_ALWAYS))
-        and (u.role is UserRole.OWNER or permission in (u.permissions or []))
+        and (kind in (u.notification_types or []) or (u.is_owner and template in OWNER_ALWAYS))
+        and can(u, permission)
     ]
-
-
-def _may_see(users: list[User], permission: str) -> list[User]:
-    """The owner, and trusted users holding `permission` (SMS follow the same rule as email)."""
-    return [u for u in users if u.role is UserRole.OWNER or permission in (u.permissions or [])]
-
-
-def _sees_invoices(user: User) -> bool:
-    return user.role is UserRole.OWNER or "invoices.view" in (user.permissions or [])
 
 
 def _users_by_client(client_ids) -> dict[int, list[User]]:
@@ -173,7 +165,7 @@ def on_proformas_issued(sender, *, proforma_ids: list[int], origin: str) -> None
                 invoice_url=invoice_login_url(user, proforma),
             )
         if origin == "renewal":  # SMS only for what the system generated, never for an order
-            for user in _may_see(users[client.id], "invoices.view"):
+            for user in who_may(users[client.id], "invoices.view"):
                 queue_sms(
                     user,
                     client,
@@ -229,7 +221,7 @@ def on_services_suspended(sender, *, service_ids: list[int], reason: str, termin
         proforma = None if terminating else proformas.get(open_proformas.get(service.id))
         for user in recipients(users[client.id], "service_suspended"):
             # The invoice (number, amount, sign-in link) only for who may see invoices.
-            invoice = proforma if _sees_invoices(user) else None
+            invoice = proforma if can(user, "invoices.view") else None
             queue_email(
                 "service_suspended",
                 to=user,
@@ -244,8 +236,8 @@ def on_services_suspended(sender, *, service_ids: list[int], reason: str, termin
             )
         if terminating:
             continue
-        for user in _may_see(users[client.id], "services"):  # SMS for a suspension whatever its reason
-            invoice = proforma if _sees_invoices(user) else None
+        for user in who_may(users[client.id], "services"):  # SMS for a suspension whatever its reason
+            invoice = proforma if can(user, "invoices.view") else None
             queue_sms(
                 user,
                 client,
@@ -341,7 +333,7 @@ def send_termination_warnings(today: date) -> int:
     days = {c.id: c.terminate_days_after for c in _clients(s.client_id for s in services).values()}
 
     def invoice_for(service, user):
-        return proformas.get(service.id) if _sees_invoices(user) else None
+        return proformas.get(service.id) if can(user, "invoices.view") else None
 
     def invoice_url(service, user):
         invoice = invoice_for(service, user)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
 
-from app.auth.login import client_login_required
 from app.core.rendering import redirect_to, render_page
 from app.extensions import db
 from app.notify import NOTIFICATION_TYPES
@@ -57,14 +56,12 @@ def _list_page(form: NotificationSettingsForm, status: int = 200):
 
 
 @bp.route("/account/notifications")
-@client_login_required
 def index():
     form = NotificationSettingsForm(formdata=None, notification_types=list(_me().notification_types or []))
     return _list_page(form)
 
 
 @bp.post("/account/notifications/settings")
-@client_login_required
 def settings():
     form = NotificationSettingsForm()
     if form.validate_on_submit():
@@ -84,7 +81,6 @@ def settings():
 
 
 @bp.route("/account/notifications/<int:message_id>")
-@client_login_required
 def message(message_id: int):
     message = db.session.scalar(visible_messages().where(EmailMessage.id == message_id))
     if message is None:

@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
 from flask_login import current_user, fresh_login_required
 
-from app.auth.login import client_login_required
 from app.clients.models import User
 from app.core.errors import ValidationError
 from app.core.pdf import render_pdf
@@ -58,7 +57,6 @@ def _details_form(**kwargs) -> DetailsForm:
 
 
 @bp.route("/account/details", methods=["GET", "POST"])
-@client_login_required
 def details():
     form = _details_form()
     if form.validate_on_submit():
@@ -77,7 +75,6 @@ def details():
 
 
 @bp.post("/account/avatar")
-@client_login_required
 def avatar_upload():
     avatar_form = AvatarForm()
     if avatar_form.validate_on_submit():
@@ -96,7 +93,6 @@ def avatar_upload():
 
 
 @bp.post("/account/avatar/delete")
-@client_login_required
 def avatar_delete():
     if AvatarForm().validate_on_submit():
         set_avatar(_me(), None, ip=request.remote_addr)
@@ -106,7 +102,6 @@ def avatar_delete():
 
 
 @bp.get("/account/avatar")
-@client_login_required
 def avatar():
     """The current user's avatar: a PNG we encoded ourselves, never sniffed as anything else."""
     png = db.session.scalar(sa.select(User.avatar_png).where(User.id == current_user.id))
@@ -121,7 +116,6 @@ def avatar():
 
 
 @bp.get("/account/privacy")
-@client_login_required
 def privacy():
     return _privacy_page(ErasureForm(formdata=None))
 
@@ -133,7 +127,6 @@ def _privacy_page(form: ErasureForm, status: int = 200):
 
 
 @bp.get("/account/privacy/export")
-@client_login_required
 @fresh_login_required  # a session from an email link must confirm the password first
 def privacy_export():
     """Everything stored about the account: JSON (default) or a readable PDF (?format=pdf)."""
@@ -161,7 +154,6 @@ def privacy_export():
 
 
 @bp.post("/account/privacy/erasure")
-@client_login_required
 @fresh_login_required
 def erasure_request():
     form = ErasureForm()

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import confirm_login, current_user, fresh_login_required
 
-from app.auth.login import client_login_required, log_in
+from app.auth.login import log_in
 from app.auth.services import check_password
 from app.core.errors import DomainError, ValidationError
 from app.core.forms import attach_error
@@ -41,7 +41,6 @@ bp.before_app_request(reauth.restore_kept_form)
 
 
 @bp.route("/account/reauthenticate", methods=["GET", "POST"])
-@client_login_required
 @rate_limited(per_account=True)
 def reauthenticate():
     """Confirm the password before a sensitive change (a login from an email link is not fresh)."""
@@ -92,13 +91,11 @@ def _security_page(status: int = 200, **forms):
 
 
 @bp.route("/account/security")
-@client_login_required
 def index():
     return _security_page()
 
 
 @bp.post("/account/security/password")
-@client_login_required
 @fresh_login_required
 def password():
     form = PasswordChangeForm()
@@ -117,7 +114,6 @@ def password():
 
 
 @bp.post("/account/security/email")
-@client_login_required
 @fresh_login_required
 def email():
     form = EmailChangeForm()
@@ -150,7 +146,6 @@ def confirm_email(token: str):
 
 
 @bp.post("/account/security/allowlist")
-@client_login_required
 @fresh_login_required
 def allowlist():
     form = AllowlistForm()
@@ -169,7 +164,6 @@ def allowlist():
 
 
 @bp.post("/account/security/alerts")
-@client_login_required
 @fresh_login_required
 def alerts():
     form = LoginAlertsForm()
@@ -182,7 +176,6 @@ def alerts():
 
 
 @bp.post("/account/security/sessions/end")
-@client_login_required
 def end_session():
     form = EndSessionForm()
     if form.validate_on_submit() and (form.session_id.data or "").isdigit():
@@ -197,7 +190,6 @@ def end_session():
 
 
 @bp.route("/account/security/2fa", methods=["GET", "POST"])
-@client_login_required
 @fresh_login_required
 @rate_limited(per_account=True)
 def twofactor_setup():
@@ -226,7 +218,6 @@ def twofactor_setup():
 
 
 @bp.post("/account/security/2fa/disable")
-@client_login_required
 @fresh_login_required
 @rate_limited(per_account=True)
 def twofactor_disable():
@@ -246,7 +237,6 @@ def twofactor_disable():
 
 
 @bp.post("/account/security/2fa/recovery-codes")
-@client_login_required
 @fresh_login_required
 @rate_limited()
 def twofactor_recovery_codes():
@@ -259,7 +249,6 @@ def twofactor_recovery_codes():
 
 
 @bp.post("/account/security/2fa/recovery-codes/download")
-@client_login_required
 @rate_limited()
 def twofactor_recovery_download():
     """The codes just made, as a text file: once, and only from the browser they were shown in."""

@@ -1,0 +1,31 @@
+"""The client area's menu: the sections the signed-in user may open."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_login import current_user
+
+from app.access.policy import can_open, is_client_user
+
+# The client area's sections, in menu order. A section shows up once its
+# blueprint has the endpoint, so the menu never links to a missing page.
+CLIENT_NAV: list[tuple[str, str]] = [
+    ("Dashboard", "dashboard.index"),
+    ("Services", "hosting.services"),
+    ("Invoices", "invoices.index"),
+    ("Order", "hosting.cart"),
+    ("Account balance", "wallet.index"),
+    ("Trusted users", "trusted_users.index"),
+    ("My details", "profile.details"),
+    ("Security", "security.index"),
+    ("Notifications", "notify.index"),
+]
+
+
+def client_nav() -> list[tuple[str, str]]:
+    """The menu entries that exist and that the current user may open."""
+    return [
+        (label, ep)
+        for label, ep in CLIENT_NAV
+        if ep in current_app.view_functions and is_client_user(current_user) and can_open(current_user, ep)
+    ]
