@@ -25,13 +25,13 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
 
     from app import cli
     from app.access import guard
-    from app.auth import login
     from app.core import errors, ids, queue, sql, templating
     from app.core import htmx as toasts
     from app.core.ratelimit import limiter
     from app.extensions import csrf, db, htmx, login_manager, migrate
     from app.invoices import guards
     from app.notify import handlers, sweeper
+    from app.security import signin as login
 
     for ext in (db, login_manager, csrf, htmx):
         ext.init_app(app)

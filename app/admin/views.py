@@ -7,11 +7,12 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user, logout_user
 
 from app.auth.forms import LoginForm
-from app.auth.login import log_in, staff_required
-from app.auth.services import InvalidCredentials, record_login
+from app.core.errors import InvalidCredentials
 from app.core.ratelimit import rate_limited
 from app.core.urls import is_safe_next
 from app.extensions import db
+from app.security.services import record_login
+from app.security.signin import log_in, staff_required
 from app.staff.services import authenticate_staff
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from app.clients.models import ClientKind
 from app.core.forms import country_choices, strip, to_e164
-from app.notify.sms import sms_reach_problem
+from app.notify.services import sms_reach_problem
 
 
 class RegisterForm(FlaskForm):

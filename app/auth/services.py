@@ -9,23 +9,14 @@ from flask import current_app
 
 from app.clients.models import Client, ClientKind, User, UserRole
 from app.clients.services import find_user_by_email, normalize_email
-from app.core.errors import DomainError, EmailTaken
+from app.core.errors import EmailTaken, InvalidCredentials
 from app.core.passwords import hash_password, needs_rehash, verify_password
 from app.core.ratelimit import count_wrong_credential, refuse_if_too_many_credential_checks
-from app.core.types import utcnow
 from app.core.urls import external_url
 from app.extensions import db
 from app.notify import OWNER_DEFAULT_TYPES
-from app.notify.email import queue_email
-
-
-class InvalidCredentials(DomainError):
-    """Wrong email or password; one message for both, so emails can't be probed."""
-
-    status_code = 401
-
-    def __init__(self) -> None:
-        super().__init__("The email or password is incorrect.")
+from app.notify.services import queue_email
+from app.security.services import credential_account
 
 
 @dataclass(frozen=True)
@@ -39,21 +30,6 @@ class SignUp:
     phone: str | None = None  # E.164, already validated
     sms_opt_in: bool = False
     password_hash: str | None = None  # set when the password was hashed earlier (a confirmed sign-up)
-
-
-def credential_account(user: User) -> str:
-    """The key of a user's one budget of wrong passwords and codes (app.core.ratelimit)."""
-    return f"user:{user.id}"
-
-
-def check_password(user: User, password: str) -> bool:
-    """Whether `password` is the user's, counted against the account's budget of wrong
-    tries. Raises TooManyCredentialChecks (429) while that budget is spent."""
-    refuse_if_too_many_credential_checks(credential_account(user))
-    if verify_password(user.password_hash, password):
-        return True
-    count_wrong_credential(credential_account(user))
-    return False
 
 
 def register_client(data: SignUp) -> User:
@@ -104,9 +80,3 @@ def authenticate(email: str, password: str) -> User:
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
-
-
-def record_login(identity, ip: str | None) -> None:
-    """Remember when and from where a user or staff member last logged in."""
-    identity.last_login_at = utcnow()
-    identity.last_login_ip = ip

@@ -25,7 +25,7 @@ from app.core.secretbox import SealBroken, open_sealed, seal
 from app.core.signing import InvalidToken, sign, unsign
 from app.core.urls import external_url
 from app.extensions import db
-from app.notify.email import queue_email
+from app.notify.services import queue_email
 from app.security import services as security
 
 SIGNUP_SALT = "sign-up"

@@ -16,25 +16,22 @@ from app.auth.forms import (
     ResetPasswordForm,
     SwitchAccountForm,
 )
-from app.auth.login import log_in
-from app.auth.services import InvalidCredentials, SignUp, authenticate, register_client
+from app.auth.services import SignUp, authenticate, register_client
 from app.auth.signup import request_password_reset, request_sign_up, sign_up_from_token
 from app.clients.models import ClientKind, User
 from app.clients.services import find_user_by_email, normalize_email
-from app.core.errors import ValidationError
-from app.core.forms import attach_error
+from app.core.errors import InvalidCredentials, ValidationError
+from app.core.forms import CodeForm, attach_error
 from app.core.ratelimit import rate_limited
 from app.core.rendering import redirect_to, render_page
 from app.core.signing import InvalidToken
 from app.core.urls import is_safe_next
 from app.extensions import db
-from app.notify.links import read_invoice_login
+from app.notify.services import read_invoice_login
 from app.security import services as sec
-from app.security.forms import (
-    CodeForm,
-)
 from app.security.models import UserSession
 from app.security.services import end_current_session, end_sessions, ip_allowed, record_sign_in, refuse_blocked_sign_in
+from app.security.signin import log_in
 
 bp = Blueprint("auth", __name__)
 

@@ -157,3 +157,20 @@ class User(UserMixin, db.Model):
     @property
     def is_owner(self) -> bool:
         return self.role is UserRole.OWNER
+
+
+class ProfileChange(db.Model):
+    """The profile change log: who changed which field, from what to what, when, from where."""
+
+    __tablename__ = "profile_changes"
+    __table_args__ = (sa.Index("ix_profile_changes_client_id_id", "client_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(sa.String(40))  # "user:7", "staff:2"
+    field: Mapped[str] = mapped_column(sa.String(40))
+    old_value: Mapped[str | None] = mapped_column(sa.Text)
+    new_value: Mapped[str | None] = mapped_column(sa.Text)
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

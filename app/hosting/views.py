@@ -7,7 +7,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, session, u
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from app.auth.login import client_login_required
 from app.core.dates import today
 from app.core.errors import ValidationError
 from app.core.rendering import render_page
@@ -15,6 +14,7 @@ from app.extensions import db
 from app.hosting.forms import AddToCartForm, CartActionForm, CheckoutForm
 from app.hosting.models import BillingCycle, Product, Service
 from app.hosting.services import CartItem, place_order, service_timeline
+from app.security.signin import client_login_required
 
 bp = Blueprint("hosting", __name__)
 

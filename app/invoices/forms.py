@@ -7,13 +7,14 @@ from wtforms import BooleanField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
+from app.clients.forms import BillingFields
 from app.clients.models import ClientKind
 from app.core.forms import country_choices, strip
 
 NEW_PAYER = "new"
 
 
-class BillingDetailsForm(FlaskForm):
+class BillingDetailsForm(BillingFields, FlaskForm):
     payer = SelectField("Bill to", default=NEW_PAYER)
     kind = RadioField(
         "Billed as",
@@ -24,13 +25,6 @@ class BillingDetailsForm(FlaskForm):
         default=ClientKind.PERSON.value,
     )
     name = StringField("Full name", filters=[strip], validators=[Length(max=120)])
-    company_name = StringField("Company name", filters=[strip], validators=[Length(max=160)])
-    tax_id = StringField("VAT number / tax ID (CUI)", filters=[strip], validators=[Length(max=40)])
-    address_line1 = StringField("Address", filters=[strip], validators=[Length(max=160)])
-    address_line2 = StringField("Address (line 2)", filters=[strip], validators=[Length(max=160)])
-    city = StringField("City", filters=[strip], validators=[Length(max=80)])
-    region = StringField("County / region", filters=[strip], validators=[Length(max=80)])
-    postcode = StringField("Postal code", filters=[strip], validators=[Length(max=20)])
     country = SelectField("Country")
     save_as_payer = BooleanField("Save these details for future invoices")
 

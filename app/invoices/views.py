@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_login import current_user
 
-from app.auth.login import client_login_required
 from app.clients.models import ClientKind
 from app.core.errors import ValidationError
 from app.core.pdf import render_pdf
@@ -26,6 +25,7 @@ from app.invoices.services import (
     update_billing_details,
 )
 from app.invoices.vies import vat_notice
+from app.security.signin import client_login_required
 from app.wallet.services import invoice_payment_parts
 
 bp = Blueprint("invoices", __name__)

@@ -13,13 +13,10 @@ from app.core.queue import JOB_TIMEOUT, job
 from app.core.types import utcnow
 from app.extensions import db
 from app.notify.email import deliver
+from app.notify.errors import DeliveryFailed
 from app.notify.models import EmailMessage, MessageStatus
 
 log = logging.getLogger(__name__)
-
-
-class DeliveryFailed(Exception):
-    """A send attempt failed; the row says when to try again (the sweeper hands it over then)."""
 
 
 def email_lease() -> timedelta:

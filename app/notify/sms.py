@@ -46,7 +46,7 @@ from flask import current_app
 from app.core.queue import job
 from app.core.types import utcnow
 from app.extensions import db
-from app.notify.jobs import DeliveryFailed
+from app.notify.errors import DeliveryFailed
 from app.notify.models import SmsMessage, SmsStatus
 
 if TYPE_CHECKING:

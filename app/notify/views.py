@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
 
+from app.clients.services import log_change
 from app.core.rendering import redirect_to, render_page
 from app.extensions import db
 from app.notify import NOTIFICATION_TYPES
@@ -19,7 +20,6 @@ from app.notify.archive import (
 )
 from app.notify.forms import ArchiveFilterForm, NotificationSettingsForm
 from app.notify.models import EmailMessage
-from app.security.services import log_change
 
 bp = Blueprint("notify", __name__)
 

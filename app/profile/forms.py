@@ -10,10 +10,11 @@ from wtforms import BooleanField, RadioField, SelectField, StringField, TextArea
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from app.clients.forms import BillingFields
 from app.clients.models import ClientKind
 from app.core.forms import country_choices, strip, to_e164
 from app.invoices.tax import InvalidTaxId, normalize_tax_id
-from app.notify.sms import sms_reach_problem
+from app.notify.services import sms_reach_problem
 
 #: Interface languages a user can choose.
 LANGUAGES: dict[str, str] = {"en": "English", "ro": "Română", "de": "Deutsch", "fr": "Français"}
@@ -43,7 +44,7 @@ LOCKED_REFUSED = "This field can't be changed from your account. Contact us to c
 _OPTIONAL = {"phone", "company_name", "tax_id", "address_line1", "address_line2", "city", "region", "postcode"}
 
 
-class DetailsForm(FlaskForm):
+class DetailsForm(BillingFields, FlaskForm):
     """Profile fields of the user and billing fields of their client.
 
     Build it with `obj=` the current values on GET *and* POST: a disabled
@@ -69,13 +70,6 @@ class DetailsForm(FlaskForm):
         filters=[strip],
         validators=[DataRequired(message="Enter the name to put on your invoices."), Length(max=120)],
     )
-    company_name = StringField("Company name", filters=[strip], validators=[Length(max=160)])
-    tax_id = StringField("VAT number / tax ID (CUI)", filters=[strip], validators=[Length(max=40)])
-    address_line1 = StringField("Address", filters=[strip], validators=[Length(max=160)])
-    address_line2 = StringField("Address (line 2)", filters=[strip], validators=[Length(max=160)])
-    city = StringField("City", filters=[strip], validators=[Length(max=80)])
-    region = StringField("County / region", filters=[strip], validators=[Length(max=80)])
-    postcode = StringField("Postal code", filters=[strip], validators=[Length(max=20)])
     country = SelectField("Country", validators=[DataRequired(message="Choose your country.")])
 
     def __init__(self, *args, locked: list[str] | tuple[str, ...] = (), **kwargs) -> None:

@@ -11,23 +11,6 @@ from app.core.types import UTCDateTime, utcnow
 from app.extensions import db
 
 
-class ProfileChange(db.Model):
-    """The profile change log: who changed which field, from what to what, when, from where."""
-
-    __tablename__ = "profile_changes"
-    __table_args__ = (sa.Index("ix_profile_changes_client_id_id", "client_id", "id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"))
-    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    actor: Mapped[str] = mapped_column(sa.String(40))  # "user:7", "staff:2"
-    field: Mapped[str] = mapped_column(sa.String(40))
-    old_value: Mapped[str | None] = mapped_column(sa.Text)
-    new_value: Mapped[str | None] = mapped_column(sa.Text)
-    ip: Mapped[str | None] = mapped_column(sa.String(45))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
 class ErasureRequest(db.Model):
     """The owner asked us to erase the account; staff act on it in the admin."""
 

@@ -13,12 +13,12 @@ from typing import Any
 import sqlalchemy as sa
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from app.clients.models import Client, User
+from app.clients.models import Client, ProfileChange, User
 from app.clients.services import lock_client
 from app.core.errors import ValidationError
 from app.extensions import db
-from app.notify.email import queue_email
-from app.profile.models import ErasureRequest, ProfileChange
+from app.notify.services import queue_email
+from app.profile.models import ErasureRequest
 from app.security.models import LoginEvent, UserSession
 
 AVATAR_MAX_BYTES = 2 * 1024 * 1024
@@ -236,8 +236,8 @@ def account_data(client: Client) -> dict[str, Any]:
 def _export_emails(client: Client, user_ids: list[int]) -> list[dict[str, Any]]:
     """The account's emails with secret links (reset, invite, login, email change) removed,
     as the notifications archive shows them to the owner."""
-    from app.notify.archive import archived_text
     from app.notify.models import EmailMessage
+    from app.notify.services import archived_text
 
     owner = client.owner
     rows = []

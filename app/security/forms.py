@@ -9,14 +9,6 @@ from wtforms.validators import DataRequired, Email, Length
 from app.core.forms import strip
 
 
-class CodeForm(FlaskForm):
-    code = StringField(
-        "Code from your authenticator app, or a recovery code",
-        filters=[strip],
-        validators=[DataRequired(message="Enter the code."), Length(max=20)],
-    )
-
-
 class EnableTwoFactorForm(FlaskForm):
     secret = HiddenField()
     code = StringField(

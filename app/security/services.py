@@ -21,11 +21,10 @@ import segno
 import sqlalchemy as sa
 from flask import current_app, request, session
 
-from app.auth.services import check_password, record_login
 from app.clients.models import User, UserStatus, new_security_stamp
-from app.clients.services import find_user_by_email, normalize_email
+from app.clients.services import find_user_by_email, log_change, normalize_email
 from app.core.errors import DomainError, ValidationError
-from app.core.passwords import hash_password
+from app.core.passwords import hash_password, verify_password
 from app.core.ratelimit import count_wrong_credential, refuse_if_too_many_credential_checks
 from app.core.secretbox import SealBroken, open_sealed, seal
 from app.core.signing import InvalidToken, sign, unsign
@@ -33,8 +32,7 @@ from app.core.types import utcnow
 from app.core.urls import external_url
 from app.core.useragent import describe as describe_agent
 from app.extensions import db
-from app.notify.email import queue_email
-from app.profile.models import ProfileChange
+from app.notify.services import queue_email
 from app.security.models import LoginEvent, RecoveryCode, UserSession
 
 log = logging.getLogger(__name__)
@@ -280,21 +278,6 @@ def set_allowlist(user: User, text: str, *, confirm_lockout: bool) -> list[str]:
     user.ip_allowlist = entries
     db.session.flush()
     return entries
-
-
-def log_change(user: User, field: str, old: str | None, new: str | None) -> None:
-    if old != new:
-        db.session.add(
-            ProfileChange(
-                client_id=user.client_id,
-                user_id=user.id,
-                actor=f"user:{user.id}",
-                field=field,
-                old_value=old,
-                new_value=new,
-                ip=request.remote_addr if request else None,
-            )
-        )
 
 
 # --- passwords -----------------------------------------------------------------------------
@@ -593,3 +576,24 @@ def take_recovery_download(user: User) -> list[str] | None:
         )
     )
     return codes if valid == len(codes) else None  # made again since (elsewhere), or one was used
+
+
+def credential_account(user: User) -> str:
+    """The key of a user's one budget of wrong passwords and codes (app.core.ratelimit)."""
+    return f"user:{user.id}"
+
+
+def check_password(user: User, password: str) -> bool:
+    """Whether `password` is the user's, counted against the account's budget of wrong
+    tries. Raises TooManyCredentialChecks (429) while that budget is spent."""
+    refuse_if_too_many_credential_checks(credential_account(user))
+    if verify_password(user.password_hash, password):
+        return True
+    count_wrong_credential(credential_account(user))
+    return False
+
+
+def record_login(identity, ip: str | None) -> None:
+    """Remember when and from where a user or staff member last logged in."""
+    identity.last_login_at = utcnow()
+    identity.last_login_ip = ip

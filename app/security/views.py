@@ -6,10 +6,8 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import confirm_login, current_user, fresh_login_required
 
-from app.auth.login import log_in
-from app.auth.services import check_password
 from app.core.errors import DomainError, ValidationError
-from app.core.forms import attach_error
+from app.core.forms import CodeForm, attach_error
 from app.core.ratelimit import rate_limited
 from app.core.rendering import redirect_to
 from app.core.signing import InvalidToken
@@ -19,7 +17,6 @@ from app.security import reauth
 from app.security import services as sec
 from app.security.forms import (
     AllowlistForm,
-    CodeForm,
     EmailChangeForm,
     EnableTwoFactorForm,
     EndSessionForm,
@@ -28,6 +25,8 @@ from app.security.forms import (
     ReauthenticateForm,
 )
 from app.security.models import LoginEvent, UserSession
+from app.security.services import check_password
+from app.security.signin import log_in
 
 bp = Blueprint("security", __name__)
 

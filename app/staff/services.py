@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.auth.services import InvalidCredentials
 from app.clients.services import normalize_email
-from app.core.errors import EmailTaken
+from app.core.errors import EmailTaken, InvalidCredentials
 from app.core.passwords import hash_password, verify_password
 from app.core.ratelimit import count_wrong_credential, refuse_if_too_many_credential_checks
 from app.extensions import db

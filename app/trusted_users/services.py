@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.access.policy import PERMISSIONS
-from app.clients.models import Client, User, UserRole, UserStatus, new_security_stamp
+from app.clients.models import Client, ProfileChange, User, UserRole, UserStatus, new_security_stamp
 from app.clients.services import find_user_by_email, normalize_email
 from app.core.errors import DomainError, EmailTaken, ValidationError
 from app.core.passwords import hash_password
@@ -22,7 +22,6 @@ from app.extensions import db
 from app.notify import NOTIFICATION_TYPES
 from app.notify.email import queue_email
 from app.notify.models import EmailMessage
-from app.profile.models import ProfileChange
 from app.security.models import LoginEvent, RecoveryCode, UserSession
 
 INVITE_SALT = "trusted-user-invite"

@@ -11,14 +11,13 @@ from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask_login import current_user, fresh_login_required
 
 from app.access.policy import PERMISSIONS
-from app.auth.login import client_login_required, log_in
-from app.auth.services import record_login
 from app.clients.models import User, UserStatus
 from app.core.errors import ValidationError
 from app.core.ratelimit import rate_limited
 from app.core.rendering import redirect_to, render_page
 from app.extensions import db
-from app.security.services import ip_allowed
+from app.security.services import ip_allowed, record_login
+from app.security.signin import client_login_required, log_in
 from app.trusted_users.forms import AcceptInviteForm, NewTrustedUserForm, TrustedUserForm
 from app.trusted_users.services import (
     InvalidInvite,

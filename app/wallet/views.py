@@ -15,7 +15,6 @@ from flask_login import current_user
 from wtforms import ValidationError as FormError
 
 from app.access.policy import can
-from app.auth.login import client_login_required
 from app.core.dates import today
 from app.core.errors import DomainError, ValidationError
 from app.core.money import to_decimal
@@ -24,6 +23,7 @@ from app.core.rendering import redirect_to, render_page
 from app.core.templating import local_time
 from app.extensions import csrf, db
 from app.invoices.services import InvoiceNotPayable
+from app.security.signin import client_login_required
 from app.wallet.forms import AddFundsForm, PayInvoicesForm, ProofForm, StatementForm
 from app.wallet.models import BankTransfer, LedgerEntry, PaymentStatus, SavedCard, TransferStatus
 from app.wallet.services import (

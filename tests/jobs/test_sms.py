@@ -22,7 +22,7 @@ from app.clients.models import User
 from app.core.queue import get_queue
 from app.core.types import utcnow
 from app.extensions import db
-from app.notify.jobs import DeliveryFailed
+from app.notify.errors import DeliveryFailed
 from app.notify.models import SmsMessage, SmsStatus
 from app.notify.sms import (
     UNKNOWN_OUTCOME,

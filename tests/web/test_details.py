@@ -10,11 +10,10 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from app.clients.models import Client, ClientKind, User, UserRole
+from app.clients.models import Client, ClientKind, ProfileChange, User, UserRole
 from app.core.passwords import hash_password
 from app.extensions import db
 from app.profile.forms import LOCKED_NOTE, LOCKED_REFUSED
-from app.profile.models import ProfileChange
 from app.profile.services import FieldLocked, update_details
 from tests.helpers import count, csrf_token, login, make_owner
 

@@ -8,11 +8,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.clients.models import Client, User
+from app.clients.models import Client, ProfileChange, User
 from app.core.types import utcnow
 from app.extensions import db
 from app.notify.models import EmailMessage, MessageStatus
-from app.profile.models import ProfileChange
 from app.trusted_users.services import Access, add_trusted_user
 from tests.helpers import csrf_token, login, make_owner
 

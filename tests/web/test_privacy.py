@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from app.access.policy import PERMISSIONS
-from app.clients.models import User, UserRole
+from app.clients.models import ProfileChange, User, UserRole
 from app.core.passwords import hash_password
 from app.extensions import db
 from app.notify.models import EmailMessage
-from app.profile.models import ErasureRequest, ProfileChange
+from app.profile.models import ErasureRequest
 from app.wallet.models import Payment, PaymentStatus, SavedCard
 from tests.helpers import count, credit, csrf_token, login, make_owner, make_proforma, pay
 

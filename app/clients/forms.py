@@ -1,0 +1,25 @@
+"""The billing-details fields, written once: My details and a proforma's billing form share them."""
+
+from __future__ import annotations
+
+from wtforms import StringField
+from wtforms.validators import Length
+
+from app.core.forms import strip
+
+
+class BillingFields:
+    """The address and tax fields of a client or payer (mixed into a FlaskForm).
+
+    The name, account type and country differ by form (their labels and what is
+    required), so each form declares those itself; templates render these with
+    the `billing_fields` macro of _macros/forms.html.
+    """
+
+    company_name = StringField("Company name", filters=[strip], validators=[Length(max=160)])
+    tax_id = StringField("VAT number / tax ID (CUI)", filters=[strip], validators=[Length(max=40)])
+    address_line1 = StringField("Address", filters=[strip], validators=[Length(max=160)])
+    address_line2 = StringField("Address (line 2)", filters=[strip], validators=[Length(max=160)])
+    city = StringField("City", filters=[strip], validators=[Length(max=80)])
+    region = StringField("County / region", filters=[strip], validators=[Length(max=80)])
+    postcode = StringField("Postal code", filters=[strip], validators=[Length(max=20)])

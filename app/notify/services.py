@@ -1,0 +1,24 @@
+"""What other packages may ask of notify: its public face (the import contract).
+
+Emails and SMS are written to the outbox in the caller's transaction and sent
+after it commits (app.notify.outbox); what each domain event tells whom is in
+app.notify.handlers, which subscribes to the events itself.
+"""
+
+from __future__ import annotations
+
+from app.notify.archive import archived_text
+from app.notify.email import queue_email
+from app.notify.handlers import send_invoice_reminders, send_termination_warnings
+from app.notify.links import invoice_login_url, read_invoice_login
+from app.notify.sms import sms_reach_problem
+
+__all__ = [
+    "archived_text",
+    "invoice_login_url",
+    "queue_email",
+    "read_invoice_login",
+    "send_invoice_reminders",
+    "send_termination_warnings",
+    "sms_reach_problem",
+]
