@@ -10,8 +10,8 @@ from typing import Generic, TypeVar
 from wtforms import Field
 from wtforms import ValidationError as FormError
 
+from app.core.errors import DomainError
 from app.core.htmx import toast
-from app.errors import DomainError
 from app.extensions import db
 
 T = TypeVar("T")
@@ -45,7 +45,7 @@ def run_form_action(
     """Call `action()`; commit and return its value, or roll back and show the refusal.
 
     A `catch` error (DomainError by default; anything else propagates to the error
-    handler in app.errors) is shown on `form`'s field named by `error.field` when the
+    handler in app.core.errors) is shown on `form`'s field named by `error.field` when the
     form has one, else by `unplaced`: "form" (the form's own errors, shown above it),
     "toast" (an error toast: in HX-Trigger for htmx, flashed when a page is loaded
     next), or the name of a field. Without a form it is always a toast. `prefix` goes

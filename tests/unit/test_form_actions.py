@@ -10,12 +10,12 @@ from flask import g
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
-from app.admin.models import Staff
-from app.admin.services import create_staff
 from app.core.actors import Actor, request_actor
+from app.core.errors import Conflict, DomainError, ValidationError
 from app.core.form_actions import run_form_action
-from app.errors import Conflict, DomainError, ValidationError
 from app.extensions import db
+from app.staff.models import Staff
+from app.staff.services import create_staff
 
 
 class NameForm(FlaskForm):
