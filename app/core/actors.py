@@ -1,0 +1,53 @@
+"""Who did something: a client user, a staff member or the system, as services record it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from flask import request
+from flask_login import current_user
+
+Kind = Literal["user", "staff", "system"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The one who asked for a change, and from where.
+
+    `str(actor)` is what the ledger, change log and logs store: "user:3", "staff:2",
+    and for the system its name ("billing-run", "gateway:test") or plain "system".
+    """
+
+    kind: Kind
+    id: int | None = None
+    ip: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def user(cls, user, *, ip: str | None = None) -> Actor:
+        """A client user (the owner or a trusted user); `user` is anything with an `id`."""
+        return cls("user", user.id, ip)
+
+    @classmethod
+    def staff(cls, staff, *, ip: str | None = None) -> Actor:
+        return cls("staff", staff.id, ip)
+
+    @classmethod
+    def system(cls, name: str | None = None) -> Actor:
+        """A job or an outside party we trust by signature: Actor.system("billing-run")."""
+        return cls("system", name=name)
+
+    def __str__(self) -> str:
+        if self.kind == "system":
+            return self.name or "system"
+        return f"{self.kind}:{self.id}"
+
+
+def request_actor() -> Actor:
+    """The signed-in user or staff member of this request, with its IP. For views only:
+    services take the Actor as an argument and never read the request."""
+    kind, _, rest = (current_user.get_id() or "").partition(":")
+    if kind not in ("user", "staff") or not current_user.is_authenticated:
+        return Actor("system", ip=request.remote_addr)
+    return Actor(kind, int(rest.split(":", 1)[0]), request.remote_addr)
