@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from app.core.auth import client_login_required
 from app.core.dates import today
+from app.core.form_actions import run_form_action
 from app.core.rendering import render_page
 from app.errors import ValidationError
 from app.extensions import db
@@ -129,12 +130,15 @@ def checkout():
     form = CheckoutForm()
     if not form.validate_on_submit() or not form.order_key.data:
         abort(400)
-    try:
-        proforma = place_order(current_user.client, _cart_items(), order_key=form.order_key.data)
-    except ValidationError as error:
-        flash(error.message, "error")
+    result = run_form_action(
+        form,
+        lambda: place_order(current_user.client, _cart_items(), order_key=form.order_key.data),
+        catch=ValidationError,
+        unplaced="toast",  # the cart page is loaded next: the message is flashed there
+    )
+    if not result.ok:
         return redirect(url_for("hosting.cart"))
-    db.session.commit()
+    proforma = result.value
     session.pop(_CART, None)
     flash(f"Order placed. Your services start as soon as proforma {proforma.number} is paid.", "success")
     return redirect(url_for("invoices.view", number=proforma.number))

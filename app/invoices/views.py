@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from app.account.models import ClientKind
 from app.core.auth import client_login_required
+from app.core.form_actions import run_form_action
 from app.core.pdf import render_pdf
 from app.core.rendering import redirect_to, render_page
 from app.core.sql import insert_ignoring_conflicts
@@ -127,16 +128,8 @@ def billing(number: str):
     ).all()
     form = BillingDetailsForm(payers, obj=None if request.method == "POST" else _form_defaults(invoice))
     if form.validate_on_submit():
-        try:
-            if form.new_details:
-                update_billing_details(invoice, _buyer_from(form), save_as_payer=form.save_as_payer.data)
-            else:
-                choose_payer(invoice, int(form.payer.data))
-        except ValidationError as error:
-            field = getattr(form, error.field or "", None) or form.payer
-            field.errors = [*field.errors, error.message]
-        else:
-            db.session.commit()
+        result = run_form_action(form, lambda: _save_billing(invoice, form), catch=ValidationError, unplaced="payer")
+        if result.ok:
             return redirect_to(url_for("invoices.view", number=invoice.number))
     status = 422 if form.is_submitted() else 200
     return render_page(
@@ -147,6 +140,12 @@ def billing(number: str):
         invoice=invoice,
         vat_notice=vat_notice(invoice),
     )
+
+
+def _save_billing(invoice: Invoice, form: BillingDetailsForm) -> Invoice:
+    if form.new_details:
+        return update_billing_details(invoice, _buyer_from(form), save_as_payer=form.save_as_payer.data)
+    return choose_payer(invoice, int(form.payer.data))
 
 
 class _Defaults:

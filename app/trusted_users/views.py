@@ -14,6 +14,7 @@ from app.account.models import User, UserStatus
 from app.account.security import ip_allowed
 from app.account.services import record_login
 from app.core.auth import client_login_required, log_in
+from app.core.form_actions import run_form_action
 from app.core.policy import PERMISSIONS
 from app.core.ratelimit import rate_limited
 from app.core.rendering import redirect_to, render_page
@@ -46,14 +47,6 @@ def get_trusted_user_or_404(user_id: int) -> User:
     return user
 
 
-def _field_error(form, error: ValidationError) -> None:
-    field = getattr(form, error.field or "", None)
-    if field is None:
-        form.form_errors.append(error.message)
-    else:
-        field.errors = [*field.errors, error.message]
-
-
 @bp.route("/trusted-users")
 @client_login_required
 def index():
@@ -67,15 +60,15 @@ def index():
 def new():
     form = NewTrustedUserForm()
     if form.validate_on_submit():
-        try:
-            user = add_trusted_user(
+        result = run_form_action(
+            form,
+            lambda: add_trusted_user(
                 current_user.client, form.name.data, form.email.data, form.password.data, form.access()
-            )
-        except ValidationError as error:
-            db.session.rollback()
-            _field_error(form, error)
-        else:
-            db.session.commit()
+            ),
+            catch=ValidationError,
+        )
+        if result.ok:
+            user = result.value
             done = f"An invitation was sent to {user.email}." if user.invited_at else f"{user.name} can now sign in."
             flash(done, "success")
             return redirect_to(url_for("trusted_users.index"))
@@ -91,13 +84,10 @@ def edit(user_id: int):
     user = get_trusted_user_or_404(user_id)
     form = TrustedUserForm(obj=user)
     if form.validate_on_submit():
-        try:
-            update_trusted_user(user, form.name.data, form.access())
-        except ValidationError as error:
-            db.session.rollback()
-            _field_error(form, error)
-        else:
-            db.session.commit()
+        result = run_form_action(
+            form, lambda: update_trusted_user(user, form.name.data, form.access()), catch=ValidationError
+        )
+        if result.ok:
             flash(f"{user.name}'s access was saved.", "success")
             return redirect_to(url_for("trusted_users.index"))
     status = 422 if form.is_submitted() else 200
