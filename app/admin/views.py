@@ -9,6 +9,7 @@ from flask_login import current_user, logout_user
 from app.account.forms import LoginForm
 from app.account.services import InvalidCredentials, record_login
 from app.admin.services import authenticate_staff
+from app.core.actors import request_actor
 from app.core.auth import log_in, staff_required
 from app.core.form_actions import run_form_action
 from app.core.ratelimit import rate_limited
@@ -88,7 +89,7 @@ def approve_transfer(transfer_id: int):
         received = parse_amount(
             request.form.get("received", ""), transfer.currency, max_minor=transfer.amount_minor * 10
         )
-        return approve_bank_transfer(transfer.id, received_minor=received, staff_id=current_user.id)
+        return approve_bank_transfer(transfer.id, received_minor=received, actor=request_actor())
 
     result = run_form_action(None, approve, prefix=f"{transfer.reference}: ")
     if result.ok:
@@ -108,7 +109,7 @@ def reject_transfer(transfer_id: int):
     transfer = db.get_or_404(BankTransfer, transfer_id)
     result = run_form_action(
         None,
-        lambda: reject_bank_transfer(transfer.id, reason=request.form.get("reason", ""), staff_id=current_user.id),
+        lambda: reject_bank_transfer(transfer.id, reason=request.form.get("reason", ""), actor=request_actor()),
         prefix=f"{transfer.reference}: ",
     )
     if result.ok:
