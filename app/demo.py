@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from app.auth.services import SignUp, register_client
 from app.clients.models import ClientKind, User
+from app.core.actors import Actor
 from app.core.dates import today
 from app.extensions import db
 from app.hosting.models import (
@@ -119,7 +120,7 @@ def seed_demo(log=print) -> None:
             CartItem(products[".ro domain"].id, BillingCycle.ANNUALLY, "popescu.ro"),
         ],
     )
-    actor = f"user:{owner.id}"
+    actor = Actor.user(owner)
     card = Card(number="4242424242424242", exp_month=12, exp_year=today().year + 3, cvc="123")
     charge_card_to_wallet(client.id, 20000, CardPayment(card=card, save=True), key="demo:topup", actor=actor)
     db.session.commit()

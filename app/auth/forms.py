@@ -16,7 +16,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from app.clients.models import ClientKind
-from app.core.forms import country_choices, strip, to_e164
+from app.core.forms import EmailPasswordForm, country_choices, strip, to_e164
 from app.notify.services import sms_reach_problem
 
 
@@ -79,13 +79,7 @@ class RegisterForm(FlaskForm):
             raise ValidationError(problem)
 
 
-class LoginForm(FlaskForm):
-    email = EmailField(
-        "Email",
-        filters=[strip],
-        validators=[DataRequired(message="Enter your email address."), Length(max=254)],
-    )
-    password = PasswordField("Password", validators=[DataRequired(message="Enter your password."), Length(max=256)])
+class LoginForm(EmailPasswordForm):
     remember = BooleanField("Keep me signed in on this device", default=False)
 
 

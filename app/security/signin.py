@@ -1,10 +1,8 @@
-"""Who is logged in: one Flask-Login loader for client users and staff, and the
-decorators that guard the client area and the admin."""
+"""A browser's signed-in state: one Flask-Login loader for client users and staff,
+log_in, the remember cookie, and the IP allow-list checked on every request.
+(Which pages need a login is decided by app.access.guard.)"""
 
 from __future__ import annotations
-
-import functools
-from collections.abc import Callable
 
 import sqlalchemy as sa
 from flask import current_app, flash, g, redirect, request, session, url_for
@@ -136,28 +134,6 @@ def _enforce_ip_allowlist():
         flash("Your account does not allow access from this IP address.", "error")
         return redirect(url_for("auth.login"))
     return None
-
-
-def _guard(kind: str, login_endpoint: str, elsewhere: str) -> Callable:
-    def decorator(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def wrapped(*args, **kwargs):
-            if not current_user.is_authenticated:
-                return redirect(url_for(login_endpoint, next=request.full_path.rstrip("?")))
-            if not current_user.get_id().startswith(f"{kind}:"):
-                # Logged in, but as the other kind of identity: send them home.
-                return redirect(url_for(elsewhere))
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorator
-
-
-#: The client area: a logged-in client user (owner or trusted).
-client_login_required = _guard("user", "auth.login", elsewhere="admin.index")
-#: The admin: a logged-in staff member.
-staff_required = _guard("staff", "admin.login", elsewhere="admin.login")
 
 
 def init_app(app) -> None:

@@ -20,8 +20,8 @@ from app.extensions import db
 
 #: Notifications a trusted user may subscribe to (security mails always go to the owner).
 from app.notify import NOTIFICATION_TYPES
-from app.notify.email import queue_email
 from app.notify.models import EmailMessage
+from app.notify.services import queue_email
 from app.security.models import LoginEvent, RecoveryCode, UserSession
 
 INVITE_SALT = "trusted-user-invite"

@@ -13,11 +13,12 @@ from flask_login import current_user, fresh_login_required
 from app.access.policy import PERMISSIONS
 from app.clients.models import User, UserStatus
 from app.core.errors import ValidationError
+from app.core.form_actions import run_form_action
 from app.core.ratelimit import rate_limited
 from app.core.rendering import redirect_to, render_page
 from app.extensions import db
 from app.security.services import ip_allowed, record_login
-from app.security.signin import client_login_required, log_in
+from app.security.signin import log_in
 from app.trusted_users.forms import AcceptInviteForm, NewTrustedUserForm, TrustedUserForm
 from app.trusted_users.services import (
     InvalidInvite,
@@ -45,36 +46,26 @@ def get_trusted_user_or_404(user_id: int) -> User:
     return user
 
 
-def _field_error(form, error: ValidationError) -> None:
-    field = getattr(form, error.field or "", None)
-    if field is None:
-        form.form_errors.append(error.message)
-    else:
-        field.errors = [*field.errors, error.message]
-
-
 @bp.route("/trusted-users")
-@client_login_required
 def index():
     users = trusted_users_of(current_user.client_id)
     return render_page("trusted_users/index.html", "trusted_users/_list.html", users=users, permissions=PERMISSIONS)
 
 
 @bp.route("/trusted-users/new", methods=["GET", "POST"])
-@client_login_required
 @fresh_login_required
 def new():
     form = NewTrustedUserForm()
     if form.validate_on_submit():
-        try:
-            user = add_trusted_user(
+        result = run_form_action(
+            form,
+            lambda: add_trusted_user(
                 current_user.client, form.name.data, form.email.data, form.password.data, form.access()
-            )
-        except ValidationError as error:
-            db.session.rollback()
-            _field_error(form, error)
-        else:
-            db.session.commit()
+            ),
+            catch=ValidationError,
+        )
+        if result.ok:
+            user = result.value
             done = f"An invitation was sent to {user.email}." if user.invited_at else f"{user.name} can now sign in."
             flash(done, "success")
             return redirect_to(url_for("trusted_users.index"))
@@ -84,19 +75,15 @@ def new():
 
 
 @bp.route("/trusted-users/<int:user_id>/edit", methods=["GET", "POST"])
-@client_login_required
 @fresh_login_required
 def edit(user_id: int):
     user = get_trusted_user_or_404(user_id)
     form = TrustedUserForm(obj=user)
     if form.validate_on_submit():
-        try:
-            update_trusted_user(user, form.name.data, form.access())
-        except ValidationError as error:
-            db.session.rollback()
-            _field_error(form, error)
-        else:
-            db.session.commit()
+        result = run_form_action(
+            form, lambda: update_trusted_user(user, form.name.data, form.access()), catch=ValidationError
+        )
+        if result.ok:
             flash(f"{user.name}'s access was saved.", "success")
             return redirect_to(url_for("trusted_users.index"))
     status = 422 if form.is_submitted() else 200
@@ -111,7 +98,6 @@ def _done(message: str):
 
 
 @bp.post("/trusted-users/<int:user_id>/suspend")
-@client_login_required
 @fresh_login_required
 def suspend(user_id: int):
     user = get_trusted_user_or_404(user_id)
@@ -120,7 +106,6 @@ def suspend(user_id: int):
 
 
 @bp.post("/trusted-users/<int:user_id>/reactivate")
-@client_login_required
 @fresh_login_required
 def reactivate(user_id: int):
     user = get_trusted_user_or_404(user_id)
@@ -129,7 +114,6 @@ def reactivate(user_id: int):
 
 
 @bp.post("/trusted-users/<int:user_id>/resend-invite")
-@client_login_required
 @fresh_login_required
 @rate_limited()
 def resend_invite(user_id: int):
@@ -141,7 +125,6 @@ def resend_invite(user_id: int):
 
 
 @bp.route("/trusted-users/<int:user_id>/remove", methods=["GET", "POST"])
-@client_login_required
 @fresh_login_required
 def remove(user_id: int):
     """GET asks for confirmation; POST removes."""

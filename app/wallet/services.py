@@ -1,6 +1,7 @@
 """Wallet operations: the ledger, card top-ups, paying invoices, bank transfers,
-statements. Functions flush, never commit; every balance change goes through
-post_entry, under the client's row lock."""
+statements. Functions flush, never commit (but for the card: charge_card_to_wallet and
+pay_invoices commit the steps a charged card must never lose, documented there); every
+balance change goes through post_entry, under the client's row lock."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from flask import current_app
 
 from app.clients.models import Client
 from app.clients.services import lock_client
+from app.core.actors import Actor
 from app.core.dates import today, zone
 from app.core.errors import DomainError, ValidationError
 from app.core.events import emit
@@ -21,7 +23,7 @@ from app.core.types import utcnow
 from app.extensions import db
 from app.invoices.models import DocumentKind, Invoice, InvoiceStatus
 from app.invoices.services import InvoiceNotPayable, record_payment
-from app.wallet.gateways import Card, check_card, get_gateway
+from app.wallet.gateways import Card, ChargeResult, check_card, get_gateway
 from app.wallet.models import (
     BankTransfer,
     EntryKind,
@@ -57,7 +59,7 @@ def post_entry(
     kind: EntryKind,
     *,
     key: str,
-    actor: str,
+    actor: Actor,
     description: str,
     payment_id: int | None = None,
     invoice_id: int | None = None,
@@ -67,6 +69,7 @@ def post_entry(
 
     Takes the client's row lock. The same `key` twice returns the first entry
     and changes nothing. Raises InsufficientFunds rather than go below zero.
+    The entry records `str(actor)` ("user:7", "staff:2", "gateway:test").
     """
     if amount_minor == 0:
         raise ValidationError("The amount must not be zero.", field="amount")
@@ -87,7 +90,7 @@ def post_entry(
         balance_after_minor=balance,
         description=description[:255],
         idempotency_key=key,
-        actor=actor,
+        actor=str(actor),
         payment_id=payment_id,
         invoice_id=invoice_id,
         bank_transfer_id=bank_transfer_id,
@@ -166,7 +169,7 @@ def charge_card_to_wallet(
     how: CardPayment,
     *,
     key: str,
-    actor: str,
+    actor: Actor,
     invoice_id: int | None = None,
     receipt: bool = True,
 ) -> CardCharge:
@@ -184,16 +187,7 @@ def charge_card_to_wallet(
     """
     client = db.session.get(Client, client_id)
     gateway = get_gateway(current_app.config["PAYMENT_GATEWAY"])
-    token = None
-    if how.saved_card_id is not None:
-        saved = db.session.scalar(
-            sa.select(SavedCard).where(SavedCard.id == how.saved_card_id, SavedCard.client_id == client_id)
-        )
-        if saved is None:
-            raise ValidationError("Choose one of your saved cards.", field="saved_card")
-        token = saved.token
-    elif how.card is not None:
-        check_card(how.card, today())  # bad details: nothing is written
+    token = _saved_card_token(client_id, how)
     payment = _start_payment(client, amount_minor, key, gateway=gateway.name, invoice_id=invoice_id)
     if payment.status is not PaymentStatus.PENDING:
         return CardCharge(payment, credited=False)  # a replay: the first answer stands
@@ -201,17 +195,9 @@ def charge_card_to_wallet(
     result = gateway.charge(
         amount_minor, client.currency, idempotency_key=key, card=how.card, token=token, save=how.save
     )
-    payment.external_id = result.external_id
-    payment.card_brand, payment.card_last4 = result.brand, result.last4
-    payment.completed_at = utcnow()
+    _record_charge(payment, result)
     if not result.ok:
-        payment.status = PaymentStatus.FAILED
-        payment.failure_message = result.message
-        db.session.flush()
         return CardCharge(payment, credited=False)
-    payment.status = PaymentStatus.SUCCEEDED
-    payment.fee_minor = result.fee_minor
-    db.session.flush()
     post_entry(
         client_id,
         amount_minor,
@@ -222,21 +208,54 @@ def charge_card_to_wallet(
         payment_id=payment.id,
     )
     if result.token and how.card is not None:
-        db.session.add(
-            SavedCard(
-                client_id=client_id,
-                gateway=gateway.name,
-                token=result.token,
-                brand=result.brand,
-                last4=result.last4,
-                exp_month=how.card.exp_month,
-                exp_year=how.card.exp_year,
-            )
-        )
-        db.session.flush()
+        _save_card(client_id, gateway.name, how.card, result)
     if receipt:
         emit("wallet_topped_up", payment_id=payment.id)
     return CardCharge(payment, credited=True)
+
+
+def _saved_card_token(client_id: int, how: CardPayment) -> str | None:
+    """The gateway token of the client's saved card, or None for a new card (checked here:
+    bad details write nothing). Raises ValidationError for another client's card, CardError."""
+    if how.saved_card_id is not None:
+        saved = db.session.scalar(
+            sa.select(SavedCard).where(SavedCard.id == how.saved_card_id, SavedCard.client_id == client_id)
+        )
+        if saved is None:
+            raise ValidationError("Choose one of your saved cards.", field="saved_card")
+        return saved.token
+    if how.card is not None:
+        check_card(how.card, today())
+    return None
+
+
+def _record_charge(payment: Payment, result: ChargeResult) -> None:
+    """What the gateway answered, on the pending payment: succeeded (with its fee) or failed."""
+    payment.external_id = result.external_id
+    payment.card_brand, payment.card_last4 = result.brand, result.last4
+    payment.completed_at = utcnow()
+    if result.ok:
+        payment.status = PaymentStatus.SUCCEEDED
+        payment.fee_minor = result.fee_minor
+    else:
+        payment.status = PaymentStatus.FAILED
+        payment.failure_message = result.message
+    db.session.flush()
+
+
+def _save_card(client_id: int, gateway: str, card: Card, result: ChargeResult) -> None:
+    db.session.add(
+        SavedCard(
+            client_id=client_id,
+            gateway=gateway,
+            token=result.token,
+            brand=result.brand,
+            last4=result.last4,
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+        )
+    )
+    db.session.flush()
 
 
 def confirm_gateway_payment(
@@ -271,7 +290,7 @@ def confirm_gateway_payment(
         payment.amount_minor,
         EntryKind.TOP_UP,
         key=f"payment:{payment.id}",
-        actor=f"gateway:{gateway}",
+        actor=Actor.system(f"gateway:{gateway}"),
         description=f"Card payment {payment.card_brand or ''} •••• {payment.card_last4 or ''}".strip(),
         payment_id=payment.id,
     )
@@ -314,7 +333,7 @@ def plan_payment(client: Client, invoices: list[Invoice], *, use_balance: bool) 
     return PaymentPlan(total, from_balance, total - from_balance)
 
 
-def pay_invoices_from_wallet(client_id: int, invoice_ids: list[int], *, key: str, actor: str) -> list[Invoice]:
+def pay_invoices_from_wallet(client_id: int, invoice_ids: list[int], *, key: str, actor: Actor) -> list[Invoice]:
     """Debit the wallet for each still-unpaid invoice and settle it (tax invoice,
     services renewed). Returns the tax invoices issued. The same `key` again pays
     nothing twice. Raises InsufficientFunds (nothing is paid), DomainError for an
@@ -355,6 +374,63 @@ def pay_invoices_from_wallet(client_id: int, invoice_ids: list[int], *, key: str
     if not settled_any:
         raise InvoiceNotPayable(", ".join(str(i) for i in invoice_ids))
     return issued
+
+
+def pay_invoices(
+    client_id: int,
+    invoices: list[Invoice],
+    *,
+    by_card_minor: int,
+    card: CardPayment | None,
+    attempt: str,
+    actor: Actor,
+) -> list[Invoice]:
+    """Pay `invoices` (payable_invoices) as the pay page offers it: charge the card for
+    `by_card_minor` (the plan's shortfall, 0 for none) into the wallet, then pay them all
+    from the wallet. Returns the tax invoices issued.
+
+    `attempt` is the form's one-time token: the request's key is "pay:<client>:<attempt>",
+    the card is charged with "<key>:card" and each invoice debited with "<key>:invoice:<id>"
+    (invoice_payment_parts reads them back), so a resubmit charges and pays nothing twice.
+
+    Commits between the two steps, on purpose: the card money is in the wallet (its own
+    commit, with the ledger entry) whatever happens next, so the caller's rollback of a
+    refused invoice payment leaves it as balance; a charged card is never lost. Raises
+    DomainError for a declined card (the failed payment stays recorded), PaymentInProgress
+    while the same key is being charged, InsufficientFunds (or, after a card charge, a
+    DomainError saying the money is in the balance) when the balance no longer covers the
+    invoices, InvoiceNotPayable when none is still unpaid, CardError for bad card details.
+    """
+    key = f"pay:{client_id}:{attempt}"
+    if by_card_minor:
+        _charge_shortfall(client_id, invoices, by_card_minor, card, key=key, actor=actor)
+    try:
+        return pay_invoices_from_wallet(client_id, [i.id for i in invoices], key=key, actor=actor)
+    except InsufficientFunds:
+        if by_card_minor:
+            raise DomainError(
+                "Your card payment was added to your account balance, but the balance changed meanwhile "
+                "and is not enough for these invoices. Check the amounts and pay again."
+            ) from None
+        raise
+
+
+def _charge_shortfall(
+    client_id: int, invoices: list[Invoice], amount_minor: int, card: CardPayment, *, key: str, actor: Actor
+) -> None:
+    """Charge the card into the wallet and commit. Raises DomainError when it was declined."""
+    payment = charge_card_to_wallet(
+        client_id,
+        amount_minor,
+        card,
+        key=f"{key}:card",
+        actor=actor,
+        invoice_id=invoices[0].id if len(invoices) == 1 else None,
+        receipt=False,  # the tax invoice's payment receipt is the receipt
+    ).payment
+    db.session.commit()  # the card money is in the wallet whatever happens next
+    if payment.status is not PaymentStatus.SUCCEEDED:
+        raise DomainError(payment.failure_message or "The payment was declined.")
 
 
 @dataclass(frozen=True)
@@ -475,8 +551,8 @@ class TransferReview:
     changed: bool
 
 
-def approve_bank_transfer(transfer_id: int, *, received_minor: int, staff_id: int) -> TransferReview:
-    """Staff saw the money arrive: record the payment and credit the wallet, once.
+def approve_bank_transfer(transfer_id: int, *, received_minor: int, actor: Actor) -> TransferReview:
+    """Staff (`actor`) saw the money arrive: record the payment and credit the wallet, once.
 
     The client is emailed that the balance was credited. Raises DomainError for a
     rejected transfer, ValidationError for an amount that is not positive.
@@ -505,7 +581,7 @@ def approve_bank_transfer(transfer_id: int, *, received_minor: int, staff_id: in
         received_minor,
         EntryKind.BANK_TRANSFER,
         key=f"bank-transfer:{transfer.id}",
-        actor=f"staff:{staff_id}",
+        actor=actor,
         description=f"Bank transfer {transfer.reference}",
         payment_id=payment.id,
         bank_transfer_id=transfer.id,
@@ -513,14 +589,14 @@ def approve_bank_transfer(transfer_id: int, *, received_minor: int, staff_id: in
     transfer.status = TransferStatus.APPROVED
     transfer.received_minor = received_minor
     transfer.payment_id = payment.id
-    transfer.reviewed_by, transfer.reviewed_at = staff_id, utcnow()
+    transfer.reviewed_by, transfer.reviewed_at = actor.id, utcnow()
     db.session.flush()
     emit("bank_transfer_reviewed", transfer_id=transfer.id)
     return TransferReview(transfer, changed=True)
 
 
-def reject_bank_transfer(transfer_id: int, *, reason: str, staff_id: int) -> TransferReview:
-    """Staff found no such money (or the wrong amount): the transfer is closed, once,
+def reject_bank_transfer(transfer_id: int, *, reason: str, actor: Actor) -> TransferReview:
+    """Staff (`actor`) found no such money (or the wrong amount): the transfer is closed, once,
     and the client is emailed the reason. Raises DomainError for a transfer already
     credited, ValidationError without a reason."""
     transfer = db.session.get(BankTransfer, transfer_id, with_for_update=True, populate_existing=True)
@@ -532,7 +608,7 @@ def reject_bank_transfer(transfer_id: int, *, reason: str, staff_id: int) -> Tra
         raise ValidationError("Tell the client why.", field="reason")
     transfer.status = TransferStatus.REJECTED
     transfer.rejection_reason = reason.strip()[:255]
-    transfer.reviewed_by, transfer.reviewed_at = staff_id, utcnow()
+    transfer.reviewed_by, transfer.reviewed_at = actor.id, utcnow()
     db.session.flush()
     emit("bank_transfer_reviewed", transfer_id=transfer.id)
     return TransferReview(transfer, changed=True)

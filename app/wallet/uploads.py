@@ -6,9 +6,11 @@ import io
 import secrets
 from pathlib import Path
 
+from flask import abort, current_app, send_file
 from PIL import Image, UnidentifiedImageError
 
 from app.core.errors import ValidationError
+from app.wallet.models import BankTransfer
 
 _KINDS = {
     b"%PDF-": "application/pdf",
@@ -55,3 +57,21 @@ def proof_file(folder: Path, name: str) -> Path:
     if not name or not all(c in "0123456789abcdef" for c in name):
         raise FileNotFoundError(name)
     return folder / "proofs" / name
+
+
+def send_proof(transfer: BankTransfer):
+    """The stored proof as an attachment (owner and staff only: callers check)."""
+    if not transfer.proof_path:
+        abort(404)
+    try:
+        path = proof_file(Path(current_app.config["UPLOAD_FOLDER"]), transfer.proof_path)
+    except FileNotFoundError:
+        abort(404)
+    extension = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}[transfer.proof_mimetype]
+    return send_file(
+        path,
+        mimetype=transfer.proof_mimetype,
+        as_attachment=True,
+        download_name=f"proof-{transfer.reference}.{extension}",
+        max_age=0,
+    )

@@ -7,45 +7,39 @@ import hashlib
 import hmac
 import io
 import json
-from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
 from flask_login import current_user
-from wtforms import ValidationError as FormError
 
 from app.access.policy import can
+from app.core.actors import request_actor
 from app.core.dates import today
 from app.core.errors import DomainError, ValidationError
+from app.core.form_actions import run_form_action
 from app.core.money import to_decimal
 from app.core.pdf import render_pdf
 from app.core.rendering import redirect_to, render_page
 from app.core.templating import local_time
 from app.extensions import csrf, db
 from app.invoices.services import InvoiceNotPayable
-from app.security.signin import client_login_required
 from app.wallet.forms import AddFundsForm, PayInvoicesForm, ProofForm, StatementForm
 from app.wallet.models import BankTransfer, LedgerEntry, PaymentStatus, SavedCard, TransferStatus
 from app.wallet.services import (
     CardPayment,
-    InsufficientFunds,
     PaymentInProgress,
     account_statement,
     attach_proof,
     charge_card_to_wallet,
     confirm_gateway_payment,
-    pay_invoices_from_wallet,
+    pay_invoices,
     payable_invoices,
     plan_payment,
     start_bank_transfer,
 )
-from app.wallet.uploads import proof_file
+from app.wallet.uploads import send_proof
 
 bp = Blueprint("wallet", __name__)
-
-
-def _actor() -> str:
-    return f"user:{current_user.id}"
 
 
 def _saved_cards() -> list[SavedCard]:
@@ -64,7 +58,6 @@ def get_owned_transfer_or_404(transfer_id: int) -> BankTransfer:
 
 
 @bp.route("/wallet")
-@client_login_required
 def index():
     client = current_user.client
     entries = db.paginate(
@@ -90,73 +83,64 @@ def _card_payment(form) -> CardPayment:
     return CardPayment(card=form.card(), save=form.save_card.data)
 
 
-def _field_error(form, error: ValidationError) -> None:
-    field = getattr(form, error.field or "", None)
-    if field is None:
-        form.form_errors.append(error.message)
-    else:
-        field.errors = [*field.errors, error.message]
-
-
 @bp.route("/wallet/add-funds", methods=["GET", "POST"])
-@client_login_required
 def add_funds():
     client = current_user.client
     form = AddFundsForm(client.currency, _saved_cards())
     if form.validate_on_submit():
-        try:
-            amount = form.amount_minor()
-            if form.method.data == "bank":
-                transfer = start_bank_transfer(client.id, amount)
-                db.session.commit()
-                return redirect_to(url_for("wallet.transfer", transfer_id=transfer.id))
-            charge = charge_card_to_wallet(
-                client.id,
-                amount,
-                _card_payment(form),
-                key=f"topup:{client.id}:{form.idempotency_key.data}",
-                actor=_actor(),
-            )
-            payment = charge.payment
-            db.session.commit()
-        except FormError:
-            pass
-        except ValidationError as error:
-            db.session.rollback()
-            _field_error(form, error)
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(error.message)
-        else:
-            card = f"{payment.card_brand} •••• {payment.card_last4}"
-            if payment.status is PaymentStatus.SUCCEEDED and charge.credited:
-                flash(f"{card}: your balance was credited.", "success")
-                return redirect_to(url_for("wallet.index"))
-            if payment.status is PaymentStatus.SUCCEEDED:  # the same form sent again (double submit, back button)
-                flash(f"{card}: this payment was already credited to your balance; nothing changed.", "info")
-                return redirect_to(url_for("wallet.index"))
-            form.form_errors.append(payment.failure_message or "The payment was declined.")
-            form.idempotency_key.data = ""  # a new attempt (another card) is a new payment
-            form.setup_cards(_saved_cards())
+        done = _bank_transfer(form, client) if form.method.data == "bank" else _card_top_up(form, client)
+        if done is not None:
+            return done
     status = 422 if form.is_submitted() else 200
     form.forget_card()  # never send a card number or security code back to the browser
     return render_page("wallet/add_funds.html", "wallet/_add_funds_form.html", status, form=form, client=client)
 
 
+def _bank_transfer(form: AddFundsForm, client):
+    """Start a bank transfer of the chosen amount: the page with the bank details, or None."""
+    result = run_form_action(form, lambda: start_bank_transfer(client.id, form.amount_minor()))
+    return redirect_to(url_for("wallet.transfer", transfer_id=result.value.id)) if result.ok else None
+
+
+def _card_top_up(form: AddFundsForm, client):
+    """Charge the card into the balance: back to the wallet when credited, else None (the form says why)."""
+    result = run_form_action(
+        form,
+        lambda: charge_card_to_wallet(
+            client.id,
+            form.amount_minor(),
+            _card_payment(form),
+            key=f"topup:{client.id}:{form.idempotency_key.data}",
+            actor=request_actor(),
+        ),
+    )
+    if not result.ok:
+        return None
+    payment = result.value.payment
+    card = f"{payment.card_brand} •••• {payment.card_last4}"
+    if payment.status is PaymentStatus.SUCCEEDED and result.value.credited:
+        flash(f"{card}: your balance was credited.", "success")
+        return redirect_to(url_for("wallet.index"))
+    if payment.status is PaymentStatus.SUCCEEDED:  # the same form sent again (double submit, back button)
+        flash(f"{card}: this payment was already credited to your balance; nothing changed.", "info")
+        return redirect_to(url_for("wallet.index"))
+    form.form_errors.append(payment.failure_message or "The payment was declined.")
+    form.idempotency_key.data = ""  # a new attempt (another card) is a new payment
+    form.setup_cards(_saved_cards())
+    return None
+
+
 @bp.route("/wallet/transfers/<int:transfer_id>", methods=["GET", "POST"])
-@client_login_required
 def transfer(transfer_id: int):
     item = get_owned_transfer_or_404(transfer_id)
     form = ProofForm()
     if form.validate_on_submit():
         upload = request.files.get("proof")
-        try:
-            attach_proof(item, upload.stream if upload else io.BytesIO(), upload.filename if upload else "")
-        except ValidationError as error:
-            db.session.rollback()
-            form.proof.errors = [error.message]
-        else:
-            db.session.commit()
+        stream, filename = (upload.stream, upload.filename) if upload else (io.BytesIO(), "")
+        result = run_form_action(
+            form, lambda: attach_proof(item, stream, filename), catch=ValidationError, unplaced="proof"
+        )
+        if result.ok:
             flash("Thank you: we will credit your balance as soon as we see the transfer.", "success")
             return redirect_to(url_for("wallet.transfer", transfer_id=item.id))
     status = 422 if form.is_submitted() else 200
@@ -164,31 +148,11 @@ def transfer(transfer_id: int):
 
 
 @bp.route("/wallet/transfers/<int:transfer_id>/proof")
-@client_login_required
 def transfer_proof(transfer_id: int):
     return send_proof(get_owned_transfer_or_404(transfer_id))
 
 
-def send_proof(transfer: BankTransfer):
-    """The stored proof as an attachment (owner and staff only: callers check)."""
-    if not transfer.proof_path:
-        abort(404)
-    try:
-        path = proof_file(Path(current_app.config["UPLOAD_FOLDER"]), transfer.proof_path)
-    except FileNotFoundError:
-        abort(404)
-    extension = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}[transfer.proof_mimetype]
-    return send_file(
-        path,
-        mimetype=transfer.proof_mimetype,
-        as_attachment=True,
-        download_name=f"proof-{transfer.reference}.{extension}",
-        max_age=0,
-    )
-
-
 @bp.route("/wallet/statement")
-@client_login_required
 def statement():
     client = current_user.client
     form = StatementForm(request.args)
@@ -271,15 +235,35 @@ def statement_csv(result) -> str:
 
 
 @bp.route("/invoices/pay", methods=["GET", "POST"])
-@client_login_required
 def pay():
     """Pay one or several unpaid proformas: wallet first if asked, the rest by card."""
     client = current_user.client
-    numbers = request.values.getlist("invoice")
-    invoices = payable_invoices(client.id, numbers)
+    invoices = payable_invoices(client.id, request.values.getlist("invoice"))
     if not invoices:
         flash("There is nothing left to pay among the invoices you chose.", "info")
         return redirect_to(url_for("invoices.index", status="unpaid"))
+    form = _pay_form(client)
+    plan = plan_payment(client, invoices, use_balance=bool(form.use_balance.data))
+    if form.validate_on_submit() and form.expected_card_minor.data != str(plan.by_card_minor):
+        form.form_errors.append("Your balance changed since this page was shown: check the amounts and pay again.")
+    elif form.validate_on_submit():
+        result = run_form_action(form, lambda: _pay_invoices(form, client, invoices, plan))
+        if result.ok:
+            return _paid(result.value)
+        if isinstance(result.error, InvoiceNotPayable):
+            flash("These invoices were already paid; nothing was charged twice.", "info")
+            return redirect_to(url_for("invoices.index"))
+        if isinstance(result.error, DomainError):
+            _after_refused_payment(form, result.error)
+    status = 422 if form.is_submitted() else 200
+    form.forget_card()
+    form.expected_card_minor.data = str(plan.by_card_minor)
+    return render_page(
+        "wallet/pay.html", "wallet/_pay_form.html", status, form=form, invoices=invoices, plan=plan, client=client
+    )
+
+
+def _pay_form(client) -> PayInvoicesForm:
     form = PayInvoicesForm(_saved_cards())
     if not form.is_submitted():
         # The checkbox refreshes the form (htmx GET with refresh=1) to show the new split.
@@ -287,68 +271,35 @@ def pay():
         form.use_balance.data = "use_balance" in request.args if refreshed else client.balance_minor > 0
     if not can(current_user, "wallet"):
         form.use_balance.data = False  # paying from the balance needs the wallet permission
-    plan = plan_payment(client, invoices, use_balance=bool(form.use_balance.data))
-    if form.validate_on_submit() and form.expected_card_minor.data != str(plan.by_card_minor):
-        form.form_errors.append("Your balance changed since this page was shown: check the amounts and pay again.")
-    elif form.validate_on_submit():
-        key = f"pay:{client.id}:{form.idempotency_key.data}"
-        try:
-            if plan.by_card_minor:
-                payment = charge_card_to_wallet(
-                    client.id,
-                    plan.by_card_minor,
-                    _card_payment(form),
-                    key=f"{key}:card",
-                    actor=_actor(),
-                    invoice_id=invoices[0].id if len(invoices) == 1 else None,
-                    receipt=False,  # the tax invoice's payment receipt is the receipt
-                ).payment
-                db.session.commit()  # the card money is in the wallet whatever happens next
-                if payment.status is not PaymentStatus.SUCCEEDED:
-                    raise DomainError(payment.failure_message or "The payment was declined.")
-            try:
-                issued = pay_invoices_from_wallet(client.id, [i.id for i in invoices], key=key, actor=_actor())
-            except InsufficientFunds:
-                if plan.by_card_minor:
-                    raise DomainError(
-                        "Your card payment was added to your account balance, but the balance changed meanwhile "
-                        "and is not enough for these invoices. Check the amounts and pay again."
-                    ) from None
-                raise
-            db.session.commit()
-        except FormError:
-            pass
-        except ValidationError as error:
-            db.session.rollback()
-            _field_error(form, error)
-        except InvoiceNotPayable:
-            db.session.rollback()
-            flash("These invoices were already paid; nothing was charged twice.", "info")
-            return redirect_to(url_for("invoices.index"))
-        except PaymentInProgress as error:
-            db.session.rollback()
-            form.form_errors.append(error.message)  # same key: a resubmit must not charge twice
-            form.setup_cards(_saved_cards())
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(error.message)
-            form.idempotency_key.data = ""
-            form.setup_cards(_saved_cards())
-        else:
-            numbers = ", ".join(i.number for i in issued)
-            flash(f"Paid. Tax invoice{'s' if len(issued) > 1 else ''} {numbers} issued.", "success")
-            target = (
-                url_for("invoices.view", number=issued[0].number)
-                if len(issued) == 1
-                else url_for("invoices.index", status="paid")
-            )
-            return redirect_to(target)
-    status = 422 if form.is_submitted() else 200
-    form.forget_card()
-    form.expected_card_minor.data = str(plan.by_card_minor)
-    return render_page(
-        "wallet/pay.html", "wallet/_pay_form.html", status, form=form, invoices=invoices, plan=plan, client=client
+    return form
+
+
+def _pay_invoices(form: PayInvoicesForm, client, invoices, plan):
+    return pay_invoices(
+        client.id,
+        invoices,
+        by_card_minor=plan.by_card_minor,
+        card=_card_payment(form) if plan.by_card_minor else None,
+        attempt=form.idempotency_key.data,
+        actor=request_actor(),
     )
+
+
+def _after_refused_payment(form: PayInvoicesForm, error: DomainError) -> None:
+    """The form for another try: a new key unless the same payment is still in progress."""
+    if isinstance(error, ValidationError):
+        return  # shown beside its field: the same payment may be sent again as it is
+    if not isinstance(error, PaymentInProgress):
+        form.idempotency_key.data = ""
+    form.setup_cards(_saved_cards())
+
+
+def _paid(issued):
+    numbers = ", ".join(i.number for i in issued)
+    flash(f"Paid. Tax invoice{'s' if len(issued) > 1 else ''} {numbers} issued.", "success")
+    if len(issued) == 1:
+        return redirect_to(url_for("invoices.view", number=issued[0].number))
+    return redirect_to(url_for("invoices.index", status="paid"))
 
 
 # --- gateway callbacks --------------------------------------------------------------
@@ -363,6 +314,29 @@ def gateway_callback(gateway: str):
     `reference` is the idempotency key the charge was made with (the gateway's
     metadata), which finds a payment whose request died before recording the charge id.
     """
+    event = _signed_event()
+    if event["status"] != "succeeded":
+        return {"ok": True}
+    amount, currency, reference = event.get("amount_minor"), event.get("currency"), event.get("reference")
+    # A success must say how much, in what currency: never credit "whatever was pending".
+    if type(amount) is not int or not isinstance(currency, str) or not isinstance(reference, str | None):
+        abort(400)
+    try:
+        payment = confirm_gateway_payment(
+            gateway, str(event["external_id"]), amount_minor=amount, currency=currency, reference=reference
+        )
+    except DomainError:
+        db.session.rollback()
+        abort(409)
+    db.session.commit()
+    if payment is None:
+        abort(404)
+    return {"ok": True}
+
+
+def _signed_event() -> dict:
+    """The callback's JSON body with its signature checked. Aborts 404 without a webhook
+    secret, 400 for a bad signature or a body without external_id and status."""
     secret = current_app.config["PAYMENT_WEBHOOK_SECRET"]
     if not secret:
         abort(404)
@@ -372,23 +346,8 @@ def gateway_callback(gateway: str):
         abort(400)
     try:
         event = json.loads(body)
-        external_id = str(event["external_id"])
-        succeeded = event["status"] == "succeeded"
-        amount, currency, reference = event.get("amount_minor"), event.get("currency"), event.get("reference")
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except ValueError:
         abort(400)
-    if succeeded:
-        # A success must say how much, in what currency: never credit "whatever was pending".
-        if type(amount) is not int or not isinstance(currency, str) or not isinstance(reference, str | None):
-            abort(400)
-        try:
-            payment = confirm_gateway_payment(
-                gateway, external_id, amount_minor=amount, currency=currency, reference=reference
-            )
-        except DomainError:
-            db.session.rollback()
-            abort(409)
-        db.session.commit()
-        if payment is None:
-            abort(404)
-    return {"ok": True}
+    if not isinstance(event, dict) or "external_id" not in event or "status" not in event:
+        abort(400)
+    return event

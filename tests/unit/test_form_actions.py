@@ -92,3 +92,16 @@ def test_actor_strings_are_the_stored_ones(app):
     assert str(Actor.system("gateway:test")) == "gateway:test" and str(Actor.system()) == "system"
     with app.test_request_context("/", environ_base={"REMOTE_ADDR": "203.0.113.9"}):
         assert request_actor() == Actor("system", ip="203.0.113.9")  # nobody signed in
+
+
+def test_request_actor_names_the_signed_in_user_without_the_stamp(app):
+    from flask_login import login_user
+
+    from app.clients.models import User
+    from tests.helpers import make_owner
+
+    owner = make_owner(app)
+    with app.test_request_context("/", environ_base={"REMOTE_ADDR": "198.51.100.7"}):
+        login_user(db.session.get(User, owner.user_id))
+        actor = request_actor()
+        assert actor == Actor("user", owner.user_id, "198.51.100.7") and str(actor) == f"user:{owner.user_id}"

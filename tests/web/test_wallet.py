@@ -572,7 +572,7 @@ def test_a_payment_still_in_progress_keeps_its_key_so_a_resubmit_cannot_charge_t
     def refuse(*args, **kwargs):
         raise PaymentInProgress() if error == "in_progress" else DomainError("The card was declined.")
 
-    monkeypatch.setattr("app.wallet.views.charge_card_to_wallet", refuse)
+    monkeypatch.setattr("app.wallet.services.charge_card_to_wallet", refuse)
     number = make_proforma(app, owner.client_id, 1000)
     login(client)
     sent = form_values(client.get(f"/invoices/pay?invoice={number}").get_data(as_text=True))
