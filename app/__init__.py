@@ -32,13 +32,28 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     from app.invoices import guards
     from app.notify import handlers, sweeper
     from app.security import signin as login
+    from app.wallet import services as wallet_services
 
     for ext in (db, login_manager, csrf, htmx):
         ext.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     limiter.init_app(app)
 
-    for module in (ids, login, queue, sql, templating, toasts, errors, cli, guards, guard, handlers, sweeper):
+    for module in (
+        ids,
+        login,
+        queue,
+        sql,
+        templating,
+        toasts,
+        errors,
+        cli,
+        guards,
+        guard,
+        handlers,
+        sweeper,
+        wallet_services,
+    ):
         module.init_app(app)
 
     from app.admin import views as admin

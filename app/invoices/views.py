@@ -26,7 +26,6 @@ from app.invoices.services import (
     update_billing_details,
 )
 from app.invoices.vies import vat_notice
-from app.wallet.services import invoice_payment_parts
 
 bp = Blueprint("invoices", __name__)
 
@@ -74,17 +73,8 @@ def view(number: str):
         "invoices/view.html",
         invoice=invoice,
         tax_invoice=tax_invoice,
-        payments=_payments_of(invoice),
         vat_notice=vat_notice(invoice),
     )
-
-
-def _payments_of(invoice: Invoice) -> list:
-    """How a tax invoice or a paid proforma was paid (nothing for other documents)."""
-    paid_proforma = invoice.kind is DocumentKind.PROFORMA and invoice.status is InvoiceStatus.PAID
-    if invoice.kind is DocumentKind.TAX_INVOICE or paid_proforma:
-        return invoice_payment_parts(invoice)
-    return []
 
 
 @bp.route("/invoices/<number>/pdf")
@@ -105,7 +95,7 @@ def invoice_pdf_bytes(invoice: Invoice) -> bytes:
         stored = db.session.get(InvoicePdf, invoice.id)
         if stored is not None:
             return stored.content
-    content = render_pdf(render_template("pdf/invoice.html", invoice=invoice, payments=_payments_of(invoice)))
+    content = render_pdf(render_template("pdf/invoice.html", invoice=invoice))
     if invoice.is_tax_document:
         # Two first downloads at once: the first stored copy wins, both get it.
         insert_ignoring_conflicts(InvoicePdf, {"invoice_id": invoice.id, "content": content, "created_at": utcnow()})

@@ -444,6 +444,18 @@ class InvoicePaymentPart:
     currency: str
 
 
+def payments_of(invoice: Invoice) -> list[InvoicePaymentPart]:
+    """How a tax invoice or a paid proforma was paid (nothing for other documents).
+
+    The invoice page and PDF ask it as the template global `payments_of`, registered by
+    init_app: invoices sit below the wallet and do not import it.
+    """
+    paid_proforma = invoice.kind is DocumentKind.PROFORMA and invoice.status is InvoiceStatus.PAID
+    if invoice.kind is DocumentKind.TAX_INVOICE or paid_proforma:
+        return invoice_payment_parts(invoice)
+    return []
+
+
 def invoice_payment_parts(invoice: Invoice) -> list[InvoicePaymentPart]:
     """How a proforma, or the tax invoice issued from it, was paid, read from the ledger and payments.
 
@@ -671,3 +683,7 @@ def client_money_totals(client_id: int) -> dict[str, int]:
         totals["in" if direction is PaymentDirection.IN else "out"] += amount or 0
         totals["fees"] += fees or 0
     return totals
+
+
+def init_app(app) -> None:
+    app.jinja_env.globals["payments_of"] = payments_of
