@@ -21,6 +21,7 @@ from pytest_postgresql import factories
 from app import create_app
 from app.extensions import db
 from config import TestingConfig
+from tests.helpers import make_owner
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -116,7 +117,15 @@ def database_url(request, tmp_path) -> str:
 
 @pytest.fixture
 def app_overrides() -> dict:
-    """Config a test module wants on top of TestingConfig (override the fixture)."""
+    """Config a test module wants on top of TestingConfig: none by default.
+
+    To change the config for one module, define a fixture of the same name in
+    it; pytest uses the nearest one, and it may ask for other fixtures::
+
+        @pytest.fixture
+        def app_overrides(smtp_server):
+            return {**smtp_config(smtp_server), "SMS_QUIET_START": "00:00"}
+    """
     return {}
 
 
@@ -129,6 +138,38 @@ def app(database_url, app_overrides):
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+# --- accounts -------------------------------------------------------------------
+
+
+@pytest.fixture
+def owner(request, app):
+    """A committed person client (Romania, EUR) with its owner user, made through
+    the sign-up service: owner@example.com / correct-horse-1 (an Account).
+
+    A module (or test) that needs a different owner says so with the `owner`
+    marker, whose keywords go to make_owner (SignUp fields)::
+
+        pytestmark = pytest.mark.owner(phone="+40722123456", sms_opt_in=True)
+    """
+    marker = request.node.get_closest_marker("owner")
+    return make_owner(app, **(marker.kwargs if marker else {}))
+
+
+@pytest.fixture
+def other(app):
+    """A second, unrelated client (other@example.com) next to `owner`."""
+    return make_owner(app, email="other@example.com")
+
+
+@pytest.fixture
+def app_in_context():
+    """An app with no database of its own (TestingConfig as is), its app context
+    pushed for the whole test: for code that needs only config and url_for."""
+    app = create_app(TestingConfig)
+    with app.app_context():
+        yield app
 
 
 @pytest.fixture
