@@ -12,7 +12,7 @@ from app.core.types import utcnow
 from app.extensions import db
 from app.notify.models import EmailMessage
 from tests.helpers import csrf_from, login, make_owner, make_proforma
-from tests.web.test_mail_login import link_path, signed_in_id
+from tests.support.mail_login import link_path, signed_in_id
 
 
 @pytest.fixture
