@@ -116,17 +116,28 @@ def database_url(request, tmp_path) -> str:
 
 
 @pytest.fixture
-def app_overrides() -> dict:
+def app_overrides(request) -> dict:
     """Config a test module wants on top of TestingConfig: none by default.
 
-    To change the config for one module, define a fixture of the same name in
-    it; pytest uses the nearest one, and it may ask for other fixtures::
+    A module (or test) states its config with the `app_config` marker; smtp=True
+    points the mail at the `smtp_server` fixture::
+
+        pytestmark = pytest.mark.app_config(smtp=True, SMS_QUIET_START="00:00")
+
+    When the config comes from other fixtures (a gateway, Redis), define a fixture
+    of this name in the module instead; pytest uses the nearest one::
 
         @pytest.fixture
-        def app_overrides(smtp_server):
-            return {**smtp_config(smtp_server), "SMS_QUIET_START": "00:00"}
+        def app_overrides(smtp_server, redis_url):
+            return {**smtp_config(smtp_server), "REDIS_URL": redis_url}
     """
-    return {}
+    overrides: dict = {}
+    for marker in reversed(list(request.node.iter_markers("app_config"))):  # the closest wins
+        fields = dict(marker.kwargs)
+        if fields.pop("smtp", False):
+            overrides.update(smtp_config(request.getfixturevalue("smtp_server")))
+        overrides.update(fields)
+    return overrides
 
 
 @pytest.fixture

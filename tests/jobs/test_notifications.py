@@ -10,7 +10,6 @@ import pytest
 from app.extensions import db
 from app.hosting.models import Service
 from app.invoices.billing_run import run_billing
-from tests.conftest import smtp_config
 from tests.helpers import make_owner, make_proforma, make_service, pay
 from tests.support.config import NO_QUIET_HOURS
 from tests.support.notifications import emails, sms
@@ -19,13 +18,11 @@ from tests.support.trusted import add_notified
 RUN = date(2026, 12, 1)
 
 
-@pytest.fixture
-def app_overrides(smtp_server):
-    return {**smtp_config(smtp_server), **NO_QUIET_HOURS}
-
-
-# The owner has a mobile number and takes SMS.
-pytestmark = pytest.mark.owner(phone="+40722123456", sms_opt_in=True)
+pytestmark = [
+    pytest.mark.app_config(smtp=True, **NO_QUIET_HOURS),
+    # The owner has a mobile number and takes SMS.
+    pytest.mark.owner(phone="+40722123456", sms_opt_in=True),
+]
 
 
 def delivered_to(smtp_server, subject_part: str) -> list[list[str]]:

@@ -14,17 +14,13 @@ from app.invoices.billing_run import run_billing
 from app.invoices.models import Invoice, InvoiceStatus, QueuedItem
 from app.notify.jobs import send_email
 from app.notify.models import EmailMessage
-from tests.conftest import smtp_config
 from tests.helpers import make_owner, make_service
 from tests.support.billing import make_order
 from tests.support.config import NO_QUIET_HOURS
 from tests.support.notifications import emails, sms
 from tests.support.trusted import add_notified
 
-
-@pytest.fixture
-def app_overrides(smtp_server):
-    return {**smtp_config(smtp_server), **NO_QUIET_HOURS}
+pytestmark = pytest.mark.app_config(smtp=True, **NO_QUIET_HOURS)
 
 
 def _only_email_id(app) -> int:

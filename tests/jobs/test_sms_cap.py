@@ -8,14 +8,11 @@ import pytest
 from app.notify.models import SmsStatus
 from tests.support.sms import PHONE, add_sms, allowed
 
-
-@pytest.fixture
-def app_overrides():
-    return {"SMS_DAILY_CAP_PER_NUMBER": 2, "SMS_DAILY_CAP_PER_ACCOUNT": 3}
-
-
-# The owner has a mobile number and takes SMS.
-pytestmark = pytest.mark.owner(phone=PHONE, sms_opt_in=True)
+pytestmark = [
+    pytest.mark.app_config(SMS_DAILY_CAP_PER_NUMBER=2, SMS_DAILY_CAP_PER_ACCOUNT=3),
+    # The owner has a mobile number and takes SMS.
+    pytest.mark.owner(phone=PHONE, sms_opt_in=True),
+]
 
 
 def test_cancelled_sms_do_not_count_against_the_caps(app, owner, held):

@@ -19,13 +19,11 @@ from tests.support.config import NO_QUIET_HOURS
 RUN = date(2026, 12, 1)  # suspend 5 days after due, terminate 30 after, warn 3 before that
 
 
-@pytest.fixture
-def app_overrides():
-    return {**NO_QUIET_HOURS, "TERMINATION_WARNING_DAYS": 3}
-
-
-# The owner has a mobile number and takes SMS.
-pytestmark = pytest.mark.owner(phone="+40722123456", sms_opt_in=True)
+pytestmark = [
+    pytest.mark.app_config(**NO_QUIET_HOURS, TERMINATION_WARNING_DAYS=3),
+    # The owner has a mobile number and takes SMS.
+    pytest.mark.owner(phone="+40722123456", sms_opt_in=True),
+]
 
 
 def outbox(app) -> list[tuple[str, str]]:

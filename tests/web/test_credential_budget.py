@@ -11,10 +11,10 @@ from tests.support.security import enable_2fa, user_row
 WRONG = "not-my-password"
 
 
-@pytest.fixture
-def app_overrides():
-    # The per-route IP limit out of the way: only the per-account budget is under test.
-    return {"RATELIMIT_ENABLED": True, "RATE_LIMIT_LOGIN_ACCOUNT": "5 per minute", "RATE_LIMIT_LOGIN_IP": "100/minute"}
+# The per-route IP limit out of the way: only the per-account budget is under test.
+pytestmark = pytest.mark.app_config(
+    RATELIMIT_ENABLED=True, RATE_LIMIT_LOGIN_ACCOUNT="5 per minute", RATE_LIMIT_LOGIN_IP="100/minute"
+)
 
 
 @pytest.fixture(autouse=True)
