@@ -21,6 +21,7 @@ from pytest_postgresql import factories
 from app import create_app
 from app.extensions import db
 from config import TestingConfig
+from tests.helpers import make_owner
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -115,9 +116,28 @@ def database_url(request, tmp_path) -> str:
 
 
 @pytest.fixture
-def app_overrides() -> dict:
-    """Config a test module wants on top of TestingConfig (override the fixture)."""
-    return {}
+def app_overrides(request) -> dict:
+    """Config a test module wants on top of TestingConfig: none by default.
+
+    A module (or test) states its config with the `app_config` marker; smtp=True
+    points the mail at the `smtp_server` fixture::
+
+        pytestmark = pytest.mark.app_config(smtp=True, SMS_QUIET_START="00:00")
+
+    When the config comes from other fixtures (a gateway, Redis), define a fixture
+    of this name in the module instead; pytest uses the nearest one::
+
+        @pytest.fixture
+        def app_overrides(smtp_server, redis_url):
+            return {**smtp_config(smtp_server), "REDIS_URL": redis_url}
+    """
+    overrides: dict = {}
+    for marker in reversed(list(request.node.iter_markers("app_config"))):  # the closest wins
+        fields = dict(marker.kwargs)
+        if fields.pop("smtp", False):
+            overrides.update(smtp_config(request.getfixturevalue("smtp_server")))
+        overrides.update(fields)
+    return overrides
 
 
 @pytest.fixture
@@ -129,6 +149,38 @@ def app(database_url, app_overrides):
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+# --- accounts -------------------------------------------------------------------
+
+
+@pytest.fixture
+def owner(request, app):
+    """A committed person client (Romania, EUR) with its owner user, made through
+    the sign-up service: owner@example.com / correct-horse-1 (an Account).
+
+    A module (or test) that needs a different owner says so with the `owner`
+    marker, whose keywords go to make_owner (SignUp fields)::
+
+        pytestmark = pytest.mark.owner(phone="+40722123456", sms_opt_in=True)
+    """
+    marker = request.node.get_closest_marker("owner")
+    return make_owner(app, **(marker.kwargs if marker else {}))
+
+
+@pytest.fixture
+def other(app):
+    """A second, unrelated client (other@example.com) next to `owner`."""
+    return make_owner(app, email="other@example.com")
+
+
+@pytest.fixture
+def app_in_context():
+    """An app with no database of its own (TestingConfig as is), its app context
+    pushed for the whole test: for code that needs only config and url_for."""
+    app = create_app(TestingConfig)
+    with app.app_context():
+        yield app
 
 
 @pytest.fixture

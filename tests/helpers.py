@@ -1,4 +1,5 @@
-"""Helpers for tests: CSRF tokens, accounts, logging in."""
+"""Helpers for tests: CSRF tokens, accounts, logging in, rows built with the
+factories of tests/factories.py (each helper opens its own app context and commits)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from app.auth.services import SignUp, register_client
-from app.clients.models import ClientKind
 from app.extensions import db
+from tests import factories
+from tests.factories import OWNER_EMAIL, OWNER_PASSWORD
 
 _CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf-token" content="([^"]+)"')
 
@@ -33,18 +34,11 @@ class Account:
     password: str
 
 
-def make_owner(app, email: str = "owner@example.com", password: str = "correct-horse-1", **fields) -> Account:
-    """A committed client with its owner user, made through the sign-up service."""
-    data = {
-        "email": email,
-        "password": password,
-        "name": "Ion Ionescu",
-        "kind": ClientKind.PERSON,
-        "country": "RO",
-        **fields,
-    }
+def make_owner(app, email: str = OWNER_EMAIL, password: str = OWNER_PASSWORD, **fields) -> Account:
+    """A committed client with its owner user, made through the sign-up service
+    (OwnerFactory); `fields` are SignUp fields (phone, sms_opt_in, kind, country...)."""
     with app.app_context():
-        user = register_client(SignUp(**data))
+        user = factories.OwnerFactory(email=email, password=password, **fields)
         db.session.commit()
         return Account(user.id, user.client_id, email, password)
 
@@ -55,7 +49,7 @@ def count(app, model, *where) -> int:
         return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
 
 
-def login(client, email: str = "owner@example.com", password: str = "correct-horse-1", **extra):
+def login(client, email: str = OWNER_EMAIL, password: str = OWNER_PASSWORD, **extra):
     """Log in through the real form (CSRF included); returns the response."""
     token = csrf_token(client, "/login")
     return client.post("/login", data={"email": email, "password": password, "csrf_token": token, **extra})
@@ -74,82 +68,55 @@ def make_service(
     hide_group: bool = False,
 ) -> int:
     """An existing service (as if imported or renewed before) of a client; returns its id."""
-    from app.demo import seed_catalog
-    from app.hosting.models import BillingCycle, Product, Service, ServiceGroup, ServiceStatus
+    from app.hosting.models import BillingCycle, ServiceGroup, ServiceStatus
 
     with app.app_context():
-        seed_catalog()
-        product = db.session.scalars(sa.select(Product).order_by(Product.id)).first()
+        product = factories.first_product()
         group_row = None
         if group:
             group_row = db.session.scalar(
                 sa.select(ServiceGroup).where(ServiceGroup.client_id == client_id, ServiceGroup.name == group)
-            ) or ServiceGroup(client_id=client_id, name=group, hide_on_invoice=hide_group)
-        service = Service(
+            ) or factories.ServiceGroupFactory.build(client_id=client_id, name=group, hide_on_invoice=hide_group)
+        service = factories.ServiceFactory(
             client_id=client_id,
             product_id=product.id,
             group=group_row,
             label=label,
             cycle=BillingCycle(cycle),
             price_minor=price_minor,
-            currency="EUR",
             status=ServiceStatus(status),
             next_due_date=due,
         )
-        db.session.add(service)
         db.session.commit()
         return service.id
 
 
 def make_proforma(app, client_id: int, amount_minor: int = 1000, description: str = "Web hosting") -> str:
-    """An unpaid order proforma for a client; returns its number."""
-    from datetime import date
-
-    from app.clients.models import Client
-    from app.invoices.models import ProformaOrigin
-    from app.invoices.services import LineSpec, create_proforma
+    """An unpaid order proforma for a client (ProformaFactory); returns its number."""
+    from app.invoices.services import LineSpec
 
     with app.app_context():
-        client = db.session.get(Client, client_id)
-        proforma = create_proforma(
-            client,
-            [LineSpec(description, amount_minor)],
-            origin=ProformaOrigin.ORDER,
-            issue_date=date(2026, 11, 1),
-            due_date=date(2026, 11, 8),
-        )
+        proforma = factories.ProformaFactory(client_id=client_id, lines=[LineSpec(description, amount_minor)])
         db.session.commit()
         return proforma.number
 
 
 def pay(app, number: str) -> str:
-    """Pay a proforma in full; returns the tax invoice number."""
+    """Pay a proforma in full (the real settle path); returns the tax invoice number."""
     from app.invoices.models import Invoice
-    from app.invoices.services import record_payment
 
     with app.app_context():
         proforma = db.session.scalar(sa.select(Invoice).where(Invoice.number == number))
-        tax_invoice = record_payment(proforma.id, proforma.total_minor)
+        tax_invoice = factories.TaxInvoiceFactory(proforma=proforma)
         db.session.commit()
         return tax_invoice.number
 
 
 def credit(app, client_id: int, amount_minor: int, key: str | None = None) -> None:
-    """Put money in a client's wallet (a staff adjustment)."""
-    import uuid
-
-    from app.wallet.models import EntryKind
-    from app.wallet.services import post_entry
-
+    """Put money in a client's wallet (a staff adjustment through post_entry)."""
     with app.app_context():
-        post_entry(
-            client_id,
-            amount_minor,
-            EntryKind.ADJUSTMENT,
-            key=key or uuid.uuid4().hex,
-            actor="staff:1",
-            description="Test credit",
-        )
+        extra = {"key": key} if key else {}
+        factories.LedgerEntryFactory(client_id=client_id, amount_minor=amount_minor, **extra)
         db.session.commit()
 
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import make_app, unavailable
+from tests.conftest import make_app
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
 @pytest.fixture
@@ -27,28 +24,6 @@ def live_server(sqlite_template, tmp_path):
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
-
-
-@pytest.fixture
-def page():
-    if not Path(CHROMIUM).exists():
-        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page()
-        page.csp_violations = []
-        page.on(
-            "console",
-            lambda message: "Content Security Policy" in message.text and page.csp_violations.append(message.text),
-        )
-        yield page
-        assert page.csp_violations == [], "the pages must work under the CSP"
-        browser.close()
 
 
 def emailed_link(tmp_path, template: str) -> str:

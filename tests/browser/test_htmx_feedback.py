@@ -8,7 +8,6 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from tests.browser.test_browser import page  # noqa: F401  (the Chromium page fixture, CSP checked)
 from tests.conftest import make_app
 from tests.helpers import make_owner, make_proforma, pay
 
@@ -44,7 +43,7 @@ def sign_in(tab, base: str, email: str, password: str) -> None:
     tab.click("button[type=submit]")
 
 
-def test_a_refused_htmx_save_shows_a_toast(served, page):  # noqa: F811
+def test_a_refused_htmx_save_shows_a_toast(served, page):
     base, app = served
     owner = make_owner(app)
     number = make_proforma(app, owner.client_id)
@@ -63,7 +62,7 @@ def test_a_refused_htmx_save_shows_a_toast(served, page):  # noqa: F811
     assert page.locator("#toasts .toast").count() == 0
 
 
-def test_the_sixth_sign_in_shows_the_rate_limit_instead_of_doing_nothing(served, page):  # noqa: F811
+def test_the_sixth_sign_in_shows_the_rate_limit_instead_of_doing_nothing(served, page):
     base, app = served
     owner = make_owner(app)
     page.goto(f"{base}/login")
@@ -83,7 +82,7 @@ def test_the_sixth_sign_in_shows_the_rate_limit_instead_of_doing_nothing(served,
     assert page.url == f"{base}/login"
 
 
-def test_a_network_error_shows_a_toast(served, page):  # noqa: F811
+def test_a_network_error_shows_a_toast(served, page):
     base, app = served
     make_owner(app)
     page.goto(f"{base}/login")

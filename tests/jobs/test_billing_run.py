@@ -14,6 +14,7 @@ from app.invoices.billing_run import create_renewal_proformas, run_billing
 from app.invoices.models import Invoice, InvoiceLine, InvoiceStatus, QueuedItem
 from app.invoices.services import record_payment
 from tests.helpers import make_owner, make_service
+from tests.support.billing import make_order
 
 RUN = date(2026, 12, 1)  # renewal 14 days before due, suspend 5 days after, terminate 30 days after
 
@@ -289,26 +290,6 @@ def test_an_order_paid_on_the_31st_renews_on_month_ends(app):
         service = db.session.get(Service, service_id)
         assert (service.billing_day, service.next_due_date) == (31, date(2027, 2, 28))
     assert renew_and_pay(app, service_id, 1) == [date(2027, 3, 31)]
-
-
-def make_order(app, client_id: int, *, due: date, paid_minor: int = 0) -> tuple[int, int]:
-    """An order proforma for a new (pending) service; (proforma id, service id)."""
-    from app.invoices.models import ProformaOrigin
-    from app.invoices.services import LineSpec, create_proforma
-
-    service_id = make_service(app, client_id, due=None, status="pending", label=f"order-{due}.example.com")
-    with app.app_context():
-        proforma = create_proforma(
-            db.session.get(Client, client_id),
-            [LineSpec("Web hosting", 1000, service_id=service_id)],
-            origin=ProformaOrigin.ORDER,
-            issue_date=due,
-            due_date=due,
-        )
-        if paid_minor:
-            record_payment(proforma.id, paid_minor)
-        db.session.commit()
-        return proforma.id, service_id
 
 
 def test_an_order_nobody_paid_is_cancelled_with_its_services_after_the_grace_days(app):

@@ -26,11 +26,6 @@ from app.invoices.services import (
 from tests.helpers import make_owner, make_proforma, make_service, pay
 
 
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
-
-
 def by_number(number: str) -> Invoice:
     return db.session.scalar(sa.select(Invoice).where(Invoice.number == number))
 

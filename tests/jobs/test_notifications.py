@@ -6,65 +6,23 @@ import re
 from datetime import date, timedelta
 
 import pytest
-import sqlalchemy as sa
 
-from app.clients.models import User, UserRole
-from app.core.passwords import hash_password
 from app.extensions import db
 from app.hosting.models import Service
 from app.invoices.billing_run import run_billing
-from app.notify.models import EmailMessage, SmsMessage
-from tests.conftest import smtp_config
 from tests.helpers import make_owner, make_proforma, make_service, pay
+from tests.support.config import NO_QUIET_HOURS
+from tests.support.notifications import emails, sms
+from tests.support.trusted import add_notified
 
 RUN = date(2026, 12, 1)
 
 
-@pytest.fixture
-def app_overrides(smtp_server):
-    # No quiet hours in these tests: every SMS is due at once.
-    return {**smtp_config(smtp_server), "SMS_QUIET_START": "00:00", "SMS_QUIET_END": "00:00"}
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app, phone="+40722123456", sms_opt_in=True)
-
-
-def add_trusted(app, client_id, email, permissions, types, phone=None, sms=False) -> int:
-    with app.app_context():
-        user = User(
-            client_id=client_id,
-            role=UserRole.TRUSTED,
-            email=email,
-            name="Trusted",
-            password_hash=hash_password("trusted-password-1"),
-            permissions=permissions,
-            notification_types=types,
-            phone=phone,
-            sms_opt_in=sms,
-        )
-        db.session.add(user)
-        db.session.commit()
-        return user.id
-
-
-def emails(app, template: str) -> list[EmailMessage]:
-    with app.app_context():
-        rows = db.session.scalars(
-            sa.select(EmailMessage).where(EmailMessage.template == template).order_by(EmailMessage.id)
-        ).all()
-        for row in rows:
-            db.session.expunge(row)
-        return rows
-
-
-def sms(app) -> list[SmsMessage]:
-    with app.app_context():
-        rows = db.session.scalars(sa.select(SmsMessage).order_by(SmsMessage.id)).all()
-        for row in rows:
-            db.session.expunge(row)
-        return rows
+pytestmark = [
+    pytest.mark.app_config(smtp=True, **NO_QUIET_HOURS),
+    # The owner has a mobile number and takes SMS.
+    pytest.mark.owner(phone="+40722123456", sms_opt_in=True),
+]
 
 
 def delivered_to(smtp_server, subject_part: str) -> list[list[str]]:
@@ -72,9 +30,9 @@ def delivered_to(smtp_server, subject_part: str) -> list[list[str]]:
 
 
 def test_renewal_proforma_emails_subscribers_and_texts_opted_in_users_once(app, owner, smtp_server):
-    trusted_invoices = add_trusted(app, owner.client_id, "acct@example.com", ["invoices.view"], ["invoices"])
+    trusted_invoices = add_notified(app, owner.client_id, "acct@example.com", ["invoices.view"], ["invoices"])
     # Opted in to SMS, may see invoices, but takes no invoice emails: gets the SMS only.
-    add_trusted(
+    add_notified(
         app,
         owner.client_id,
         "tech@example.com",
@@ -84,8 +42,8 @@ def test_renewal_proforma_emails_subscribers_and_texts_opted_in_users_once(app, 
         True,
     )
     # Opted in to SMS but may not see invoices: no renewal SMS.
-    add_trusted(app, owner.client_id, "ops@example.com", ["services"], [], "+40744123456", True)
-    add_trusted(app, owner.client_id, "nosub@example.com", ["invoices.view"], [])
+    add_notified(app, owner.client_id, "ops@example.com", ["services"], [], "+40744123456", True)
+    add_notified(app, owner.client_id, "nosub@example.com", ["invoices.view"], [])
     make_service(app, owner.client_id, due=RUN + timedelta(days=10))
 
     with app.app_context():
@@ -136,8 +94,8 @@ def test_a_suspension_sends_one_email_naming_the_invoice_and_one_sms(app, owner,
 
 
 def test_payment_receipt_goes_to_payment_subscribers_only(app, owner, smtp_server):
-    add_trusted(app, owner.client_id, "pay@example.com", ["invoices.view"], ["payments"])
-    add_trusted(app, owner.client_id, "inv@example.com", ["invoices.view"], ["invoices"])
+    add_notified(app, owner.client_id, "pay@example.com", ["invoices.view"], ["payments"])
+    add_notified(app, owner.client_id, "inv@example.com", ["invoices.view"], ["invoices"])
     tax_number = pay(app, make_proforma(app, owner.client_id, 1000))
     receipts = emails(app, "payment_receipt")
     assert sorted(r.recipients[0] for r in receipts) == ["owner@example.com", "pay@example.com"]
@@ -149,7 +107,7 @@ def test_payment_receipt_goes_to_payment_subscribers_only(app, owner, smtp_serve
 
 
 def test_a_trusted_user_without_the_permission_gets_no_invoice_email(app, owner):
-    add_trusted(app, owner.client_id, "nope@example.com", ["services"], ["invoices", "payments"])
+    add_notified(app, owner.client_id, "nope@example.com", ["services"], ["invoices", "payments"])
     make_proforma(app, owner.client_id, 1000)
     assert [e.recipients for e in emails(app, "proforma_issued")] == [["owner@example.com"]]
 

@@ -12,13 +12,9 @@ from app.core.types import utcnow
 from app.extensions import db
 from app.notify.jobs import send_email
 from app.notify.models import EmailMessage, MessageStatus
-from tests.conftest import smtp_config
 from tests.helpers import make_owner
 
-
-@pytest.fixture
-def app_overrides(smtp_server):
-    return smtp_config(smtp_server)
+pytestmark = pytest.mark.app_config(smtp=True)
 
 
 def only_message(app) -> EmailMessage:

@@ -14,15 +14,13 @@ from app.invoices.billing_run import run_billing
 from app.invoices.models import Invoice, InvoiceStatus, QueuedItem
 from app.notify.jobs import send_email
 from app.notify.models import EmailMessage
-from tests.conftest import smtp_config
 from tests.helpers import make_owner, make_service
-from tests.jobs.test_billing_run import make_order
-from tests.jobs.test_notifications import add_trusted, emails, sms
+from tests.support.billing import make_order
+from tests.support.config import NO_QUIET_HOURS
+from tests.support.notifications import emails, sms
+from tests.support.trusted import add_notified
 
-
-@pytest.fixture
-def app_overrides(smtp_server):
-    return {**smtp_config(smtp_server), "SMS_QUIET_START": "00:00", "SMS_QUIET_END": "00:00"}
+pytestmark = pytest.mark.app_config(smtp=True, **NO_QUIET_HOURS)
 
 
 def _only_email_id(app) -> int:
@@ -77,7 +75,7 @@ def test_a_second_job_while_the_first_is_sending_leaves_the_email_alone(app, smt
 
 def test_suspension_notice_does_not_leak_the_invoice_to_a_user_who_may_not_see_it(app):
     owner = make_owner(app)
-    add_trusted(app, owner.client_id, "ops@example.com", ["services"], ["service_status"], "+40744123456", True)
+    add_notified(app, owner.client_id, "ops@example.com", ["services"], ["service_status"], "+40744123456", True)
     run = date(2026, 12, 1)
     make_service(app, owner.client_id, due=run - timedelta(days=5), label="shop.example.ro")
     with app.app_context():

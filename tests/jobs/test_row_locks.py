@@ -16,7 +16,7 @@ from app.extensions import db
 from app.security.models import RecoveryCode
 from app.security.services import seal_totp_secret, verify_second_factor
 from tests.helpers import make_owner
-from tests.jobs.test_wallet_concurrency import run_together
+from tests.support.concurrency import run_together
 
 
 def test_one_totp_code_signs_in_once_however_many_requests_race(app):

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
 import app.notify.sms as sms_module
-from app.clients.models import User
 from app.core.queue import get_queue
 from app.core.types import utcnow
 from app.extensions import db
@@ -30,12 +29,11 @@ from app.notify.sms import (
     gsm7_segments,
     quiet_hours_delay,
     send_sms,
-    sms_allowed,
 )
 from tests.helpers import make_owner
+from tests.support.sms import PHONE, add_sms, allowed
 
 ROOT = Path(__file__).resolve().parents[2]
-PHONE = "+40722123456"  # a valid Romanian mobile number
 TOKEN = "gateway-secret-token"
 
 # --- a real SMS gateway on loopback ---------------------------------------------
@@ -106,35 +104,8 @@ def app_overrides(gateway):
     return gateway_config(gateway)
 
 
-@pytest.fixture
-def owner(app):
-    return make_owner(app, phone=PHONE, sms_opt_in=True)
-
-
-@pytest.fixture
-def held(monkeypatch):
-    """Commits hand nothing to the queue: the test runs `send_sms` itself."""
-    calls = []
-    monkeypatch.setattr("app.core.queue.enqueue", lambda path, *args: calls.append((path, *args)) or True)
-    return calls
-
-
-def add_sms(app, account, *, event_key="renewal:PF-1", phone=PHONE, body="Hello from Billfold", **fields) -> int:
-    """Write an SMS row and commit (in-process, the commit runs the job at once)."""
-    with app.app_context():
-        message = SmsMessage(
-            client_id=account.client_id,
-            user_id=account.user_id,
-            event_key=event_key,
-            phone=phone,
-            sender="Hostico",
-            body=body,
-            segments=gsm7_segments(body),
-            **fields,
-        )
-        db.session.add(message)
-        db.session.commit()
-        return message.id
+# The owner has a mobile number and takes SMS.
+pytestmark = pytest.mark.owner(phone=PHONE, sms_opt_in=True)
 
 
 def load(app, message_id: int) -> SmsMessage:
@@ -222,12 +193,6 @@ def test_quiet_hours_follow_the_client_time_zone():
 
 
 # --- abuse limits ---------------------------------------------------------------------
-
-
-def allowed(app, account, phone=None, now=None):
-    with app.app_context():
-        user = db.session.get(User, account.user_id)
-        return sms_allowed(user, phone=phone or user.phone, client_id=account.client_id, now=now or utcnow())
 
 
 class TestAbuseLimits:

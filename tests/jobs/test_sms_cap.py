@@ -6,21 +6,16 @@ from __future__ import annotations
 import pytest
 
 from app.notify.models import SmsStatus
-from tests.helpers import make_owner
-from tests.jobs.test_sms import PHONE, add_sms, allowed, held  # noqa: F401 (held is a fixture)
+from tests.support.sms import PHONE, add_sms, allowed
+
+pytestmark = [
+    pytest.mark.app_config(SMS_DAILY_CAP_PER_NUMBER=2, SMS_DAILY_CAP_PER_ACCOUNT=3),
+    # The owner has a mobile number and takes SMS.
+    pytest.mark.owner(phone=PHONE, sms_opt_in=True),
+]
 
 
-@pytest.fixture
-def app_overrides():
-    return {"SMS_DAILY_CAP_PER_NUMBER": 2, "SMS_DAILY_CAP_PER_ACCOUNT": 3}
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app, phone=PHONE, sms_opt_in=True)
-
-
-def test_cancelled_sms_do_not_count_against_the_caps(app, owner, held):  # noqa: F811
+def test_cancelled_sms_do_not_count_against_the_caps(app, owner, held):
     for n in range(4):
         add_sms(app, owner, event_key=f"renewal:PF-{n}", status=SmsStatus.CANCELLED)
     add_sms(app, owner, event_key="renewal:PF-9", status=SmsStatus.FAILED)

@@ -13,19 +13,17 @@ from app.extensions import db
 from app.hosting.models import Service, ServiceStatus
 from app.invoices.billing_run import run_billing
 from app.notify.models import EmailMessage, SmsMessage
-from tests.helpers import make_owner, make_service
+from tests.helpers import make_service
+from tests.support.config import NO_QUIET_HOURS
 
 RUN = date(2026, 12, 1)  # suspend 5 days after due, terminate 30 after, warn 3 before that
 
 
-@pytest.fixture
-def app_overrides():
-    return {"SMS_QUIET_START": "00:00", "SMS_QUIET_END": "00:00", "TERMINATION_WARNING_DAYS": 3}
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app, phone="+40722123456", sms_opt_in=True)
+pytestmark = [
+    pytest.mark.app_config(**NO_QUIET_HOURS, TERMINATION_WARNING_DAYS=3),
+    # The owner has a mobile number and takes SMS.
+    pytest.mark.owner(phone="+40722123456", sms_opt_in=True),
+]
 
 
 def outbox(app) -> list[tuple[str, str]]:

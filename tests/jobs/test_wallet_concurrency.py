@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import sqlalchemy as sa
@@ -12,31 +11,7 @@ from app.invoices.models import Invoice, InvoiceStatus
 from app.wallet.models import EntryKind, LedgerEntry
 from app.wallet.services import InsufficientFunds, pay_invoices_from_wallet, post_entry
 from tests.helpers import balance, credit, make_owner, make_proforma
-
-
-def run_together(app, jobs) -> list[BaseException]:
-    """Start every job at the same moment, each in its own thread and session."""
-    barrier = threading.Barrier(len(jobs))
-    errors: list[BaseException] = []
-
-    def run(job):
-        with app.app_context():
-            try:
-                barrier.wait()
-                job()
-                db.session.commit()
-            except BaseException as error:
-                db.session.rollback()
-                errors.append(error)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return errors
+from tests.support.concurrency import run_together
 
 
 def test_twenty_concurrent_payments_of_one_invoice_pay_it_once(app):

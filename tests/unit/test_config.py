@@ -6,20 +6,12 @@ import pytest
 
 from app import create_app
 from config import ProductionConfig, config_from_env
+from tests.support.config import PRODUCTION
 
 
 def test_production_refuses_to_start_without_secret_key():
     with pytest.raises(RuntimeError, match="SECRET_KEY is not set"):
         create_app(ProductionConfig, {"SECRET_KEY": None, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
-
-
-PRODUCTION = {
-    "SECRET_KEY": "x" * 32,
-    "SQLALCHEMY_DATABASE_URI": "sqlite://",
-    "PUBLIC_HOST_SET": True,
-    "ALLOW_TEST_GATEWAY": True,
-    "RATELIMIT_STORAGE_URI_SET": True,  # memory:// on purpose (tests/unit/test_ratelimit_storage.py)
-}
 
 
 def test_production_refuses_the_test_card_gateway():

@@ -7,23 +7,14 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from app import create_app
 from app.core.pdf import render_pdf
-from config import TestingConfig
-
-
-@pytest.fixture
-def app():
-    app = create_app(TestingConfig)
-    with app.app_context():
-        yield app
 
 
 def text_of(pdf: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
-def test_renders_a_pdf_with_a_static_font(app):
+def test_renders_a_pdf_with_a_static_font(app_in_context):
     pdf = render_pdf(
         '<html><head><style>@font-face { font-family: D; src: url("/static/fonts/DejaVuSans.ttf"); }'
         "body { font-family: D; }</style></head><body><p>Factură ș ț €</p></body></html>"
@@ -42,14 +33,14 @@ def test_renders_a_pdf_with_a_static_font(app):
         "/static/../../etc/hosts",
     ],
 )
-def test_local_files_outside_static_are_never_read(app, src):
+def test_local_files_outside_static_are_never_read(app_in_context, src):
     refused: list[str] = []
     pdf = render_pdf(f'<html><body><img src="{src}"><p>ok</p></body></html>', refused=refused)
     assert refused == [src]
     assert "root:" not in text_of(pdf)
 
 
-def test_remote_urls_are_never_fetched(app, http_server):
+def test_remote_urls_are_never_fetched(app_in_context, http_server):
     url = f"http://127.0.0.1:{http_server.server_port}/logo.png"
     refused: list[str] = []
     render_pdf(

@@ -6,7 +6,7 @@ import pytest
 
 from app import create_app
 from config import ProductionConfig
-from tests.unit.test_config import PRODUCTION
+from tests.support.config import PRODUCTION
 
 #: A production site as configured before: no REDIS_URL, no RATELIMIT_STORAGE_URI.
 DEFAULTS = {**PRODUCTION, "RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_STORAGE_URI_SET": False}

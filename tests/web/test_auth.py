@@ -9,12 +9,7 @@ import sqlalchemy as sa
 
 from app.clients.models import Client, ClientStatus, User, new_security_stamp
 from app.extensions import db
-from tests.helpers import csrf_from, csrf_token, login, make_owner
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
+from tests.helpers import csrf_from, csrf_token, login
 
 
 def test_login_shows_dashboard_with_client_id_and_balance(client, owner):

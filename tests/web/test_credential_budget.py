@@ -6,21 +6,21 @@ import pytest
 
 from app.core.ratelimit import limiter
 from tests.helpers import csrf_token, login, make_owner
-from tests.web.test_security import enable_2fa, user_row
+from tests.support.security import enable_2fa, user_row
 
 WRONG = "not-my-password"
 
 
-@pytest.fixture
-def app_overrides():
-    # The per-route IP limit out of the way: only the per-account budget is under test.
-    return {"RATELIMIT_ENABLED": True, "RATE_LIMIT_LOGIN_ACCOUNT": "5 per minute", "RATE_LIMIT_LOGIN_IP": "100/minute"}
+# The per-route IP limit out of the way: only the per-account budget is under test.
+pytestmark = pytest.mark.app_config(
+    RATELIMIT_ENABLED=True, RATE_LIMIT_LOGIN_ACCOUNT="5 per minute", RATE_LIMIT_LOGIN_IP="100/minute"
+)
 
 
-@pytest.fixture
-def owner(app):
+@pytest.fixture(autouse=True)
+def fresh_limiter(app):
+    """No spent budget left over from another test: reset before the owner is made."""
     limiter.reset()
-    return make_owner(app)
 
 
 def change_password(client, current: str):

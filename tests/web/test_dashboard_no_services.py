@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from app.core.dates import today
 from tests.helpers import login, make_owner, make_service
-from tests.web.test_policy import add_trusted
+from tests.support.trusted import add_trusted
 
 
 def summary(page: str) -> str:

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import io
 import re
-from html import unescape
 
 import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from app.clients.models import Client, ClientKind, ProfileChange, User, UserRole
-from app.core.passwords import hash_password
+from app.clients.models import Client, ClientKind, ProfileChange, User
 from app.extensions import db
 from app.profile.forms import LOCKED_NOTE, LOCKED_REFUSED
 from app.profile.services import FieldLocked, update_details
+from tests.factories import TrustedUserFactory
 from tests.helpers import count, csrf_token, login, make_owner
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
+from tests.support.details import PERSON_FORM, error_beside, post_details
 
 
 @pytest.fixture
@@ -29,35 +24,7 @@ def company(app):
     return make_owner(app, email="firma@example.com", kind=ClientKind.ORGANIZATION, company_name="Acme SRL")
 
 
-# The whole form as a browser posts it for a fresh person account (make_owner's defaults).
-PERSON_FORM = {
-    "name": "Ion Ionescu",
-    "phone": "",
-    "language": "en",
-    "kind": "person",
-    "billing_name": "Ion Ionescu",
-    "company_name": "",
-    "tax_id": "",
-    "address_line1": "",
-    "address_line2": "",
-    "city": "",
-    "region": "",
-    "postcode": "",
-    "country": "RO",
-}
 COMPANY_FORM = PERSON_FORM | {"kind": "organization", "company_name": "Acme SRL"}
-
-
-def post_details(client, form: dict, *, omit: tuple[str, ...] = (), htmx: bool = False, **changes):
-    data = {k: v for k, v in (form | changes).items() if k not in omit}
-    data["csrf_token"] = csrf_token(client, "/account/details")
-    headers = {"HX-Request": "true"} if htmx else {}
-    return client.post("/account/details", data=data, headers=headers)
-
-
-def error_beside(html: str, field: str) -> str | None:
-    found = re.search(rf'id="{field}-msg">\s*<p class="error">([^<]+)</p>', html)
-    return unescape(found.group(1)) if found else None
 
 
 def input_tag(html: str, field_id: str) -> str:
@@ -95,15 +62,12 @@ def lock(app, client_id: int, *fields: str) -> None:
 
 def make_trusted(app, owner, permissions: list[str], email: str = "helper@example.com") -> None:
     with app.app_context():
-        db.session.add(
-            User(
-                client_id=owner.client_id,
-                role=UserRole.TRUSTED,
-                permissions=permissions,
-                email=email,
-                password_hash=hash_password("helper-password-1"),
-                name="Maria Helper",
-            )
+        TrustedUserFactory(
+            client_id=owner.client_id,
+            permissions=permissions,
+            email=email,
+            password="helper-password-1",
+            name="Maria Helper",
         )
         db.session.commit()
 

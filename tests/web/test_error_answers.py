@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from tests.helpers import csrf_token, login, make_owner, make_proforma, pay
-from tests.web.test_policy import add_trusted
-from tests.web.test_security import enable_2fa, post_form
+from tests.helpers import csrf_token, login, make_proforma, pay
+from tests.support.security import enable_2fa, post_form
+from tests.support.trusted import add_trusted
 
 HTMX = {"HX-Request": "true"}
 CLIENT_NAV = 'aria-label="Client area"'
@@ -18,11 +18,6 @@ CLIENT_NAV = 'aria-label="Client area"'
 def toast_of(response) -> dict:
     """The toast an htmx answer carries in HX-Trigger."""
     return json.loads(response.headers["HX-Trigger"])["toast"]
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
 
 
 def billing_post(client, number: str, headers=None):

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
 from app.invoices.models import Invoice, InvoiceStatus
 from tests.helpers import login, make_owner, make_proforma, pay
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
 
 
 def listed(html: str) -> set[str]:

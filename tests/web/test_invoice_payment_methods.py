@@ -5,20 +5,14 @@ from __future__ import annotations
 import io
 import re
 
-import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
 from app.core.dates import today
 from app.extensions import db
 from app.invoices.models import DocumentKind, Invoice
-from tests.helpers import credit, login, make_owner, make_proforma
-from tests.web.test_wallet import MASTERCARD, card, pay_form
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
+from tests.helpers import credit, login, make_proforma
+from tests.support.wallet import MASTERCARD, card, pay_form
 
 
 def tax_invoice_of(app, proforma_number: str) -> str:

@@ -11,17 +11,7 @@ from pypdf import PdfReader
 
 from app.extensions import db
 from app.invoices.models import Invoice, TaxMode
-from tests.helpers import csrf_token, login, make_owner, make_proforma, pay
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
-
-
-@pytest.fixture
-def other(app):
-    return make_owner(app, email="other@example.com")
+from tests.helpers import csrf_token, login, make_proforma, pay
 
 
 def invoice(app, number: str) -> Invoice:

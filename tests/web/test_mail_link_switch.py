@@ -13,7 +13,7 @@ from app.notify.models import EmailMessage
 from app.security.models import LoginEvent, UserSession
 from app.security.services import seal_totp_secret
 from tests.helpers import csrf_from, login, make_owner, make_proforma
-from tests.web.test_mail_login import link_path, signed_in_id
+from tests.support.mail_login import link_path, signed_in_id
 
 
 @pytest.fixture

@@ -14,20 +14,14 @@ from app.core.passwords import verify_password
 from app.core.types import utcnow
 from app.extensions import db
 from app.invoices.models import Invoice, InvoiceStatus
-from app.notify.links import invoice_login_url
 from app.security.models import LoginEvent
 from app.security.services import change_password, seal_totp_secret
-from app.trusted_users.services import Access, add_trusted_user
 from tests.helpers import credit, csrf_token, login, make_owner, make_proforma
-from tests.web.test_wallet import pay_form
+from tests.support.mail_login import link_path, signed_in_id
+from tests.support.trusted import make_trusted
+from tests.support.wallet import pay_form
 
 SEVEN_DAYS = 7 * 86400
-TRUSTED_PASSWORD = "trusted-pass-42"
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
 
 
 @pytest.fixture
@@ -46,31 +40,12 @@ def clock(monkeypatch):
     return Clock
 
 
-def link_path(app, user_id: int, number: str) -> str:
-    """The path of the login link an email gives `user_id` for invoice `number`."""
-    with app.app_context(), app.test_request_context():
-        user = db.session.get(User, user_id)
-        invoice = db.session.scalar(sa.select(Invoice).where(Invoice.number == number))
-        url = invoice_login_url(user, invoice)
-    parts = urlsplit(url)
-    assert (parts.scheme, parts.netloc) == ("https", "billing.example.test"), "built from the public host"
-    assert parts.path.startswith("/l/") and not parts.query
-    return parts.path
-
-
 def update_user(app, user_id: int, **fields) -> None:
     with app.app_context():
         user = db.session.get(User, user_id)
         for name, value in fields.items():
             setattr(user, name, value)
         db.session.commit()
-
-
-def signed_in_id(client) -> int | None:
-    """The user id of the browser's session, or None."""
-    with client.session_transaction() as session:
-        identity = session.get("_user_id")
-    return int(identity.split(":")[1]) if identity else None
 
 
 def assert_nobody_signed_in(client) -> None:
@@ -322,18 +297,8 @@ def test_a_suspended_user_is_not_signed_in(app, client, owner, number):
 
 
 def test_a_trusted_users_link_signs_in_the_trusted_user(app, client, owner, number):
-    from app.clients.models import Client
 
-    with app.app_context():
-        trusted = add_trusted_user(
-            db.session.get(Client, owner.client_id),
-            "Maria Popescu",
-            "maria@example.com",
-            TRUSTED_PASSWORD,
-            Access(["invoices.view"], ["invoices"]),
-        )
-        db.session.commit()
-        trusted_id = trusted.id
+    trusted_id = make_trusted(app, owner.client_id, permissions=["invoices.view"], notification_types=["invoices"])
 
     response = client.get(link_path(app, trusted_id, number))
 

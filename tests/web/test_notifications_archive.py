@@ -12,56 +12,9 @@ from app.clients.models import Client, ProfileChange, User
 from app.core.types import utcnow
 from app.extensions import db
 from app.notify.models import EmailMessage, MessageStatus
-from app.trusted_users.services import Access, add_trusted_user
-from tests.helpers import csrf_token, login, make_owner
-
-TRUSTED_PASSWORD = "trusted-pass-42"
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
-
-
-@pytest.fixture
-def other(app):
-    return make_owner(app, email="other@example.com")
-
-
-def make_trusted(app, client_id: int, email: str = "maria@example.com", notification_types=()) -> int:
-    with app.app_context():
-        user = add_trusted_user(
-            db.session.get(Client, client_id),
-            "Maria Popescu",
-            email,
-            TRUSTED_PASSWORD,
-            Access([], list(notification_types)),
-        )
-        db.session.commit()
-        return user.id
-
-
-def make_email(app, client_id: int, user_id: int, subject: str, body_text: str = "Hello.", **fields) -> int:
-    """An outbox row, as the notification handlers write it; returns its id."""
-    with app.app_context():
-        user = db.session.get(User, user_id)
-        fields = {"template": "test", "body_html": f"<p style='color:red'>{subject}</p>", **fields}
-        message = EmailMessage(
-            client_id=client_id,
-            user_id=user_id,
-            recipients=[user.email],
-            subject=subject,
-            body_text=body_text,
-            **fields,
-        )
-        db.session.add(message)
-        db.session.commit()
-        return message.id
-
-
-def subjects(html: str) -> list[str]:
-    """The subjects listed in the archive, in order."""
-    return re.findall(r'<a class="strong" href="/account/notifications/\d+">([^<]+)</a>', html)
+from tests.helpers import csrf_token, login
+from tests.support.notifications import make_email, subjects
+from tests.support.trusted import TRUSTED_PASSWORD, make_trusted
 
 
 def email_body(html: str) -> str:

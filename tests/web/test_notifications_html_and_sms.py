@@ -11,7 +11,8 @@ from app.core.types import utcnow
 from app.extensions import db
 from app.notify.models import EmailMessage, SmsMessage, SmsStatus
 from tests.helpers import login, make_owner
-from tests.web.test_notifications_archive import TRUSTED_PASSWORD, make_email, make_trusted, subjects
+from tests.support.notifications import make_email, subjects
+from tests.support.trusted import TRUSTED_PASSWORD, make_trusted
 
 HOSTILE = """<!doctype html><html><head><title>Leak</title><style>body{display:none}</style></head>
 <body style="background:red">
@@ -25,11 +26,6 @@ HOSTILE = """<!doctype html><html><head><title>Leak</title><style>body{display:n
 <iframe src="https://evil.example.test/"></iframe>
 <table class="email-lines other"><tr><td>Hosting</td><td align="right">€10.00</td></tr></table>
 </body></html>"""
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
 
 
 def make_sms(app, client_id: int, user_id: int, body: str, status=SmsStatus.SENT, **fields) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import date
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,9 +14,8 @@ from werkzeug.exceptions import HTTPException
 from app.access.policy import PERMISSIONS, can_open, rule_for
 from app.clients.models import User
 from app.extensions import db
-from app.wallet.models import BankTransfer
-from tests.helpers import credit, csrf_token, login, make_owner, make_proforma, make_service
-from tests.web.test_policy import add_trusted
+from tests.helpers import credit, csrf_token, login
+from tests.support.trusted import add_trusted
 
 COMBINATIONS = [
     list(combo) for size in range(len(PERMISSIONS) + 1) for combo in itertools.combinations(sorted(PERMISSIONS), size)
@@ -44,18 +42,12 @@ _FORM = re.compile(r"<form\b[^>]*>", re.I)
 
 
 @pytest.fixture
-def world(app):
-    """An owner with an unpaid proforma, a service with an open renewal, wallet history, a transfer."""
-    owner = make_owner(app)
-    number = make_proforma(app, owner.client_id, 1000)
-    service_id = make_service(app, owner.client_id, due=date(2026, 12, 1))
-    credit(app, owner.client_id, 500)
-    with app.app_context():
-        transfer = BankTransfer(client_id=owner.client_id, reference="BF-TEST-0001", amount_minor=5000, currency="EUR")
-        db.session.add(transfer)
-        db.session.commit()
-        transfer_id = transfer.id
-    return {"owner": owner, "values": {"number": number, "service_id": service_id, "transfer_id": transfer_id}}
+def world_with_wallet(app, world):
+    """`world` (an unpaid proforma, a service with an open renewal, a transfer) with
+    wallet history too; `values` holds only the proforma, service and transfer."""
+    credit(app, world["owner"].client_id, 500)
+    keep = ("number", "service_id", "transfer_id")
+    return {"owner": world["owner"], "values": {k: world["values"][k] for k in keep}}
 
 
 def client_pages(app, values: dict):
@@ -92,8 +84,8 @@ def offered(app, html: str) -> set[str]:
 
 
 @pytest.mark.parametrize("permissions", COMBINATIONS, ids=lambda combo: "+".join(combo) or "none")
-def test_every_action_shown_is_one_the_user_may_take(app, world, permissions):
-    add_trusted(app, world["owner"].client_id, permissions, "trusted@example.com")
+def test_every_action_shown_is_one_the_user_may_take(app, world_with_wallet, permissions):
+    add_trusted(app, world_with_wallet["owner"].client_id, permissions, "trusted@example.com")
     client = app.test_client()
     assert login(client, "trusted@example.com", "trusted-password-1").location == "/"
     csrf_token(client, "/")
@@ -101,7 +93,7 @@ def test_every_action_shown_is_one_the_user_may_take(app, world, permissions):
         user = db.session.query(User).filter_by(email="trusted@example.com").one()
 
         walked = {}
-        for endpoint, url in client_pages(app, world["values"]):
+        for endpoint, url in client_pages(app, world_with_wallet["values"]):
             if not can_open(user, endpoint):
                 continue
             response = client.get(url)
@@ -119,8 +111,8 @@ def test_every_action_shown_is_one_the_user_may_take(app, world, permissions):
                 assert shown == can_open(user, action), f"{page}: {action} shown={shown}"
 
 
-def test_ordering_needs_the_services_and_the_invoice_permissions(app, world):
-    add_trusted(app, world["owner"].client_id, ["services"], "services@example.com")
+def test_ordering_needs_the_services_and_the_invoice_permissions(app, world_with_wallet):
+    add_trusted(app, world_with_wallet["owner"].client_id, ["services"], "services@example.com")
     client = app.test_client()
     login(client, "services@example.com", "trusted-password-1")
 

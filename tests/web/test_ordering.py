@@ -14,12 +14,12 @@ from app.invoices.models import Invoice
 from tests.helpers import csrf_token, login, make_owner, pay
 
 
-@pytest.fixture
-def owner(app):
+@pytest.fixture(autouse=True)
+def catalog(app):
+    """The demo catalogue, seeded before the owner signs up (autouse fixtures come first)."""
     with app.app_context():
         seed_catalog()
         db.session.commit()
-    return make_owner(app)
 
 
 def product_id(app, name: str) -> int:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 import sqlalchemy as sa
 
 from app.access.policy import ANY_USER, OWNER, PERMISSIONS, PUBLIC, rule_for
-from app.clients.models import User, UserRole
-from app.core.passwords import hash_password
+from app.clients.models import User
 from app.extensions import db
-from app.wallet.models import BankTransfer
-from tests.helpers import csrf_token, login, make_owner, make_proforma, make_service
+from tests.helpers import csrf_token, login
+from tests.support.trusted import add_trusted
 
 
 def test_every_route_is_named_by_a_policy_rule(app):
@@ -29,45 +26,6 @@ def guarded_routes(app):
             continue
         for method in sorted((rule.methods or set()) & {"GET", "POST"}):
             yield rule, method, need
-
-
-@pytest.fixture
-def world(app):
-    """An owner with an invoice, a service, a bank transfer; trusted users get added per test."""
-    owner = make_owner(app)
-    number = make_proforma(app, owner.client_id, 1000)
-    service_id = make_service(app, owner.client_id, due=date(2026, 12, 1))
-    with app.app_context():
-        transfer = BankTransfer(client_id=owner.client_id, reference="BF-TEST-0001", amount_minor=5000, currency="EUR")
-        db.session.add(transfer)
-        db.session.commit()
-        transfer_id = transfer.id
-    return {
-        "owner": owner,
-        "values": {
-            "number": number,
-            "service_id": service_id,
-            "transfer_id": transfer_id,
-            "user_id": owner.user_id,
-            "token": "not-a-real-token",
-            "gateway": "test",
-        },
-    }
-
-
-def add_trusted(app, client_id: int, permissions: list[str], email: str) -> None:
-    with app.app_context():
-        db.session.add(
-            User(
-                client_id=client_id,
-                role=UserRole.TRUSTED,
-                email=email,
-                name="Trusted Person",
-                password_hash=hash_password("trusted-password-1"),
-                permissions=permissions,
-            )
-        )
-        db.session.commit()
 
 
 def call(client, app, rule, method: str, values: dict):

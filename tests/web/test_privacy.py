@@ -10,20 +10,15 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from app.access.policy import PERMISSIONS
-from app.clients.models import ProfileChange, User, UserRole
-from app.core.passwords import hash_password
+from app.clients.models import ProfileChange, User
 from app.extensions import db
 from app.notify.models import EmailMessage
 from app.profile.models import ErasureRequest
 from app.wallet.models import Payment, PaymentStatus, SavedCard
+from tests.factories import TrustedUserFactory
 from tests.helpers import count, credit, csrf_token, login, make_owner, make_proforma, pay
 
 CARD_TOKEN = "tok_secret_4f9a1c"
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
 
 
 @pytest.fixture
@@ -72,12 +67,12 @@ def history(app, owner):
 
 
 def trusted_user(owner, permissions: list[str], email: str = "helper@example.com", **fields) -> User:
-    return User(
+    """A trusted user row of the owner's client, not yet added to the session."""
+    return TrustedUserFactory.build(
         client_id=owner.client_id,
-        role=UserRole.TRUSTED,
         permissions=permissions,
         email=email,
-        password_hash=hash_password("helper-password-1"),
+        password="helper-password-1",
         name="Maria Helper",
         **fields,
     )

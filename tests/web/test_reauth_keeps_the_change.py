@@ -12,13 +12,8 @@ import pytest
 
 from app.clients.models import User
 from app.extensions import db
-from tests.helpers import csrf_token, make_owner, make_proforma
-from tests.web.test_mail_login import link_path
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
+from tests.helpers import csrf_token, make_proforma
+from tests.support.mail_login import link_path
 
 
 @pytest.fixture
@@ -94,7 +89,7 @@ def test_a_form_with_a_password_comes_back_with_its_other_values(app, link_sessi
 
 
 def test_a_trusted_user_change_is_made_after_the_password(app, link_session, owner):
-    from tests.web.test_trusted_users import make_trusted
+    from tests.support.trusted import make_trusted
 
     trusted_id = make_trusted(app, owner.client_id)
     token = csrf_token(link_session, "/trusted-users")

@@ -5,17 +5,10 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
-
-from tests.helpers import csrf_token, login, make_owner
-from tests.web.test_security import enable_2fa
+from tests.helpers import csrf_token, login
+from tests.support.security import enable_2fa
 
 DOWNLOAD = "/account/security/2fa/recovery-codes/download"
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
 
 
 def download(client):

@@ -14,16 +14,11 @@ from app.core.types import utcnow
 from app.extensions import db
 from app.notify.models import EmailMessage
 from app.security.models import LoginEvent, UserSession
-from tests.helpers import csrf_token, login, make_owner
-from tests.web.test_security import enable_2fa, last_email, post_form
+from tests.helpers import csrf_token, login
+from tests.support.security import enable_2fa, last_email, post_form
 
 COOKIE = "remember_me"
 THIRTY_DAYS = 30 * 86400
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
 
 
 def remember_cookie(client) -> str | None:

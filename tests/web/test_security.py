@@ -12,35 +12,9 @@ import sqlalchemy as sa
 
 from app.clients.models import User
 from app.extensions import db
-from app.notify.models import EmailMessage
 from app.security.models import LoginEvent
 from tests.helpers import csrf_from, csrf_token, login, make_owner
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
-
-
-def user_row(app, user_id: int) -> User:
-    with app.app_context():
-        user = db.session.get(User, user_id)
-        db.session.expunge(user)
-        return user
-
-
-def post_form(client, page: str, action: str, **data):
-    return client.post(action, data={"csrf_token": csrf_token(client, page), **data})
-
-
-def last_email(app, template: str) -> EmailMessage:
-    with app.app_context():
-        message = db.session.scalars(
-            sa.select(EmailMessage).where(EmailMessage.template == template).order_by(EmailMessage.id.desc())
-        ).first()
-        db.session.expunge(message)
-        return message
-
+from tests.support.security import enable_2fa, last_email, post_form, user_row
 
 # --- password and sessions ------------------------------------------------------------------
 
@@ -109,22 +83,6 @@ def test_sensitive_changes_ask_for_the_password_again_on_a_non_fresh_session(app
 
 
 # --- two-factor authentication --------------------------------------------------------------
-
-
-def enable_2fa(app, client) -> str:
-    page = client.get("/account/security/2fa").get_data(as_text=True)
-    assert "<svg" in page, "the QR code is inline SVG"
-    secret = re.search(r'<span class="mono secret">([A-Z2-7]+)</span>', page).group(1)
-    wrong = client.post("/account/security/2fa", data={"csrf_token": csrf_from(page), "code": "000000"}).get_data(
-        as_text=True
-    )
-    assert "That code is not right" in wrong
-    done = client.post(
-        "/account/security/2fa", data={"csrf_token": csrf_from(page), "code": pyotp.TOTP(secret).now()}
-    ).get_data(as_text=True)
-    codes = re.findall(r"<li>([0-9a-f]{5}-[0-9a-f]{5})</li>", done)
-    assert len(codes) == 10
-    return secret, codes
 
 
 def test_enabling_2fa_needs_a_valid_code_then_login_asks_for_it(app, client, owner):

@@ -15,16 +15,11 @@ from app.clients.models import Client, User
 from app.core.queue import get_queue
 from app.extensions import db
 from app.notify.models import EmailMessage
-from tests.helpers import count, csrf_token, make_owner
-from tests.web.test_signup import GOOD, confirm_link
+from tests.helpers import count, csrf_token
+from tests.support.signup import GOOD, confirm_link
 
 KNOWN = "owner@example.com"
 NEW = "newcomer@example.com"
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app, email=KNOWN)
 
 
 def emails(app, template: str) -> list[EmailMessage]:

@@ -4,21 +4,13 @@ kept without SMS."""
 
 from __future__ import annotations
 
-import pytest
-
 from app.clients.models import User
 from app.extensions import db
-from tests.helpers import make_owner
-from tests.web.test_details import PERSON_FORM, error_beside, post_details
-from tests.web.test_signup import field_error, follow_confirm_link, post_register
+from tests.support.details import PERSON_FORM, error_beside, post_details
+from tests.support.signup import field_error, follow_confirm_link, post_register
 
 SWISS_MOBILE = "+41 78 123 45 67"  # a valid number; CH is not in the default SMS_COUNTRIES
 REFUSED = "We cannot send SMS to numbers in Switzerland. Untick SMS alerts to keep this number without them"
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
 
 
 def test_my_details_refuse_an_sms_opt_in_the_country_cannot_get(app, client, owner):

@@ -13,28 +13,10 @@ from app.clients.models import User, UserRole, UserStatus
 from app.core.signing import sign, unsign
 from app.extensions import db
 from app.notify.models import EmailMessage
-from app.trusted_users.services import Access, add_trusted_user
 from tests.helpers import count, csrf_token, login, make_owner
+from tests.support.trusted import TRUSTED_PASSWORD, make_trusted
 
-TRUSTED_PASSWORD = "trusted-pass-42"
 INVITE_LINK = re.compile(r"https://billing\.example\.test(/trusted-users/invite/[\w.\-]+)")
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
-
-
-def make_trusted(app, client_id: int, email: str = "maria@example.com", permissions=(), password=TRUSTED_PASSWORD):
-    """A committed trusted user of `client_id`, made through the service; returns its id."""
-    from app.clients.models import Client
-
-    with app.app_context():
-        user = add_trusted_user(
-            db.session.get(Client, client_id), "Maria Popescu", email, password, Access(list(permissions), [])
-        )
-        db.session.commit()
-        return user.id
 
 
 def get_user(app, user_id: int) -> User | None:

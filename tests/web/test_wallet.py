@@ -14,36 +14,20 @@ from pypdf import PdfReader
 from app.extensions import db
 from app.invoices.models import Invoice, InvoiceStatus
 from app.wallet.models import BankTransfer, LedgerEntry, Payment, PaymentStatus, SavedCard, TransferStatus
-from tests.helpers import balance, credit, csrf_from, csrf_token, login, make_owner, make_proforma, make_service
+from tests.helpers import balance, credit, csrf_from, login, make_owner, make_proforma, make_service
+from tests.support.wallet import (
+    MASTERCARD,
+    PDF,
+    add_funds,
+    card,
+    form_values,
+    pay_form,
+    start_transfer,
+    upload,
+)
 
-VISA = "4242 4242 4242 4242"
-MASTERCARD = "5555555555554444"
 DECLINED = "4000000000000002"
 AMEX = "378282246310005"
-NEXT_YEAR = str(date.today().year + 1)[2:]
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
-
-
-def form_values(html: str) -> dict:
-    return {
-        "csrf_token": csrf_from(html),
-        "idempotency_key": re.search(r'name="idempotency_key" type="hidden" value="([^"]*)"', html).group(1),
-    }
-
-
-def card(number=VISA, month="12", year=NEXT_YEAR, cvc="123") -> dict:
-    return {"saved_card": "new", "number": number, "exp_month": month, "exp_year": year, "cvc": cvc}
-
-
-def add_funds(client, amount="100.00", **fields):
-    data = {**form_values(client.get("/wallet/add-funds").get_data(as_text=True)), "amount": amount, "method": "card"}
-    data.update(card())
-    data.update(fields)
-    return client.post("/wallet/add-funds", data=data), data
 
 
 def error_beside(html: str, field: str) -> str | None:
@@ -171,24 +155,6 @@ class TestCustomAmounts:
 
 # --- bank transfers ------------------------------------------------------------------------
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-def start_transfer(client, amount="50.00") -> tuple[int, str]:
-    data = {**form_values(client.get("/wallet/add-funds").get_data(as_text=True)), "amount": amount, "method": "bank"}
-    response = client.post("/wallet/add-funds", data=data)
-    transfer_id = int(response.location.rsplit("/", 1)[1])
-    return transfer_id, client.get(response.location).get_data(as_text=True)
-
-
-def upload(client, transfer_id: int, content: bytes, name: str):
-    token = csrf_token(client, f"/wallet/transfers/{transfer_id}")
-    return client.post(
-        f"/wallet/transfers/{transfer_id}",
-        data={"csrf_token": token, "proof": (io.BytesIO(content), name)},
-        content_type="multipart/form-data",
-    )
-
 
 def test_bank_transfer_shows_bank_details_and_a_typable_reference(app, client, owner):
     login(client)
@@ -261,18 +227,6 @@ def test_another_clients_transfer_and_proof_are_a_404(app, client, owner, path, 
 
 
 # --- paying invoices ---------------------------------------------------------------------
-
-
-def pay_form(client, *numbers, **fields):
-    """Open the pay page as the browser would (with the balance choice made), then submit it."""
-    query = "&".join(f"invoice={n}" for n in numbers) + "&refresh=1"
-    if fields.get("use_balance"):
-        query += "&use_balance=y"
-    html = client.get(f"/invoices/pay?{query}").get_data(as_text=True)
-    expected = re.search(r'name="expected_card_minor" type="hidden" value="(\d*)"', html).group(1)
-    data = {**form_values(html), "invoice": list(numbers), "expected_card_minor": expected}
-    data.update(fields)
-    return client.post("/invoices/pay", data=data)
 
 
 def test_pay_from_balance_issues_the_tax_invoice(app, client, owner):

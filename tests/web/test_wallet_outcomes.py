@@ -8,18 +8,13 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app.clients.models import User, UserRole
-from app.core.passwords import hash_password
+from app.clients.models import User
 from app.extensions import db
 from app.notify.models import EmailMessage
 from app.wallet.models import BankTransfer, TransferStatus
-from tests.helpers import balance, csrf_from, login, make_owner, make_proforma, pay
-from tests.web.test_wallet import PDF, add_funds, card, form_values, start_transfer, upload
-
-
-@pytest.fixture
-def owner(app):
-    return make_owner(app)
+from tests.helpers import balance, csrf_from, login, make_proforma, pay
+from tests.support.trusted import add_notified
+from tests.support.wallet import PDF, add_funds, card, form_values, start_transfer, upload
 
 
 def emails(app, template: str, client_id: int) -> list[EmailMessage]:
@@ -32,22 +27,6 @@ def emails(app, template: str, client_id: int) -> list[EmailMessage]:
         for row in rows:
             db.session.expunge(row)
         return rows
-
-
-def add_trusted(app, client_id: int, email: str, permissions: list[str], types: list[str]) -> None:
-    with app.app_context():
-        db.session.add(
-            User(
-                client_id=client_id,
-                role=UserRole.TRUSTED,
-                email=email,
-                name="Trusted",
-                password_hash=hash_password("trusted-password-1"),
-                permissions=permissions,
-                notification_types=types,
-            )
-        )
-        db.session.commit()
 
 
 def flashes(html: str) -> str:
@@ -76,8 +55,8 @@ def test_approving_twice_says_the_second_time_that_nothing_changed_and_emails_on
     app, owner, runner, pending_transfer
 ):
     reference, transfer_id = pending_transfer
-    add_trusted(app, owner.client_id, "payer@example.com", ["wallet"], ["payments"])
-    add_trusted(app, owner.client_id, "viewer@example.com", ["invoices.view"], ["payments"])  # no wallet permission
+    add_notified(app, owner.client_id, "payer@example.com", ["wallet"], ["payments"])
+    add_notified(app, owner.client_id, "viewer@example.com", ["invoices.view"], ["payments"])  # no wallet permission
     staff = staff_client(app, runner)
     token = csrf_from(staff.get("/admin/bank-transfers").get_data(as_text=True))
     url = f"/admin/bank-transfers/{transfer_id}/approve"
