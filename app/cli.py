@@ -33,8 +33,8 @@ def wallet_verify_command() -> None:
 @click.option("--date", "run_date", type=click.DateTime(formats=["%Y-%m-%d"]), help="Business date (default: today).")
 def billing_run_command(run_date) -> None:
     """Create renewal proformas, suspend and terminate overdue services. Idempotent."""
+    from app.billing.run import run_billing
     from app.core.dates import today
-    from app.invoices.billing_run import run_billing
 
     result = run_billing(run_date.date() if run_date else today())
     click.echo(

@@ -10,6 +10,7 @@ from app.account.models import ClientKind, User
 from app.account.services import SignUp, register_client
 from app.admin.models import Staff
 from app.admin.services import create_staff
+from app.billing.run import run_billing
 from app.core.dates import today
 from app.extensions import db
 from app.hosting.models import (
@@ -22,7 +23,6 @@ from app.hosting.models import (
     ServiceStatus,
 )
 from app.hosting.services import CartItem, place_order
-from app.invoices.billing_run import run_billing
 from app.wallet.gateways import Card
 from app.wallet.services import CardPayment, charge_card_to_wallet, pay_invoices_from_wallet, start_bank_transfer
 

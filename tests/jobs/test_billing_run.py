@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 from app.account.models import Client, ClientStatus, User
+from app.billing.run import create_renewal_proformas, run_billing
 from app.extensions import db
 from app.hosting.models import Service, ServiceStatus
-from app.invoices.billing_run import create_renewal_proformas, run_billing
 from app.invoices.models import Invoice, InvoiceLine, InvoiceStatus, QueuedItem
 from app.invoices.services import record_payment
 from tests.helpers import make_owner, make_service

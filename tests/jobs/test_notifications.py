@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from app.account.models import User, UserRole
 from app.account.passwords import hash_password
+from app.billing.run import run_billing
 from app.extensions import db
 from app.hosting.models import Service
-from app.invoices.billing_run import run_billing
 from app.notify.models import EmailMessage, SmsMessage
 from tests.conftest import smtp_config
 from tests.helpers import make_owner, make_proforma, make_service, pay

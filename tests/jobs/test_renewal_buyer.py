@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from app.account.models import Client
+from app.billing.run import run_billing
 from app.extensions import db
-from app.invoices.billing_run import run_billing
 from app.invoices.models import Invoice, ProformaOrigin
 from app.invoices.services import BUYER_COLUMNS, LineSpec, create_proforma
 from tests.helpers import make_owner, make_service
