@@ -21,6 +21,7 @@ from app.core.events import emit
 from app.core.sql import add_days
 from app.core.types import utcnow
 from app.extensions import db
+from app.hosting.lifecycle import cancel_ordered_services, suspend_overdue_services, terminate_long_overdue_services
 from app.hosting.models import BillingCycle, Product, Service, ServiceGroup, ServiceStatus
 from app.invoices.models import (
     BillingProfile,
@@ -34,7 +35,7 @@ from app.invoices.models import (
     ServiceRenewal,
 )
 from app.invoices.numbering import take_numbers
-from app.invoices.services import BuyerDetails, buyer_columns, settle_proforma
+from app.invoices.services import BuyerDetails, buyer_columns, cancel_abandoned_orders, settle_proforma
 from app.invoices.tax import tax_amount, tax_treatment
 from app.invoices.vies import verified_numbers
 
@@ -83,6 +84,7 @@ def run_billing(run_date: date, *, batch_clients: int | None = None) -> RunResul
     result.terminated_ids, result.cancelled_proformas = terminate_long_overdue_services(run_date)
     db.session.commit()
     result.cancelled_orders = cancel_abandoned_orders(run_date)
+    cancel_ordered_services(result.cancelled_orders)
     db.session.commit()
     result.proforma_ids = create_renewal_proformas(run_date, batch_clients=batch_clients)
     result.suspended_ids += suspend_overdue_services(run_date)
@@ -341,148 +343,3 @@ def _create_batch(run_date: date, rows) -> list[int]:
 
 def _last_day(row) -> date:
     return BillingCycle(row.cycle).period_end(row.next_due_date, row.billing_day) - timedelta(days=1)
-
-
-# --- suspension and termination -----------------------------------------------------
-
-
-def _client_setting(column, config_key: str):
-    """A per-client billing setting for the service being updated (correlated)."""
-    value = sa.select(column).where(Client.id == Service.client_id).scalar_subquery()
-    return sa.func.coalesce(value, current_app.config[config_key])
-
-
-def _lock_clients_of(services_where) -> None:
-    """Lock (in id order) the clients owning the services matched, before touching
-    those services: the order payments use, so the two never deadlock."""
-    db.session.execute(
-        sa.select(Client.id)
-        .where(Client.id.in_(sa.select(Service.client_id).where(*services_where)))
-        .order_by(Client.id)
-        .with_for_update()
-    ).all()
-
-
-def suspend_overdue_services(run_date: date, *, past_termination: bool = False) -> list[int]:
-    """Suspend active services whose due date is M days past. Returns their ids.
-
-    `past_termination`: only those already K days past (the termination day),
-    which a run catching up on missed days suspends and then terminates.
-    """
-    if past_termination:
-        days_after = _client_setting(Client.terminate_days_after, "TERMINATE_DAYS_AFTER")
-    else:
-        days_after = _client_setting(Client.suspend_days_after, "SUSPEND_DAYS_AFTER")
-    overdue = (Service.status == ServiceStatus.ACTIVE, Service.next_due_date <= add_days(run_date, -days_after))
-    _lock_clients_of(overdue)
-    suspended = db.session.scalars(
-        sa.update(Service)
-        .where(*overdue)
-        .values(status=ServiceStatus.SUSPENDED, suspended_on=run_date, suspension_reason="overdue")
-        .returning(Service.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    if suspended:
-        emit("services_suspended", service_ids=list(suspended), reason="overdue", terminating=past_termination)
-    return list(suspended)
-
-
-def cancel_abandoned_orders(run_date: date) -> list[int]:
-    """Cancel order proformas still unpaid ORDER_CANCEL_DAYS after their due date
-    (nothing paid on them), and the services they ordered, which never started.
-    Returns the proformas' ids. 0 days: orders wait forever."""
-    days = current_app.config["ORDER_CANCEL_DAYS"]
-    if not days:
-        return []
-    abandoned = (
-        Invoice.kind == DocumentKind.PROFORMA,
-        Invoice.origin == ProformaOrigin.ORDER,
-        Invoice.status == InvoiceStatus.UNPAID,
-        Invoice.amount_paid_minor == 0,
-        Invoice.due_date <= add_days(run_date, -days),
-    )
-    # Clients first, in id order: the lock order payments use.
-    db.session.execute(
-        sa.select(Client.id)
-        .where(Client.id.in_(sa.select(Invoice.client_id).where(*abandoned)))
-        .order_by(Client.id)
-        .with_for_update()
-    ).all()
-    cancelled = db.session.scalars(
-        sa.update(Invoice)
-        .where(*abandoned)
-        .values(status=InvoiceStatus.CANCELLED)
-        .returning(Invoice.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    if cancelled:
-        _release_queued_items(cancelled)
-        db.session.execute(
-            sa.update(Service)
-            .where(
-                Service.status == ServiceStatus.PENDING,
-                Service.id.in_(sa.select(InvoiceLine.service_id).where(InvoiceLine.invoice_id.in_(list(cancelled)))),
-            )
-            .values(status=ServiceStatus.CANCELLED)
-            .execution_options(synchronize_session=False)
-        )
-    return list(cancelled)
-
-
-def _release_queued_items(cancelled_ids) -> None:
-    """Queued items on a cancelled proforma wait for the client's next one."""
-    db.session.execute(
-        sa.update(QueuedItem)
-        .where(QueuedItem.invoice_id.in_(list(cancelled_ids)))
-        .values(invoice_id=None)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def terminate_long_overdue_services(run_date: date) -> tuple[list[int], int]:
-    """Terminate suspended services K days past due, and cancel the unpaid renewal
-    proformas left with only terminated services. Returns (ids, proformas cancelled)."""
-    long_overdue = (
-        Service.status == ServiceStatus.SUSPENDED,
-        Service.next_due_date
-        <= add_days(run_date, -_client_setting(Client.terminate_days_after, "TERMINATE_DAYS_AFTER")),
-    )
-    _lock_clients_of(long_overdue)
-    terminated = db.session.scalars(
-        sa.update(Service)
-        .where(*long_overdue)
-        .values(status=ServiceStatus.TERMINATED, terminated_on=run_date)
-        .returning(Service.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    if not terminated:
-        return [], 0
-    live_service_on_it = (
-        sa.select(InvoiceLine.id)
-        .join(Service, Service.id == InvoiceLine.service_id)
-        .where(InvoiceLine.invoice_id == Invoice.id, Service.status != ServiceStatus.TERMINATED)
-        .exists()
-    )
-    cancelled = (
-        db.session.execute(
-            sa.update(Invoice)
-            .where(
-                Invoice.kind == DocumentKind.PROFORMA,
-                Invoice.status == InvoiceStatus.UNPAID,
-                Invoice.amount_paid_minor == 0,
-                Invoice.id.in_(
-                    sa.select(ServiceRenewal.proforma_id).where(ServiceRenewal.service_id.in_(list(terminated)))
-                ),
-                ~live_service_on_it,
-            )
-            .values(status=InvoiceStatus.CANCELLED)
-            .returning(Invoice.id)
-            .execution_options(synchronize_session=False)
-        )
-        .scalars()
-        .all()
-    )
-    if cancelled:
-        _release_queued_items(cancelled)
-    emit("services_terminated", service_ids=list(terminated))
-    return list(terminated), len(cancelled)

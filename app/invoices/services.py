@@ -16,6 +16,7 @@ from app.account.models import Client, ClientKind
 from app.account.services import lock_client
 from app.core.dates import local_date
 from app.core.events import emit
+from app.core.sql import add_days
 from app.core.types import utcnow
 from app.errors import Conflict, DomainError, ValidationError
 from app.extensions import db
@@ -441,4 +442,51 @@ def unpaid_proformas(client_id: int, *, limit: int = 5) -> list[Invoice]:
             .order_by(Invoice.due_date, Invoice.id)
             .limit(limit)
         )
+    )
+
+
+# --- abandoned orders ----------------------------------------------------------------
+
+
+def cancel_abandoned_orders(run_date: date) -> list[int]:
+    """Cancel order proformas still unpaid ORDER_CANCEL_DAYS after their due date
+    (nothing paid on them); hosting cancels the services they ordered
+    (app.hosting.lifecycle.cancel_ordered_services). Returns the proformas' ids.
+    0 days: orders wait forever."""
+    days = current_app.config["ORDER_CANCEL_DAYS"]
+    if not days:
+        return []
+    abandoned = (
+        Invoice.kind == DocumentKind.PROFORMA,
+        Invoice.origin == ProformaOrigin.ORDER,
+        Invoice.status == InvoiceStatus.UNPAID,
+        Invoice.amount_paid_minor == 0,
+        Invoice.due_date <= add_days(run_date, -days),
+    )
+    # Clients first, in id order: the lock order payments use.
+    db.session.execute(
+        sa.select(Client.id)
+        .where(Client.id.in_(sa.select(Invoice.client_id).where(*abandoned)))
+        .order_by(Client.id)
+        .with_for_update()
+    ).all()
+    cancelled = db.session.scalars(
+        sa.update(Invoice)
+        .where(*abandoned)
+        .values(status=InvoiceStatus.CANCELLED)
+        .returning(Invoice.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if cancelled:
+        release_queued_items(cancelled)
+    return list(cancelled)
+
+
+def release_queued_items(cancelled_ids) -> None:
+    """Queued items on a cancelled proforma wait for the client's next one."""
+    db.session.execute(
+        sa.update(QueuedItem)
+        .where(QueuedItem.invoice_id.in_(list(cancelled_ids)))
+        .values(invoice_id=None)
+        .execution_options(synchronize_session=False)
     )
