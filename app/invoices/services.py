@@ -6,7 +6,7 @@ commits once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections import defaultdict
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -33,8 +33,9 @@ from app.invoices.models import (
     VatCheckStatus,
 )
 from app.invoices.numbering import take_number
-from app.invoices.tax import InvalidTaxId, normalize_tax_id, tax_amount, tax_treatment
-from app.invoices.vies import is_verified, needs_verification, verify
+from app.invoices.proformas import BuyerDetails, LineSpec, Payer, build_proforma, buyer_columns, tax_and_totals
+from app.invoices.tax import InvalidTaxId, normalize_tax_id
+from app.invoices.vies import is_verified, needs_verification, verified_numbers, verify
 
 
 class InvoiceNotPayable(Conflict):
@@ -57,37 +58,6 @@ def check_billing_editable(invoice: Invoice) -> None:
         raise ProformaNotEditable(invoice.number, invoice.status.value)
     if invoice.amount_paid_minor:
         raise ProformaNotEditable(invoice.number, "partly paid")
-
-
-@dataclass(frozen=True)
-class BuyerDetails:
-    """Who an invoice is billed to."""
-
-    kind: ClientKind
-    name: str
-    country: str
-    company_name: str | None = None
-    tax_id: str | None = None
-    address_line1: str | None = None
-    address_line2: str | None = None
-    city: str | None = None
-    region: str | None = None
-    postcode: str | None = None
-
-    @classmethod
-    def of(cls, source: Client | BillingProfile) -> BuyerDetails:
-        return cls(**{f.name: getattr(source, f.name) for f in fields(cls)})
-
-
-@dataclass(frozen=True)
-class LineSpec:
-    description: str
-    unit_price_minor: int
-    quantity: int = 1
-    service_id: int | None = None
-    group_name: str | None = None
-    period_start: date | None = None
-    period_end: date | None = None
 
 
 #: Columns a tax invoice snapshots from its proforma (and a credit note from its invoice).
@@ -151,7 +121,10 @@ def check_vat_number(buyer: BuyerDetails) -> None:
 def default_payer(client: Client) -> BillingProfile:
     """The client's default saved payer, made from the account details if none exists."""
     payer = db.session.scalar(
-        sa.select(BillingProfile).where(BillingProfile.client_id == client.id, BillingProfile.is_default)
+        sa.select(BillingProfile)
+        .where(BillingProfile.client_id == client.id, BillingProfile.is_default)
+        .order_by(BillingProfile.id)  # the first one, should there be several (as default_payers)
+        .limit(1)
     )
     if payer is None:
         payer = BillingProfile(client_id=client.id, is_default=True, **BuyerDetails.of(client).__dict__)
@@ -160,19 +133,40 @@ def default_payer(client: Client) -> BillingProfile:
     return payer
 
 
-def buyer_columns(buyer: BuyerDetails) -> dict[str, object]:
-    """The invoice's buyer_* columns for `buyer`, for orders and renewals alike:
-    a private person is billed without a company, whatever name is still stored."""
-    return {
-        "buyer_kind": buyer.kind,
-        "buyer_name": buyer.name,
-        "buyer_company": buyer.company_name if buyer.kind is ClientKind.ORGANIZATION else None,
-        "buyer_tax_id": buyer.tax_id,
-        **{
-            f"buyer_{part}": getattr(buyer, part)
-            for part in ("address_line1", "address_line2", "city", "region", "postcode", "country")
-        },
-    }
+def default_payers(client_ids: list[int]) -> dict[int, Payer]:
+    """default_payer for many clients at once (two statements whatever their number)."""
+    rows = db.session.execute(
+        sa.select(Client, BillingProfile)
+        .outerjoin(BillingProfile, sa.and_(BillingProfile.client_id == Client.id, BillingProfile.is_default))
+        .where(Client.id.in_(client_ids))
+        .order_by(Client.id, BillingProfile.id)
+    ).all()
+    payers: dict[int, BillingProfile] = {}
+    for client, payer in rows:
+        if payer is not None:
+            payers.setdefault(client.id, payer)
+    missing = [client for client, payer in rows if payer is None]
+    if missing:
+        # Rows come back in any order (batched RETURNING): match them by client.
+        new = db.session.scalars(
+            sa.insert(BillingProfile).returning(BillingProfile).execution_options(render_nulls=True),
+            [{"client_id": c.id, "is_default": True, **BuyerDetails.of(c).__dict__} for c in missing],
+        ).all()
+        payers.update({p.client_id: p for p in new})
+    currency = {client.id: client.currency for client, _ in rows}
+    return {cid: Payer(cid, p.id, BuyerDetails.of(p), currency[cid]) for cid, p in payers.items()}
+
+
+def queued_items(client_ids: list[int]) -> dict[int, list[QueuedItem]]:
+    """The clients' queued items not on a proforma yet, oldest first (one query)."""
+    queued: dict[int, list[QueuedItem]] = defaultdict(list)
+    for item in db.session.scalars(
+        sa.select(QueuedItem)
+        .where(QueuedItem.client_id.in_(client_ids), QueuedItem.invoice_id.is_(None))
+        .order_by(QueuedItem.id)
+    ):
+        queued[item.client_id].append(item)
+    return queued
 
 
 def apply_buyer(invoice: Invoice, buyer: BuyerDetails) -> None:
@@ -184,24 +178,21 @@ def apply_buyer(invoice: Invoice, buyer: BuyerDetails) -> None:
 
 def recompute_totals(invoice: Invoice) -> None:
     """Tax and totals from the invoice's buyer and lines; reverse charge only for a VIES-confirmed number."""
-    config = current_app.config
     verified = needs_verification(invoice.buyer_kind, invoice.buyer_country, invoice.buyer_tax_id) and is_verified(
         invoice.buyer_tax_id
     )
-    treatment = tax_treatment(
-        buyer_kind=invoice.buyer_kind,
-        buyer_country=invoice.buyer_country,
-        buyer_tax_id=invoice.buyer_tax_id,
-        seller_country=config["SELLER"]["country"],
-        rates=config["VAT_RATES"],
-        vat_verified=verified,
+    subtotal = sum(line.amount_minor for line in invoice.lines)
+    totals = tax_and_totals(
+        invoice.buyer_kind, invoice.buyer_country, invoice.buyer_tax_id, subtotal, vat_verified=verified
     )
-    invoice.tax_mode = treatment.mode
-    invoice.tax_rate_bp = treatment.rate_bp
-    invoice.tax_note = treatment.note
-    invoice.subtotal_minor = sum(line.amount_minor for line in invoice.lines)
-    invoice.tax_minor = tax_amount(invoice.subtotal_minor, treatment.rate_bp)
-    invoice.total_minor = invoice.subtotal_minor + invoice.tax_minor
+    for column, value in totals.items():
+        setattr(invoice, column, value)
+
+
+def reverse_charge_numbers(buyers) -> set[str]:
+    """The buyers' VAT numbers the EU VIES register confirmed, of those reverse charge
+    depends on (one query for any number of buyers: checkout and the billing run alike)."""
+    return verified_numbers({b.tax_id for b in buyers if needs_verification(b.kind, b.country, b.tax_id)})
 
 
 # --- proformas --------------------------------------------------------------------
@@ -225,31 +216,18 @@ def create_proforma(
     """
     lock_client(client.id)
     payer = payer or default_payer(client)
-    proforma = Invoice(
-        client_id=client.id,
-        kind=DocumentKind.PROFORMA,
+    buyer = BuyerDetails.of(payer)
+    queued = queued_items([client.id])[client.id] if include_queued_items else []
+    proforma = build_proforma(
+        Payer(client.id, payer.id, buyer, client.currency),
+        [*lines, *(LineSpec(item.description, item.amount_minor) for item in queued)],
         number=take_number(DocumentKind.PROFORMA, issue_date.year),
-        status=InvoiceStatus.UNPAID,
         origin=origin,
-        currency=client.currency,
         issue_date=issue_date,
         due_date=due_date,
-        payer_id=payer.id,
-        seller=dict(current_app.config["SELLER"]),
+        vat_verified=buyer.tax_id in reverse_charge_numbers([buyer]),
         order_key=order_key,
-    )
-    specs = list(lines)
-    queued = []
-    if include_queued_items:
-        queued = db.session.scalars(
-            sa.select(QueuedItem).where(QueuedItem.client_id == client.id, QueuedItem.invoice_id.is_(None))
-        ).all()
-        specs += [LineSpec(item.description, item.amount_minor) for item in queued]
-    proforma.lines = [
-        InvoiceLine(position=i, amount_minor=spec.unit_price_minor * spec.quantity, **spec.__dict__)
-        for i, spec in enumerate(specs, start=1)
-    ]
-    apply_buyer(proforma, BuyerDetails.of(payer))
+    ).to_invoice()
     db.session.add(proforma)
     db.session.flush()
     for item in queued:
