@@ -33,12 +33,17 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     from app.core import policy
     from app.core.ratelimit import limiter
+    from app.hosting import handlers as hosting_handlers
     from app.invoices import guards
     from app.notify import handlers, sweeper
 
     limiter.init_app(app)
 
-    for module in (ids, auth, queue, sql, templating, toasts, errors, cli, guards, policy, handlers, sweeper):
+    for module in (ids, auth, queue, sql, templating, toasts, errors, cli, guards, policy):
+        module.init_app(app)
+    # Event handlers run in the order they subscribe: hosting renews a paid invoice's
+    # services before notify writes about it.
+    for module in (hosting_handlers, handlers, sweeper):
         module.init_app(app)
 
     from app.account import views as account

@@ -20,7 +20,6 @@ from app.core.sql import add_days
 from app.core.types import utcnow
 from app.errors import Conflict, DomainError, ValidationError
 from app.extensions import db
-from app.hosting.services import services_paid
 from app.invoices.guards import ImmutableInvoice
 from app.invoices.models import (
     BillingProfile,
@@ -303,7 +302,8 @@ def record_payment(invoice_id: int, amount_minor: int, *, paid_at: datetime | No
 
 
 def settle_proforma(proforma: Invoice, *, paid_at: datetime) -> Invoice:
-    """Mark a fully paid proforma paid, issue its tax invoice and renew its services.
+    """Mark a fully paid proforma paid and issue its tax invoice; the `invoice_paid`
+    event has its services renewed (app.hosting.handlers) and the receipt written.
 
     Call with the client's row locked (record_payment does). The tax invoice's
     number is taken here, inside the paying transaction.
@@ -349,7 +349,6 @@ def settle_proforma(proforma: Invoice, *, paid_at: datetime) -> Invoice:
     ]
     db.session.add(tax_invoice)
     db.session.flush()
-    services_paid(proforma.lines, paid_on=paid_on)
     emit("invoice_paid", proforma_id=proforma.id, tax_invoice_id=tax_invoice.id)
     return tax_invoice
 
