@@ -7,6 +7,8 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from app.admin.services import create_staff
+from app.billing.run import run_billing
+from app.core.dates import today
 from app.errors import ValidationError
 from app.extensions import db
 from app.notify.outbox import flush_outbox
@@ -33,9 +35,6 @@ def wallet_verify_command() -> None:
 @click.option("--date", "run_date", type=click.DateTime(formats=["%Y-%m-%d"]), help="Business date (default: today).")
 def billing_run_command(run_date) -> None:
     """Create renewal proformas, suspend and terminate overdue services. Idempotent."""
-    from app.billing.run import run_billing
-    from app.core.dates import today
-
     result = run_billing(run_date.date() if run_date else today())
     click.echo(
         f"billing run {result.run_date}: {len(result.proforma_ids)} renewal proforma(s), "
