@@ -23,12 +23,15 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
         # X-Forwarded-Host is not trusted: email links use SERVER_NAME anyway.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
+    # The packages are imported here, not at the top: each of them imports app.extensions and
+    # app.core (so this package) at import time, and only create_app wires them together.
     from app import cli
     from app.access import guard
     from app.core import errors, ids, queue, sql, templating
     from app.core import htmx as toasts
     from app.core.ratelimit import limiter
     from app.extensions import csrf, db, htmx, login_manager, migrate
+    from app.hosting import handlers as hosting_handlers
     from app.invoices import guards
     from app.notify import handlers, sweeper
     from app.security import signin as login
@@ -39,21 +42,11 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     limiter.init_app(app)
 
-    for module in (
-        ids,
-        login,
-        queue,
-        sql,
-        templating,
-        toasts,
-        errors,
-        cli,
-        guards,
-        guard,
-        handlers,
-        sweeper,
-        wallet_services,
-    ):
+    for module in (ids, login, queue, sql, templating, toasts, errors, cli, guards, guard, wallet_services):
+        module.init_app(app)
+    # Event handlers run in the order they subscribe: hosting renews a paid invoice's
+    # services before notify writes about it.
+    for module in (hosting_handlers, handlers, sweeper):
         module.init_app(app)
 
     from app.admin import views as admin

@@ -6,10 +6,15 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
+from app.billing.run import run_billing
+from app.core.dates import today
 from app.core.errors import ValidationError
+from app.demo import seed_demo
 from app.extensions import db
+from app.notify.models import EmailMessage, MessageStatus
 from app.notify.outbox import flush_outbox
 from app.staff.services import create_staff
+from app.wallet.services import balance_mismatches
 
 outbox_cli = AppGroup("outbox", help="The email/SMS outbox.")
 billing_cli = AppGroup("billing", help="Billing: the daily run.")
@@ -19,7 +24,6 @@ wallet_cli = AppGroup("wallet", help="Client balances.")
 @wallet_cli.command("verify")
 def wallet_verify_command() -> None:
     """Recompute every balance from its ledger entries; exit 1 on any mismatch."""
-    from app.wallet.services import balance_mismatches
 
     mismatches = balance_mismatches()
     for client_id, cached, computed in mismatches:
@@ -33,9 +37,6 @@ def wallet_verify_command() -> None:
 @click.option("--date", "run_date", type=click.DateTime(formats=["%Y-%m-%d"]), help="Business date (default: today).")
 def billing_run_command(run_date) -> None:
     """Create renewal proformas, suspend and terminate overdue services. Idempotent."""
-    from app.core.dates import today
-    from app.invoices.billing_run import run_billing
-
     result = run_billing(run_date.date() if run_date else today())
     click.echo(
         f"billing run {result.run_date}: {len(result.proforma_ids)} renewal proforma(s), "
@@ -53,10 +54,6 @@ def outbox_retry_failed_command(since) -> None:
     from datetime import UTC
 
     import sqlalchemy as sa
-
-    from app.extensions import db
-    from app.notify.models import EmailMessage, MessageStatus
-    from app.notify.outbox import flush_outbox
 
     refused = sa.or_(  # the server refused these for good (a 5xx about the message): not again
         EmailMessage.last_error.like("SMTPRecipientsRefused%"), EmailMessage.last_error.like("SMTPDataError%")
@@ -90,7 +87,6 @@ def outbox_flush_command(ignore_backoff: bool) -> None:
 @with_appcontext
 def seed_demo_command() -> None:
     """Create the demo data (staff, catalog, a client with invoices) unless it exists."""
-    from app.demo import seed_demo
 
     seed_demo(log=click.echo)
     click.echo("demo data ready")

@@ -13,7 +13,7 @@ import rq.cron
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from app.invoices.jobs import billing_run_job
+from app.billing.jobs import billing_run_job
 from app.notify.jobs import flush_outbox_job
 
 # RQ's cron scheduler enqueues with the default (pickle) serializer and has no

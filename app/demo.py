@@ -7,6 +7,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from app.auth.services import SignUp, register_client
+from app.billing.run import run_billing
 from app.clients.models import ClientKind, User
 from app.core.actors import Actor
 from app.core.dates import today
@@ -21,7 +22,6 @@ from app.hosting.models import (
     ServiceStatus,
 )
 from app.hosting.services import CartItem, place_order
-from app.invoices.billing_run import run_billing
 from app.staff.models import Staff
 from app.staff.services import create_staff
 from app.wallet.gateways import Card
@@ -90,6 +90,15 @@ def seed_demo(log=print) -> None:
     email, password = DEMO_OWNER
     if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
         return
+    owner = _demo_owner(email, password)
+    log(f"demo owner: {email} / {password}")
+    _demo_history(owner)
+
+    log("demo services, wallet history, a paid tax invoice and a renewal proforma created")
+
+
+def _demo_owner(email: str, password: str) -> User:
+    """The demo company client and its owner, with full billing details."""
     owner = register_client(
         SignUp(
             email=email,
@@ -109,8 +118,12 @@ def seed_demo(log=print) -> None:
     client.region = "Cluj"
     client.postcode = "400001"
     db.session.commit()
-    log(f"demo owner: {email} / {password}")
+    return owner
 
+
+def _demo_history(owner: User) -> None:
+    """A paid order, wallet history, a pending bank transfer and a renewal proforma."""
+    client = owner.client
     # An order, paid: its services run for a year and a tax invoice exists.
     products = {p.name: p for p in db.session.scalars(sa.select(Product))}
     proforma = place_order(
@@ -146,4 +159,3 @@ def seed_demo(log=print) -> None:
     )
     db.session.commit()
     run_billing(today())
-    log("demo services, wallet history, a paid tax invoice and a renewal proforma created")

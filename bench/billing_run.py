@@ -61,7 +61,7 @@ def seed(n_services: int) -> None:
 def bench(n_services: int, batch_clients: int) -> dict:
     from flask_migrate import upgrade
 
-    from app.invoices.billing_run import run_billing
+    from app.billing.run import run_billing
 
     url = fresh_database(f"billfold_bench_{n_services}")
     app = create_app(DevelopmentConfig, {"SQLALCHEMY_DATABASE_URI": url, "BILLING_RUN_BATCH": batch_clients})

@@ -10,6 +10,7 @@ from app.core.actors import request_actor
 from app.core.errors import InvalidCredentials
 from app.core.form_actions import run_form_action
 from app.core.forms import EmailPasswordForm as LoginForm
+from app.core.money import parse_amount
 from app.core.ratelimit import rate_limited
 from app.core.urls import is_safe_next
 from app.extensions import db
@@ -78,7 +79,6 @@ def bank_transfers():
 
 @bp.post("/bank-transfers/<int:transfer_id>/approve")
 def approve_transfer(transfer_id: int):
-    from app.core.money import parse_amount
 
     transfer = db.get_or_404(BankTransfer, transfer_id)
 

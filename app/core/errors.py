@@ -19,6 +19,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from app.core.htmx import is_htmx, toast_response
+from app.core.ratelimit import limiter
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,6 @@ def error_answer(status: int, message: str, template: str | None = None, **conte
 
 def retry_after_seconds() -> int | None:
     """How long until the rate limit this request broke lets the next attempt through."""
-    from app.core.ratelimit import limiter
 
     limit = limiter.current_limit
     if limit is None:

@@ -1,15 +1,55 @@
-"""Domain events: services announce what happened; other domains (notifications)
-subscribe. Handlers run inside the caller's transaction, so whatever they write
-(an outbox row) commits or rolls back with the event itself."""
+"""Domain events: services announce what happened; other domains (hosting,
+notifications) subscribe. Handlers run inside the caller's transaction, so
+whatever they write (an outbox row) commits or rolls back with the event itself,
+and in the order they subscribed (create_app subscribes hosting before notify:
+a message about a paid invoice sees the services it renewed)."""
 
 from __future__ import annotations
 
+from collections.abc import MutableSet
 from typing import Any
 
-from blinker import Namespace
+from blinker import NamedSignal, Namespace
 from flask import current_app
 
-_events = Namespace()
+
+class _InsertionOrder(MutableSet):
+    """A set iterating in insertion order: blinker calls receivers in the order of its set class."""
+
+    def __init__(self, items=()) -> None:
+        self._items = dict.fromkeys(items)
+
+    def __contains__(self, item) -> bool:
+        return item in self._items
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, item) -> None:
+        self._items[item] = None
+
+    def discard(self, item) -> None:
+        self._items.pop(item, None)
+
+    def copy(self) -> _InsertionOrder:
+        return _InsertionOrder(self._items)
+
+
+class _OrderedSignal(NamedSignal):
+    set_class = _InsertionOrder
+
+
+class _OrderedNamespace(Namespace):
+    def signal(self, name: str, doc: str | None = None) -> NamedSignal:
+        if name not in self:
+            self[name] = _OrderedSignal(name, doc)
+        return self[name]
+
+
+_events = _OrderedNamespace()
 
 #: Names of the events services emit, with the keyword data each carries.
 EVENTS = {
@@ -30,7 +70,8 @@ def emit(event: str, **data: Any) -> None:
 
 
 def subscribe(event: str, handler) -> None:
-    """Call `handler(app, **data)` whenever `event` is emitted (weakly referenced: keep it alive)."""
+    """Call `handler(app, **data)` whenever `event` is emitted, after the handlers
+    subscribed before it (weakly referenced: keep it alive)."""
     if event not in EVENTS:
         raise KeyError(f"unknown domain event {event!r}")
     _events.signal(event).connect(handler)

@@ -25,6 +25,8 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from app.extensions import db
+
 log = logging.getLogger(__name__)
 
 _PENDING = "billfold_pending_jobs"
@@ -189,7 +191,6 @@ def init_app(app: Flask) -> None:
 
 def dispose_engine_after_fork(app: Flask) -> None:
     """RQ forks a work horse per job: it must not reuse the parent's DB sockets."""
-    from app.extensions import db
 
     def _dispose() -> None:
         with app.app_context():

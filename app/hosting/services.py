@@ -1,4 +1,4 @@
-"""Service lifecycle: ordering, activation and renewal on payment, timelines."""
+"""Service lifecycle: ordering, activation and renewal on payment, timelines (overdue services: lifecycle.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,17 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import selectinload
 
+from app.clients.services import lock_client
 from app.core.dates import today
 from app.core.errors import ValidationError
 from app.core.types import utcnow
 from app.extensions import db
 from app.hosting.models import BillingCycle, Product, Service, ServiceStatus
+from app.invoices.models import DocumentKind, Invoice, InvoiceLine, InvoiceStatus, ProformaOrigin
+from app.invoices.services import LineSpec, create_proforma
 
 if TYPE_CHECKING:
     from app.clients.models import Client
-    from app.invoices.models import Invoice, InvoiceLine
 
 
 def services_paid(lines: list[InvoiceLine], *, paid_on: date) -> None:
@@ -69,10 +71,6 @@ def place_order(client: Client, items: list[CartItem], *, order_key: str | None 
     The same `order_key` again (a double submit) returns the first order's
     proforma. Raises ValidationError when an item is no longer sold.
     """
-    from app.clients.services import lock_client
-    from app.invoices.models import Invoice, ProformaOrigin
-    from app.invoices.services import LineSpec, create_proforma
-
     if order_key:
         # The key comes from the browser: scope it to the client, so one client's key can
         # never collide with (or find) another's in the globally unique index.
@@ -135,8 +133,6 @@ def billing_days(client: Client) -> tuple[int, int, int]:
 
 
 def service_timeline(service: Service, client: Client) -> Timeline:
-    from app.invoices.models import DocumentKind, Invoice, InvoiceLine, InvoiceStatus
-
     open_proforma = db.session.scalar(
         sa.select(Invoice)
         .join(InvoiceLine)

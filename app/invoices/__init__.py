@@ -1,1 +1,1 @@
-"""Proformas, tax invoices and the billing run."""
+"""Proformas, tax invoices, credit notes and their numbering and tax."""

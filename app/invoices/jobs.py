@@ -1,21 +1,12 @@
-"""Background jobs of the invoices domain."""
+"""Old path of the billing run job: RQ stores a job by its dotted path, so a job queued (or a cron
+scheduler started) before the move to app.billing.jobs still finds it here. Remove after a release.
 
-from __future__ import annotations
+Looked up by name on first use (PEP 562), so invoices does not depend on the billing run above it."""
 
-from datetime import date
-
-from app.core.dates import today
-from app.core.queue import job
-from app.invoices.billing_run import run_billing
+import importlib
 
 
-@job
-def billing_run_job(run_date: str | None = None) -> dict:
-    """The daily billing run (scheduled by `rq cron app/cron.py`). Safe to repeat."""
-    result = run_billing(date.fromisoformat(run_date) if run_date else today())
-    return {
-        "run_date": result.run_date.isoformat(),
-        "proformas": len(result.proforma_ids),
-        "suspended": len(result.suspended_ids),
-        "terminated": len(result.terminated_ids),
-    }
+def __getattr__(name: str):
+    if name == "billing_run_job":
+        return importlib.import_module("app.billing.jobs").billing_run_job
+    raise AttributeError(name)

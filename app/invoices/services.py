@@ -6,7 +6,7 @@ commits once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections import defaultdict
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -17,9 +17,9 @@ from app.clients.services import lock_client
 from app.core.dates import local_date
 from app.core.errors import Conflict, DomainError, ValidationError
 from app.core.events import emit
+from app.core.sql import add_days
 from app.core.types import utcnow
 from app.extensions import db
-from app.hosting.services import services_paid
 from app.invoices.guards import ImmutableInvoice
 from app.invoices.models import (
     BillingProfile,
@@ -32,8 +32,15 @@ from app.invoices.models import (
     VatCheckStatus,
 )
 from app.invoices.numbering import take_number
-from app.invoices.tax import InvalidTaxId, normalize_tax_id, tax_amount, tax_treatment
-from app.invoices.vies import is_verified, needs_verification, verify
+from app.invoices.proformas import BuyerDetails, LineSpec, Payer, build_proforma, buyer_columns
+from app.invoices.tax import InvalidTaxId, normalize_tax_id
+from app.invoices.vies import (
+    needs_verification,
+    recompute_totals,
+    verified_numbers,
+    verify,
+)
+from app.invoices.vies import recheck_due as recheck_due  # re-exported: the outbox sweeper asks VIES again
 
 
 class InvoiceNotPayable(Conflict):
@@ -56,37 +63,6 @@ def check_billing_editable(invoice: Invoice) -> None:
         raise ProformaNotEditable(invoice.number, invoice.status.value)
     if invoice.amount_paid_minor:
         raise ProformaNotEditable(invoice.number, "partly paid")
-
-
-@dataclass(frozen=True)
-class BuyerDetails:
-    """Who an invoice is billed to."""
-
-    kind: ClientKind
-    name: str
-    country: str
-    company_name: str | None = None
-    tax_id: str | None = None
-    address_line1: str | None = None
-    address_line2: str | None = None
-    city: str | None = None
-    region: str | None = None
-    postcode: str | None = None
-
-    @classmethod
-    def of(cls, source: Client | BillingProfile) -> BuyerDetails:
-        return cls(**{f.name: getattr(source, f.name) for f in fields(cls)})
-
-
-@dataclass(frozen=True)
-class LineSpec:
-    description: str
-    unit_price_minor: int
-    quantity: int = 1
-    service_id: int | None = None
-    group_name: str | None = None
-    period_start: date | None = None
-    period_end: date | None = None
 
 
 #: Columns a tax invoice snapshots from its proforma (and a credit note from its invoice).
@@ -150,7 +126,10 @@ def check_vat_number(buyer: BuyerDetails) -> None:
 def default_payer(client: Client) -> BillingProfile:
     """The client's default saved payer, made from the account details if none exists."""
     payer = db.session.scalar(
-        sa.select(BillingProfile).where(BillingProfile.client_id == client.id, BillingProfile.is_default)
+        sa.select(BillingProfile)
+        .where(BillingProfile.client_id == client.id, BillingProfile.is_default)
+        .order_by(BillingProfile.id)  # the first one, should there be several (as default_payers)
+        .limit(1)
     )
     if payer is None:
         payer = BillingProfile(client_id=client.id, is_default=True, **BuyerDetails.of(client).__dict__)
@@ -159,19 +138,40 @@ def default_payer(client: Client) -> BillingProfile:
     return payer
 
 
-def buyer_columns(buyer: BuyerDetails) -> dict[str, object]:
-    """The invoice's buyer_* columns for `buyer`, for orders and renewals alike:
-    a private person is billed without a company, whatever name is still stored."""
-    return {
-        "buyer_kind": buyer.kind,
-        "buyer_name": buyer.name,
-        "buyer_company": buyer.company_name if buyer.kind is ClientKind.ORGANIZATION else None,
-        "buyer_tax_id": buyer.tax_id,
-        **{
-            f"buyer_{part}": getattr(buyer, part)
-            for part in ("address_line1", "address_line2", "city", "region", "postcode", "country")
-        },
-    }
+def default_payers(client_ids: list[int]) -> dict[int, Payer]:
+    """default_payer for many clients at once (two statements whatever their number)."""
+    rows = db.session.execute(
+        sa.select(Client, BillingProfile)
+        .outerjoin(BillingProfile, sa.and_(BillingProfile.client_id == Client.id, BillingProfile.is_default))
+        .where(Client.id.in_(client_ids))
+        .order_by(Client.id, BillingProfile.id)
+    ).all()
+    payers: dict[int, BillingProfile] = {}
+    for client, payer in rows:
+        if payer is not None:
+            payers.setdefault(client.id, payer)
+    missing = [client for client, payer in rows if payer is None]
+    if missing:
+        # Rows come back in any order (batched RETURNING): match them by client.
+        new = db.session.scalars(
+            sa.insert(BillingProfile).returning(BillingProfile).execution_options(render_nulls=True),
+            [{"client_id": c.id, "is_default": True, **BuyerDetails.of(c).__dict__} for c in missing],
+        ).all()
+        payers.update({p.client_id: p for p in new})
+    currency = {client.id: client.currency for client, _ in rows}
+    return {cid: Payer(cid, p.id, BuyerDetails.of(p), currency[cid]) for cid, p in payers.items()}
+
+
+def queued_items(client_ids: list[int]) -> dict[int, list[QueuedItem]]:
+    """The clients' queued items not on a proforma yet, oldest first (one query)."""
+    queued: dict[int, list[QueuedItem]] = defaultdict(list)
+    for item in db.session.scalars(
+        sa.select(QueuedItem)
+        .where(QueuedItem.client_id.in_(client_ids), QueuedItem.invoice_id.is_(None))
+        .order_by(QueuedItem.id)
+    ):
+        queued[item.client_id].append(item)
+    return queued
 
 
 def apply_buyer(invoice: Invoice, buyer: BuyerDetails) -> None:
@@ -181,26 +181,10 @@ def apply_buyer(invoice: Invoice, buyer: BuyerDetails) -> None:
     recompute_totals(invoice)
 
 
-def recompute_totals(invoice: Invoice) -> None:
-    """Tax and totals from the invoice's buyer and lines; reverse charge only for a VIES-confirmed number."""
-    config = current_app.config
-    verified = needs_verification(invoice.buyer_kind, invoice.buyer_country, invoice.buyer_tax_id) and is_verified(
-        invoice.buyer_tax_id
-    )
-    treatment = tax_treatment(
-        buyer_kind=invoice.buyer_kind,
-        buyer_country=invoice.buyer_country,
-        buyer_tax_id=invoice.buyer_tax_id,
-        seller_country=config["SELLER"]["country"],
-        rates=config["VAT_RATES"],
-        vat_verified=verified,
-    )
-    invoice.tax_mode = treatment.mode
-    invoice.tax_rate_bp = treatment.rate_bp
-    invoice.tax_note = treatment.note
-    invoice.subtotal_minor = sum(line.amount_minor for line in invoice.lines)
-    invoice.tax_minor = tax_amount(invoice.subtotal_minor, treatment.rate_bp)
-    invoice.total_minor = invoice.subtotal_minor + invoice.tax_minor
+def reverse_charge_numbers(buyers) -> set[str]:
+    """The buyers' VAT numbers the EU VIES register confirmed, of those reverse charge
+    depends on (one query for any number of buyers: checkout and the billing run alike)."""
+    return verified_numbers({b.tax_id for b in buyers if needs_verification(b.kind, b.country, b.tax_id)})
 
 
 # --- proformas --------------------------------------------------------------------
@@ -224,31 +208,18 @@ def create_proforma(
     """
     lock_client(client.id)
     payer = payer or default_payer(client)
-    proforma = Invoice(
-        client_id=client.id,
-        kind=DocumentKind.PROFORMA,
+    buyer = BuyerDetails.of(payer)
+    queued = queued_items([client.id])[client.id] if include_queued_items else []
+    proforma = build_proforma(
+        Payer(client.id, payer.id, buyer, client.currency),
+        [*lines, *(LineSpec(item.description, item.amount_minor) for item in queued)],
         number=take_number(DocumentKind.PROFORMA, issue_date.year),
-        status=InvoiceStatus.UNPAID,
         origin=origin,
-        currency=client.currency,
         issue_date=issue_date,
         due_date=due_date,
-        payer_id=payer.id,
-        seller=dict(current_app.config["SELLER"]),
+        vat_verified=buyer.tax_id in reverse_charge_numbers([buyer]),
         order_key=order_key,
-    )
-    specs = list(lines)
-    queued = []
-    if include_queued_items:
-        queued = db.session.scalars(
-            sa.select(QueuedItem).where(QueuedItem.client_id == client.id, QueuedItem.invoice_id.is_(None))
-        ).all()
-        specs += [LineSpec(item.description, item.amount_minor) for item in queued]
-    proforma.lines = [
-        InvoiceLine(position=i, amount_minor=spec.unit_price_minor * spec.quantity, **spec.__dict__)
-        for i, spec in enumerate(specs, start=1)
-    ]
-    apply_buyer(proforma, BuyerDetails.of(payer))
+    ).to_invoice()
     db.session.add(proforma)
     db.session.flush()
     for item in queued:
@@ -324,7 +295,8 @@ def record_payment(invoice_id: int, amount_minor: int, *, paid_at: datetime | No
 
 
 def settle_proforma(proforma: Invoice, *, paid_at: datetime) -> Invoice:
-    """Mark a fully paid proforma paid, issue its tax invoice and renew its services.
+    """Mark a fully paid proforma paid and issue its tax invoice; the `invoice_paid`
+    event has its services renewed (app.hosting.handlers) and the receipt written.
 
     Call with the client's row locked (record_payment does). The tax invoice's
     number is taken here, inside the paying transaction.
@@ -370,7 +342,6 @@ def settle_proforma(proforma: Invoice, *, paid_at: datetime) -> Invoice:
     ]
     db.session.add(tax_invoice)
     db.session.flush()
-    services_paid(proforma.lines, paid_on=paid_on)
     emit("invoice_paid", proforma_id=proforma.id, tax_invoice_id=tax_invoice.id)
     return tax_invoice
 
@@ -441,4 +412,51 @@ def unpaid_proformas(client_id: int, *, limit: int = 5) -> list[Invoice]:
             .order_by(Invoice.due_date, Invoice.id)
             .limit(limit)
         )
+    )
+
+
+# --- abandoned orders ----------------------------------------------------------------
+
+
+def cancel_abandoned_orders(run_date: date) -> list[int]:
+    """Cancel order proformas still unpaid ORDER_CANCEL_DAYS after their due date
+    (nothing paid on them); hosting cancels the services they ordered
+    (app.hosting.lifecycle.cancel_ordered_services). Returns the proformas' ids.
+    0 days: orders wait forever."""
+    days = current_app.config["ORDER_CANCEL_DAYS"]
+    if not days:
+        return []
+    abandoned = (
+        Invoice.kind == DocumentKind.PROFORMA,
+        Invoice.origin == ProformaOrigin.ORDER,
+        Invoice.status == InvoiceStatus.UNPAID,
+        Invoice.amount_paid_minor == 0,
+        Invoice.due_date <= add_days(run_date, -days),
+    )
+    # Clients first, in id order: the lock order payments use.
+    db.session.execute(
+        sa.select(Client.id)
+        .where(Client.id.in_(sa.select(Invoice.client_id).where(*abandoned)))
+        .order_by(Client.id)
+        .with_for_update()
+    ).all()
+    cancelled = db.session.scalars(
+        sa.update(Invoice)
+        .where(*abandoned)
+        .values(status=InvoiceStatus.CANCELLED)
+        .returning(Invoice.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if cancelled:
+        release_queued_items(cancelled)
+    return list(cancelled)
+
+
+def release_queued_items(cancelled_ids) -> None:
+    """Queued items on a cancelled proforma wait for the client's next one."""
+    db.session.execute(
+        sa.update(QueuedItem)
+        .where(QueuedItem.invoice_id.in_(list(cancelled_ids)))
+        .values(invoice_id=None)
+        .execution_options(synchronize_session=False)
     )

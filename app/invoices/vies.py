@@ -30,10 +30,19 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 from app.clients.models import ClientKind
+from app.clients.services import lock_client
 from app.core.queue import enqueue, job, waiting_in_queue
 from app.core.types import utcnow
 from app.extensions import db
-from app.invoices.models import DocumentKind, Invoice, InvoiceStatus, TaxMode, VatCheck, VatCheckStatus
+from app.invoices.models import (
+    DocumentKind,
+    Invoice,
+    InvoiceStatus,
+    TaxMode,
+    VatCheck,
+    VatCheckStatus,
+)
+from app.invoices.proformas import tax_and_totals
 from app.invoices.tax import has_eu_vat_number
 
 log = logging.getLogger(__name__)
@@ -264,9 +273,6 @@ def recompute_open_proformas(vat_number: str) -> list[str]:
     Only unpaid proformas with nothing paid: a tax invoice, or a proforma a
     payment has started on, keeps its totals. Locks as a payment does.
     """
-    from app.clients.services import lock_client
-    from app.invoices.services import recompute_totals
-
     changed = []
     for invoice in open_proformas_billed_to(vat_number):
         lock_client(invoice.client_id)
@@ -361,3 +367,16 @@ def vat_notice(invoice: Invoice) -> str | None:
         f"VAT is charged until the EU VIES service confirms VAT number {invoice.buyer_tax_id}. "
         "We ask again automatically; once it is confirmed, this proforma is recomputed without VAT (reverse charge)."
     )
+
+
+def recompute_totals(invoice: Invoice) -> None:
+    """Tax and totals from the invoice's buyer and lines; reverse charge only for a VIES-confirmed number."""
+    verified = needs_verification(invoice.buyer_kind, invoice.buyer_country, invoice.buyer_tax_id) and is_verified(
+        invoice.buyer_tax_id
+    )
+    subtotal = sum(line.amount_minor for line in invoice.lines)
+    totals = tax_and_totals(
+        invoice.buyer_kind, invoice.buyer_country, invoice.buyer_tax_id, subtotal, vat_verified=verified
+    )
+    for column, value in totals.items():
+        setattr(invoice, column, value)

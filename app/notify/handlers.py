@@ -23,10 +23,13 @@ from app.core.templating import local_time
 from app.core.types import utcnow
 from app.core.urls import external_url
 from app.extensions import db
+from app.hosting.models import Service, ServiceStatus
 from app.invoices.models import DocumentKind, Invoice, InvoiceLine, InvoiceStatus
 from app.notify.email import queue_email
 from app.notify.links import invoice_login_url
 from app.notify.models import InvoiceReminder, ServiceNotice, SmsMessage
+from app.notify.sms import fits_one_segment, gsm7_segments, quiet_hours_delay, sms_allowed
+from app.wallet.models import BankTransfer, LedgerEntry, Payment, TransferStatus
 
 #: Which notification type each email belongs to, and the permission a trusted user needs to get it.
 EMAIL_TYPES = {
@@ -99,7 +102,6 @@ SMS_TEXTS = {
 
 def sms_text(kind: str, language: str, **values) -> str:
     """The SMS in the client's language (English otherwise), kept to one GSM-7 segment."""
-    from app.notify.sms import fits_one_segment
 
     texts = SMS_TEXTS[kind]
     template = texts.get(language, texts["en"])
@@ -113,7 +115,6 @@ def sms_text(kind: str, language: str, **values) -> str:
 
 def queue_sms(user: User, client: Client, *, kind: str, event_key: str, **values) -> SmsMessage | None:
     """An SMS row for an opted-in user, unless a limit refuses it or it was already written."""
-    from app.notify.sms import gsm7_segments, quiet_hours_delay, sms_allowed
 
     if not (user.sms_opt_in and user.phone and user.status is UserStatus.ACTIVE):
         return None
@@ -196,7 +197,6 @@ def on_services_suspended(sender, *, service_ids: list[int], reason: str, termin
     """Email (and SMS) each suspension. `terminating`: a catch-up run suspends services
     it terminates right after; their notice names no proforma to pay (it is cancelled
     with the termination) and no SMS goes (it would be stale before it could be read)."""
-    from app.hosting.models import Service
 
     services = db.session.scalars(sa.select(Service).where(Service.id.in_(service_ids)).order_by(Service.id)).all()
     open_proformas = dict(
@@ -304,7 +304,6 @@ def send_termination_warnings(today: date) -> int:
     sends it, and a service whose termination day has come is terminated
     instead (the run terminates first), never warned after the fact.
     """
-    from app.hosting.models import Service, ServiceStatus  # notify reads the services it tells about
 
     warning_days = current_app.config["TERMINATION_WARNING_DAYS"]
     if warning_days <= 0:
@@ -359,7 +358,6 @@ def send_termination_warnings(today: date) -> int:
 
 def on_services_terminated(sender, *, service_ids: list[int]) -> None:
     """The termination notice (email only: SMS are for renewals and suspensions), once per service."""
-    from app.hosting.models import Service  # notify reads the services it tells about
 
     services = db.session.scalars(
         sa.select(Service)
@@ -387,7 +385,6 @@ def _when(moment, client: Client) -> str:
 
 def on_wallet_topped_up(sender, *, payment_id: int) -> None:
     """A receipt for a card payment credited to the wallet."""
-    from app.wallet.models import LedgerEntry, Payment  # notify reads the payment it tells about
 
     payment = db.session.get(Payment, payment_id)
     entry = db.session.scalar(sa.select(LedgerEntry).where(LedgerEntry.payment_id == payment.id))
@@ -406,7 +403,6 @@ def on_wallet_topped_up(sender, *, payment_id: int) -> None:
 
 def on_bank_transfer_reviewed(sender, *, transfer_id: int) -> None:
     """Tell the client their bank transfer was credited, or why it was rejected."""
-    from app.wallet.models import BankTransfer, LedgerEntry, TransferStatus  # notify reads what it tells about
 
     transfer = db.session.get(BankTransfer, transfer_id)
     client = db.session.get(Client, transfer.client_id)
@@ -447,7 +443,6 @@ def send_invoice_reminders(today: date) -> int:
     missed a day still sends it, and a later run never sends an earlier stage.
     A proforma for a suspended or terminated service gets none: its notices said more.
     """
-    from app.hosting.models import Service, ServiceStatus  # notify reads the services it tells about
 
     stages = reminder_stages()
     sent = 0

@@ -12,9 +12,11 @@ from flask import current_app
 from app.core.queue import JOB_TIMEOUT, job
 from app.core.types import utcnow
 from app.extensions import db
+from app.invoices.models import Invoice, InvoiceStatus
 from app.notify.email import deliver
 from app.notify.errors import DeliveryFailed
 from app.notify.models import EmailMessage, MessageStatus
+from app.notify.outbox import flush_outbox
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,23 @@ def send_email(message_id: int) -> str:
     now = utcnow()
     lease = now + email_lease()
     ours = sa.and_(EmailMessage.id == message_id, EmailMessage.claimed_until == lease)
+    claimed = _claim(message_id, now, lease)
+    message = db.session.get(EmailMessage, message_id)
+    if not claimed:
+        outcome = "waiting" if message is not None and message.status is MessageStatus.QUEUED else "skipped"
+        db.session.rollback()
+        return outcome
+    if message.pay_invoice_id is not None and not _still_to_pay(message.pay_invoice_id):
+        db.session.rollback()
+        _record(ours, status=MessageStatus.CANCELLED, claimed_until=None, next_attempt_at=None)
+        return "cancelled"
+    db.session.expunge(message)  # deliver() reads a detached copy:
+    db.session.rollback()  # no transaction stays open during SMTP
+    return _attempt(message, ours)
+
+
+def _claim(message_id: int, now, lease) -> bool:
+    """Compare-and-set: a queued, due, unclaimed message gets one more attempt, held until `lease`."""
     claimed = (
         db.session.execute(
             sa.update(EmailMessage)
@@ -80,17 +99,11 @@ def send_email(message_id: int) -> str:
         == 1
     )
     db.session.commit()
-    message = db.session.get(EmailMessage, message_id)
-    if not claimed:
-        outcome = "waiting" if message is not None and message.status is MessageStatus.QUEUED else "skipped"
-        db.session.rollback()
-        return outcome
-    if message.pay_invoice_id is not None and not _still_to_pay(message.pay_invoice_id):
-        db.session.rollback()
-        _record(ours, status=MessageStatus.CANCELLED, claimed_until=None, next_attempt_at=None)
-        return "cancelled"
-    db.session.expunge(message)  # deliver() reads a detached copy:
-    db.session.rollback()  # no transaction stays open during SMTP
+    return claimed
+
+
+def _attempt(message: EmailMessage, ours) -> str:
+    """Talk to the mail server once and record the outcome, while the claim `ours` holds."""
     try:
         deliver(message)
     except Exception as exc:
@@ -102,7 +115,7 @@ def send_email(message_id: int) -> str:
         # Only while the claim is still ours (a job past its lease lost the message to another).
         recorded = _record(ours, claimed_until=None, last_error=error, **outcome)
         if recorded and "status" in outcome:
-            log.warning("email #%s failed after %s attempt(s): %s", message_id, message.attempts, error)
+            log.warning("email #%s failed after %s attempt(s): %s", message.id, message.attempts, error)
             return "failed"
         raise DeliveryFailed(error) from exc
     _record(
@@ -114,7 +127,6 @@ def send_email(message_id: int) -> str:
 def _still_to_pay(invoice_id: int) -> bool:
     """Whether the proforma a "please pay" email is about is still unpaid (a mail outage may have
     held the email while the client paid)."""
-    from app.invoices.models import Invoice, InvoiceStatus
 
     return db.session.scalar(sa.select(Invoice.status).where(Invoice.id == invoice_id)) in (None, InvoiceStatus.UNPAID)
 
@@ -136,7 +148,6 @@ def _record(condition, **values) -> bool:
 @job
 def flush_outbox_job() -> dict:
     """The outbox sweeper (scheduled every minute by `rq cron app/cron.py`)."""
-    from app.notify.outbox import flush_outbox
 
     found, handed = flush_outbox()
     return {"found": found, "handed": handed}

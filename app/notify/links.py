@@ -6,8 +6,11 @@ import hmac
 
 from flask import current_app
 
+from app.clients.models import User
 from app.core.signing import InvalidToken, sign, unsign
 from app.core.urls import external_url
+from app.extensions import db
+from app.invoices.models import Invoice
 
 SALT = "invoice-login"
 
@@ -21,9 +24,6 @@ def invoice_login_url(user, invoice) -> str:
 def read_invoice_login(token: str):
     """(user, invoice) of a valid link. Raises InvalidToken (expired, forged, or its
     user's security stamp changed: password, 2FA or email change, staff reset)."""
-    from app.clients.models import User
-    from app.extensions import db
-    from app.invoices.models import Invoice
 
     payload = unsign(token, salt=SALT, max_age=current_app.config["LOGIN_LINK_MAX_AGE"])
     if not isinstance(payload, dict):

@@ -7,7 +7,9 @@ import sqlalchemy as sa
 from app.core.queue import enqueue, waiting_in_queue
 from app.core.types import utcnow
 from app.extensions import db
-from app.notify.models import EmailMessage, MessageStatus
+from app.invoices.services import recheck_due
+from app.notify.models import EmailMessage, MessageStatus, SmsMessage, SmsStatus
+from app.notify.sms import sending_lease
 
 
 def flush_outbox(*, ignore_backoff: bool = False) -> tuple[int, int]:
@@ -20,8 +22,6 @@ def flush_outbox(*, ignore_backoff: bool = False) -> tuple[int, int]:
     left `sending` past its lease (its worker died mid-send) is handed over too:
     the job marks it failed with an unknown outcome and does not resend it.
     """
-    from app.notify.models import SmsMessage, SmsStatus
-    from app.notify.sms import sending_lease
 
     now = utcnow()
     if ignore_backoff:
@@ -64,7 +64,5 @@ def flush_outbox(*, ignore_backoff: bool = False) -> tuple[int, int]:
     todo = [(EmailMessage.__outbox_job__, i) for i in ids] + [(SmsMessage.__outbox_job__, i) for i in sms_ids]
     todo = [(path, i) for path, i in todo if not waiting_in_queue(path, i)]
     handed = sum(1 for path, i in todo if enqueue(path, i))
-    from app.invoices.vies import recheck_due
-
     recheck_due()  # VAT numbers the EU VIES register could not answer about yet
     return len(todo), handed

@@ -46,6 +46,8 @@ from flask import current_app
 from app.core.queue import job
 from app.core.types import utcnow
 from app.extensions import db
+from app.hosting.models import Service, ServiceStatus
+from app.invoices.models import DocumentKind, Invoice, InvoiceStatus
 from app.notify.errors import DeliveryFailed
 from app.notify.models import SmsMessage, SmsStatus
 
@@ -393,8 +395,6 @@ def still_true(event_key: str) -> bool:
     "renewal:<number>": the proforma is still unpaid. "suspended:<service id>:<day>":
     the service is still suspended.
     """
-    from app.hosting.models import Service, ServiceStatus
-    from app.invoices.models import DocumentKind, Invoice, InvoiceStatus
 
     kind, _, rest = event_key.partition(":")
     if kind == "renewal":
@@ -431,26 +431,7 @@ def send_sms(message_id: int) -> str:
         return "busy" if exists else "skipped"
     now = utcnow()
     if message.status is SmsStatus.SENDING:
-        stale = now - sending_lease()
-        if message.last_attempt_at is not None and message.last_attempt_at > stale:
-            db.session.rollback()
-            return "busy"
-        # Compare-and-set: only if nobody resolved it meanwhile.
-        resolved = _transition(
-            message_id,
-            sa.and_(
-                SmsMessage.status == SmsStatus.SENDING,
-                sa.or_(SmsMessage.last_attempt_at.is_(None), SmsMessage.last_attempt_at <= stale),
-            ),
-            status=SmsStatus.FAILED,
-            last_error=UNKNOWN_OUTCOME,
-            next_attempt_at=None,
-        )
-        db.session.commit()
-        if not resolved:
-            return "busy"
-        log.warning("SMS #%s: %s", message_id, UNKNOWN_OUTCOME)
-        return "unknown"
+        return _resolve_stale_sending(message, now)
     if message.status is not SmsStatus.QUEUED:
         db.session.rollback()
         return "skipped"
@@ -481,7 +462,37 @@ def send_sms(message_id: int) -> str:
     db.session.commit()  # from here a crash leaves `sending`: never sent blindly again
     if not claimed:
         return "busy"
+    return _attempt(message_id, outgoing)
 
+
+def _resolve_stale_sending(message: SmsMessage, now) -> str:
+    """A message found `sending`: another job's ("busy"), or past its lease with no answer
+    recorded: marked failed, never sent blindly again ("unknown")."""
+    message_id = message.id
+    stale = now - sending_lease()
+    if message.last_attempt_at is not None and message.last_attempt_at > stale:
+        db.session.rollback()
+        return "busy"
+    # Compare-and-set: only if nobody resolved it meanwhile.
+    resolved = _transition(
+        message_id,
+        sa.and_(
+            SmsMessage.status == SmsStatus.SENDING,
+            sa.or_(SmsMessage.last_attempt_at.is_(None), SmsMessage.last_attempt_at <= stale),
+        ),
+        status=SmsStatus.FAILED,
+        last_error=UNKNOWN_OUTCOME,
+        next_attempt_at=None,
+    )
+    db.session.commit()
+    if not resolved:
+        return "busy"
+    log.warning("SMS #%s: %s", message_id, UNKNOWN_OUTCOME)
+    return "unknown"
+
+
+def _attempt(message_id: int, outgoing: OutgoingSms) -> str:
+    """Hand the claimed message to the gateway once and record what it answered."""
     try:
         provider_id = deliver_sms(outgoing)
     except Exception as exc:

@@ -14,6 +14,9 @@ import threading
 
 from flask import Flask
 
+from app.extensions import db
+from app.notify.outbox import flush_outbox
+
 log = logging.getLogger(__name__)
 
 _KEY = "billfold_outbox_sweeper"
@@ -28,8 +31,6 @@ def wants_embedded_sweeper(app: Flask) -> bool:
 
 def sweep_once(app: Flask) -> tuple[int, int]:
     """One sweep, as `flask outbox flush` does it, in an app context of its own."""
-    from app.extensions import db
-    from app.notify.outbox import flush_outbox
 
     with app.app_context():
         try:

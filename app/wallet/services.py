@@ -29,6 +29,7 @@ from app.wallet.models import (
     EntryKind,
     LedgerEntry,
     Payment,
+    PaymentDirection,
     PaymentStatus,
     SavedCard,
     TransferStatus,
@@ -671,7 +672,6 @@ def account_statement(client: Client, start: date, end: date) -> Statement:
 
 def client_money_totals(client_id: int) -> dict[str, int]:
     """Amount in, amount out and gateway fees of a client's succeeded payments."""
-    from app.wallet.models import PaymentDirection
 
     rows = db.session.execute(
         sa.select(Payment.direction, sa.func.sum(Payment.amount_minor), sa.func.sum(Payment.fee_minor))

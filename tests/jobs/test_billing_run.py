@@ -7,10 +7,10 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from app.billing.run import create_renewal_proformas, run_billing
 from app.clients.models import Client, ClientStatus, User
 from app.extensions import db
 from app.hosting.models import Service, ServiceStatus
-from app.invoices.billing_run import create_renewal_proformas, run_billing
 from app.invoices.models import Invoice, InvoiceLine, InvoiceStatus, QueuedItem
 from app.invoices.services import record_payment
 from tests.helpers import make_owner, make_service
@@ -290,6 +290,34 @@ def test_an_order_paid_on_the_31st_renews_on_month_ends(app):
         service = db.session.get(Service, service_id)
         assert (service.billing_day, service.next_due_date) == (31, date(2027, 2, 28))
     assert renew_and_pay(app, service_id, 1) == [date(2027, 3, 31)]
+
+
+def test_a_free_order_is_settled_at_once_and_its_service_starts(app):
+    """Invoices only announce the payment (invoice_paid); hosting starts the service, also for nothing to pay."""
+    from app.invoices.models import ProformaOrigin
+    from app.invoices.services import LineSpec, create_proforma
+
+    owner = make_owner(app)
+    service_id = make_service(app, owner.client_id, due=None, status="pending")
+    with app.app_context():
+        proforma = create_proforma(
+            db.session.get(Client, owner.client_id),
+            [LineSpec("Free plan", 0, service_id=service_id)],
+            origin=ProformaOrigin.ORDER,
+            issue_date=RUN,
+            due_date=RUN,
+        )
+        db.session.commit()
+        service = db.session.get(Service, service_id)
+        assert proforma.status is InvoiceStatus.PAID
+        assert (service.status, service.next_due_date is not None) == (ServiceStatus.ACTIVE, True)
+
+
+def test_hosting_renews_a_paid_invoices_services_before_notify_writes_about_it(app):
+    from app.core.events import signal
+
+    handlers = [receiver.__module__ for receiver in signal("invoice_paid").receivers_for(app)]
+    assert handlers.index("app.hosting.handlers") < handlers.index("app.notify.handlers")
 
 
 def test_an_order_nobody_paid_is_cancelled_with_its_services_after_the_grace_days(app):

@@ -16,6 +16,14 @@ from app.invoices.models import BillingRun, Invoice
 from tests.helpers import make_owner, make_service
 
 
+def test_a_billing_run_job_queued_under_its_old_path_still_runs():
+    """RQ stores the job's dotted path; jobs queued before the move to app.billing name app.invoices.jobs."""
+    from app.billing.jobs import billing_run_job
+    from app.core.queue import _resolve
+
+    assert _resolve("app.invoices.jobs.billing_run_job") is billing_run_job
+
+
 def test_flask_billing_run_cli_is_idempotent(app, runner):
     owner = make_owner(app)
     make_service(app, owner.client_id, due=date(2026, 12, 10))

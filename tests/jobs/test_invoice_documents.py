@@ -67,7 +67,7 @@ def test_a_tax_invoice_carries_the_sellers_calendar_day(app, owner, zone, issued
 
 
 def test_paying_a_renewal_extends_and_unsuspends_the_service_once(app, owner):
-    from app.invoices.billing_run import run_billing
+    from app.billing.run import run_billing
 
     service_id = make_service(app, owner.client_id, due=date(2026, 12, 10), status="suspended")
     with app.app_context():

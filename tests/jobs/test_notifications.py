@@ -7,9 +7,9 @@ from datetime import date, timedelta
 
 import pytest
 
+from app.billing.run import run_billing
 from app.extensions import db
 from app.hosting.models import Service
-from app.invoices.billing_run import run_billing
 from tests.helpers import make_owner, make_proforma, make_service, pay
 from tests.support.config import NO_QUIET_HOURS
 from tests.support.notifications import emails, sms

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from app.billing.run import run_billing
 from app.core.types import utcnow
 from app.extensions import db
-from app.invoices.billing_run import run_billing
 from app.invoices.models import Invoice, InvoiceStatus, QueuedItem
 from app.notify.jobs import send_email
 from app.notify.models import EmailMessage

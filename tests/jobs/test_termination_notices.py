@@ -9,9 +9,9 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from app.billing.run import run_billing
 from app.extensions import db
 from app.hosting.models import Service, ServiceStatus
-from app.invoices.billing_run import run_billing
 from app.notify.models import EmailMessage, SmsMessage
 from tests.helpers import make_service
 from tests.support.config import NO_QUIET_HOURS

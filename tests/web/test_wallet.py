@@ -331,7 +331,7 @@ def test_another_clients_invoice_cannot_be_paid(app, client, owner):
 
 
 def test_the_billing_run_never_touches_the_balance(app, owner):
-    from app.invoices.billing_run import run_billing
+    from app.billing.run import run_billing
 
     credit(app, owner.client_id, 100000)
     make_service(app, owner.client_id, due=date(2026, 12, 5))

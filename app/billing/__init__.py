@@ -1,0 +1,1 @@
+"""The billing orchestrator: the daily run calls the invoices, hosting and notify domains in order."""
