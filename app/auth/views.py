@@ -20,6 +20,7 @@ from app.auth.services import SignUp, authenticate, register_client
 from app.auth.signup import request_password_reset, request_sign_up, sign_up_from_token
 from app.clients.models import ClientKind, User
 from app.clients.services import find_user_by_email, normalize_email
+from app.core.actors import request_actor
 from app.core.errors import InvalidCredentials, ValidationError
 from app.core.forms import CodeForm, attach_error
 from app.core.ratelimit import rate_limited
@@ -114,7 +115,9 @@ def login():
             error = exc.message
         else:
             if not ip_allowed(user, request.remote_addr):
-                refuse_blocked_sign_in(user)  # recorded, and the user is told by email
+                refuse_blocked_sign_in(
+                    user, actor=request_actor(for_user=user)
+                )  # recorded, and the user is told by email
                 db.session.commit()
                 # The same answer as a wrong password: a blocked address learns nothing.
                 error = InvalidCredentials().message
@@ -137,7 +140,7 @@ def login():
 def finish_login(user, *, remember: bool, next_url: str):
     """Both steps passed: open the session, remember where from, alert if asked."""
     log_in(user, remember=remember)
-    record_sign_in(user)
+    record_sign_in(user, actor=request_actor(for_user=user))
     db.session.commit()
     return redirect_to(next_url)
 
@@ -175,7 +178,7 @@ def login_twofactor():
             factor = sec.verify_second_factor(user.id, form.code.data)
         except ValidationError as error:
             db.session.commit()  # keep the replay counter if anything moved
-            sec.record_login_event(user, succeeded=False, reason="2fa code")
+            sec.record_login_event(user, succeeded=False, reason="2fa code", actor=request_actor(for_user=user))
             db.session.commit()
             attach_error(form, error)
         else:
@@ -211,7 +214,7 @@ def reset_password(token: str):
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            sec.reset_password(token, form.new_password.data)
+            sec.reset_password(token, form.new_password.data, actor=request_actor())
         except ValidationError as error:
             db.session.rollback()
             attach_error(form, error)
@@ -268,7 +271,7 @@ def mail_link(token: str):
         flash("Please sign in to see this invoice.", "info")
         return _no_referrer(redirect(url_for("auth.login", next=target)))
     log_in(user, remember=False, fresh=False)
-    record_sign_in(user, method="email link")
+    record_sign_in(user, method="email link", actor=request_actor(for_user=user))
     db.session.commit()
     return _no_referrer(redirect(target))
 

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, flash, render_template, request
 from flask_login import current_user, fresh_login_required
 
 from app.clients.models import User
+from app.core.actors import request_actor
 from app.core.errors import ValidationError
 from app.core.pdf import render_pdf
 from app.core.rendering import redirect_to, render_page
@@ -61,7 +62,7 @@ def details():
     form = _details_form()
     if form.validate_on_submit():
         try:
-            changes = update_details(_me(), form.values(), ip=request.remote_addr)
+            changes = update_details(_me(), form.values(), actor=request_actor())
         except ValidationError as error:
             db.session.rollback()
             field = form[error.field] if error.field in LOCKABLE_FIELDS else form.name
@@ -81,7 +82,7 @@ def avatar_upload():
         upload = request.files.get("avatar")
         data = upload.stream.read(AVATAR_MAX_BYTES + 1) if upload else b""
         try:
-            set_avatar(_me(), data, ip=request.remote_addr)
+            set_avatar(_me(), data, actor=request_actor())
         except ValidationError as error:
             db.session.rollback()
             avatar_form.avatar.errors = [error.message]
@@ -95,7 +96,7 @@ def avatar_upload():
 @bp.post("/account/avatar/delete")
 def avatar_delete():
     if AvatarForm().validate_on_submit():
-        set_avatar(_me(), None, ip=request.remote_addr)
+        set_avatar(_me(), None, actor=request_actor())
         db.session.commit()
         flash("Your profile picture was removed.", "info")
     return redirect_to(url_for("profile.details"))

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import confirm_login, current_user, fresh_login_required
 
+from app.core.actors import request_actor
 from app.core.errors import DomainError, ValidationError
 from app.core.forms import CodeForm, attach_error
 from app.core.ratelimit import rate_limited
@@ -100,7 +101,7 @@ def password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
         try:
-            sec.change_password(current_user, form.current_password.data, form.new_password.data)
+            sec.change_password(current_user, form.current_password.data, form.new_password.data, actor=request_actor())
         except ValidationError as error:
             db.session.rollback()
             attach_error(form, error)
@@ -133,7 +134,7 @@ def email():
 @rate_limited()
 def confirm_email(token: str):
     try:
-        sec.confirm_email_change(token)
+        sec.confirm_email_change(token, actor=request_actor())
     except (InvalidToken, DomainError) as error:
         db.session.rollback()
         message = error.message if isinstance(error, DomainError) else "This link is invalid or has expired."
@@ -150,7 +151,12 @@ def allowlist():
     form = AllowlistForm()
     if form.validate_on_submit():
         try:
-            sec.set_allowlist(current_user, form.ip_allowlist.data or "", confirm_lockout=form.confirm_lockout.data)
+            sec.set_allowlist(
+                current_user,
+                form.ip_allowlist.data or "",
+                confirm_lockout=form.confirm_lockout.data,
+                actor=request_actor(),
+            )
         except ValidationError as error:
             db.session.rollback()
             attach_error(form, error)
@@ -167,7 +173,13 @@ def allowlist():
 def alerts():
     form = LoginAlertsForm()
     if form.validate_on_submit():
-        sec.log_change(current_user, "login_alerts", str(current_user.login_alerts), str(form.login_alerts.data))
+        sec.log_change(
+            current_user,
+            "login_alerts",
+            str(current_user.login_alerts),
+            str(form.login_alerts.data),
+            actor=request_actor(),
+        )
         current_user.login_alerts = form.login_alerts.data
         db.session.commit()
         flash("Saved.", "success")
@@ -201,7 +213,7 @@ def twofactor_setup():
     session["totp_pending"] = secret
     if form.validate_on_submit():
         try:
-            codes = sec.enable_2fa(current_user, secret, form.code.data)
+            codes = sec.enable_2fa(current_user, secret, form.code.data, actor=request_actor())
         except ValidationError as error:
             db.session.rollback()
             attach_error(form, error)
@@ -223,7 +235,7 @@ def twofactor_disable():
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            sec.disable_2fa(current_user, form.code.data)
+            sec.disable_2fa(current_user, form.code.data, actor=request_actor())
         except ValidationError as error:
             db.session.commit()
             attach_error(form, error)
