@@ -1,4 +1,4 @@
-"""Form helpers every domain uses: country choices, trimming, phone numbers, domain errors beside fields."""
+"""Form helpers every domain uses: country choices, trimming, phone numbers, the one-time code form."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
-
-from app.core.errors import ValidationError
 
 
 def country_choices(locale: str = "en") -> list[SelectChoice]:
@@ -36,15 +34,6 @@ def to_e164(raw: str, region: str | None) -> str:
     if not phonenumbers.is_valid_number(number):
         raise ValueError("This is not a valid phone number.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def attach_error(form, error: ValidationError) -> None:
-    """Show a domain error beside its field, or above the form when it names none."""
-    field = getattr(form, error.field or "", None)
-    if field is None:
-        form.form_errors.append(error.message)
-    else:
-        field.errors = [*field.errors, error.message]
 
 
 class CodeForm(FlaskForm):

@@ -202,6 +202,13 @@ def send_login_alert(user: User, *, method: str = "password", actor: Actor) -> N
         _queue_sign_in_email("login_alert", user, method=method, actor=actor)
 
 
+def set_login_alerts(user: User, on: bool, *, actor: Actor) -> None:
+    """Whether the user is emailed at every sign-in; the change is logged as `actor`'s."""
+    log_change(user, "login_alerts", str(user.login_alerts), str(on), actor=actor)
+    user.login_alerts = on
+    db.session.flush()
+
+
 # --- IP allow-list -------------------------------------------------------------------------
 
 
