@@ -92,3 +92,13 @@ def test_actor_strings_are_the_stored_ones(app):
     assert str(Actor.system("gateway:test")) == "gateway:test" and str(Actor.system()) == "system"
     with app.test_request_context("/", environ_base={"REMOTE_ADDR": "203.0.113.9"}):
         assert request_actor() == Actor("system", ip="203.0.113.9")  # nobody signed in
+
+
+def test_request_actor_carries_the_browser_and_can_name_the_user_being_signed_in(app):
+    user = type("U", (), {"id": 7})()
+    environ = {"REMOTE_ADDR": "203.0.113.9", "HTTP_USER_AGENT": "Firefox/140"}
+    with app.test_request_context("/", environ_base=environ):
+        assert request_actor().user_agent == "Firefox/140"
+        signing_in = request_actor(for_user=user)
+    assert signing_in == Actor("user", 7, "203.0.113.9", user_agent="Firefox/140") and str(signing_in) == "user:7"
+    assert Actor("system", ip="198.51.100.1").as_user(user) == Actor.user(user, ip="198.51.100.1")
