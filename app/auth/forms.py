@@ -16,7 +16,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from app.clients.models import ClientKind
-from app.core.forms import EmailPasswordForm, country_choices, strip, to_e164
+from app.core.forms import EmailPasswordForm, country_choices, normalize_phone, strip
 from app.notify.services import sms_reach_problem
 
 
@@ -63,15 +63,10 @@ class RegisterForm(FlaskForm):
             raise ValidationError("Enter the company name for a company account.")
 
     def validate_phone(self, field) -> None:
-        if not field.data:
+        if not field.data and self.sms_opt_in.data:
             field.data = None
-            if self.sms_opt_in.data:
-                raise ValidationError("Enter a mobile number to receive SMS alerts.")
-            return
-        try:
-            field.data = to_e164(field.data, self.country.data or None)
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from None
+            raise ValidationError("Enter a mobile number to receive SMS alerts.")
+        normalize_phone(field, self.country.data)
 
     def validate_sms_opt_in(self, field) -> None:
         # Runs after validate_phone (field order): the number is E.164 by now.

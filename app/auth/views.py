@@ -20,8 +20,10 @@ from app.auth.services import SignUp, authenticate, register_client
 from app.auth.signup import request_password_reset, request_sign_up, sign_up_from_token
 from app.clients.models import ClientKind, User
 from app.clients.services import find_user_by_email, normalize_email
+from app.core.actors import request_actor
 from app.core.errors import InvalidCredentials, ValidationError
-from app.core.forms import CodeForm, attach_error
+from app.core.form_actions import run_form_action
+from app.core.forms import CodeForm
 from app.core.ratelimit import rate_limited
 from app.core.rendering import redirect_to, render_page
 from app.core.signing import InvalidToken
@@ -86,18 +88,20 @@ def register_confirm(token: str):
         flash("This address already has an account: sign in (or reset your password).", "info")
         return redirect(url_for("auth.login"))
     form = ConfirmSignUpForm()
-    if form.validate_on_submit():
-        try:
-            user = register_client(data)
-        except ValidationError:  # the same address confirmed twice at once
-            db.session.rollback()
-            flash("This address already has an account: sign in (or reset your password).", "info")
-            return redirect(url_for("auth.login"))
-        log_in(user)  # whoever this browser had signed in is signed out
-        db.session.commit()
-        flash(f"Welcome! Your client ID is {user.client_id}.", "success")
-        return redirect_to(url_for("dashboard.index"))
-    return render_template("auth/register_confirm.html", form=form, data=data)
+    if not form.validate_on_submit():
+        return render_template("auth/register_confirm.html", form=form, data=data)
+    result = run_form_action(form, lambda: _register_and_sign_in(data), catch=ValidationError)
+    if not result.ok:  # the same address confirmed twice at once
+        flash("This address already has an account: sign in (or reset your password).", "info")
+        return redirect(url_for("auth.login"))
+    flash(f"Welcome! Your client ID is {result.value.client_id}.", "success")
+    return redirect_to(url_for("dashboard.index"))
+
+
+def _register_and_sign_in(data: SignUp) -> User:
+    user = register_client(data)
+    log_in(user)  # whoever this browser had signed in is signed out
+    return user
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -113,31 +117,37 @@ def login():
         except InvalidCredentials as exc:
             error = exc.message
         else:
-            if not ip_allowed(user, request.remote_addr):
-                refuse_blocked_sign_in(user)  # recorded, and the user is told by email
-                db.session.commit()
-                # The same answer as a wrong password: a blocked address learns nothing.
-                error = InvalidCredentials().message
-            elif user.has_2fa:
-                # Password right: the second step decides. Nothing is logged in yet.
-                session["pending_2fa"] = {
-                    "t": int(time.time()),
-                    "u": user.id,
-                    "s": user.security_stamp,
-                    "r": bool(form.remember.data),
-                    "n": _next_or(url_for("dashboard.index")),
-                }
-                return redirect_to(url_for("auth.login_twofactor"))
-            else:
-                return finish_login(user, remember=form.remember.data, next_url=_next_or(url_for("dashboard.index")))
+            if ip_allowed(user, request.remote_addr):
+                return _second_step_or_sign_in(user, form)
+            # Recorded, and the user is told by email; the same answer as a wrong
+            # password: a blocked address learns nothing.
+            refuse_blocked_sign_in(user, actor=request_actor(for_user=user))
+            db.session.commit()
+            error = InvalidCredentials().message
     status = 422 if form.is_submitted() else 200
     return render_page("auth/login.html", "auth/_login_form.html", status, form=form, error=error)
+
+
+def _second_step_or_sign_in(user: User, form: LoginForm):
+    """Password right: where 2FA is on the second step decides (nothing is signed in
+    yet), else the user is signed in."""
+    next_url = _next_or(url_for("dashboard.index"))
+    if not user.has_2fa:
+        return finish_login(user, remember=form.remember.data, next_url=next_url)
+    session["pending_2fa"] = {
+        "t": int(time.time()),
+        "u": user.id,
+        "s": user.security_stamp,
+        "r": bool(form.remember.data),
+        "n": next_url,
+    }
+    return redirect_to(url_for("auth.login_twofactor"))
 
 
 def finish_login(user, *, remember: bool, next_url: str):
     """Both steps passed: open the session, remember where from, alert if asked."""
     log_in(user, remember=remember)
-    record_sign_in(user)
+    record_sign_in(user, actor=request_actor(for_user=user))
     db.session.commit()
     return redirect_to(next_url)
 
@@ -171,17 +181,16 @@ def login_twofactor():
         return redirect(url_for("auth.login"))
     form = CodeForm()
     if form.validate_on_submit():
-        try:
-            factor = sec.verify_second_factor(user.id, form.code.data)
-        except ValidationError as error:
-            db.session.commit()  # keep the replay counter if anything moved
-            sec.record_login_event(user, succeeded=False, reason="2fa code")
-            db.session.commit()
-            attach_error(form, error)
-        else:
-            if factor.method == "recovery":
+        # A wrong code is committed too: the replay counter keeps what moved.
+        verified = run_form_action(
+            form, lambda: sec.verify_second_factor(user.id, form.code.data), catch=ValidationError, keep_on_error=True
+        )
+        if verified.ok:
+            if verified.value.method == "recovery":
                 flash("You used a recovery code. Each works once: make new ones under Security.", "info")
             return finish_login(user, remember=pending.get("r", False), next_url=pending.get("n") or "/")
+        sec.record_login_event(user, succeeded=False, reason="2fa code", actor=request_actor(for_user=user))
+        db.session.commit()
     status = 422 if form.is_submitted() else 200
     return render_template("auth/login_2fa.html", form=form), status
 
@@ -209,17 +218,17 @@ def reset_password(token: str):
         flash("This reset link is invalid, was already used, or has expired. Ask for a new one.", "error")
         return redirect(url_for("auth.forgot_password"))
     form = ResetPasswordForm()
-    if form.validate_on_submit():
-        try:
-            sec.reset_password(token, form.new_password.data)
-        except ValidationError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            db.session.commit()
-            # Not logged in here: the login page still asks for 2FA where it is on.
-            flash("Your password was changed. Sign in with the new one.", "success")
-            return redirect(url_for("auth.login"))
+    if (
+        form.validate_on_submit()
+        and run_form_action(
+            form,
+            lambda: sec.reset_password(token, form.new_password.data, actor=request_actor()),
+            catch=ValidationError,
+        ).ok
+    ):
+        # Not logged in here: the login page still asks for 2FA where it is on.
+        flash("Your password was changed. Sign in with the new one.", "success")
+        return redirect(url_for("auth.login"))
     status = 422 if form.is_submitted() else 200
     return render_template("auth/reset_password.html", form=form), status
 
@@ -248,12 +257,8 @@ def mail_link(token: str):
     try:
         user, invoice = read_invoice_login(token)
     except InvalidToken as error:
-        flash(
-            "This link has expired. Sign in to see your invoice."
-            if error.expired
-            else "This link is not valid (any more). Please sign in.",
-            "error",
-        )
+        expired = "This link has expired. Sign in to see your invoice."
+        flash(expired if error.expired else "This link is not valid (any more). Please sign in.", "error")
         return _no_referrer(redirect(url_for("auth.login")))
     target = url_for("invoices.view", number=invoice.number)
     if current_user.is_authenticated:
@@ -263,14 +268,20 @@ def mail_link(token: str):
         if not form.validate_on_submit():
             return _switch_question(form, user, invoice)
         _sign_out_this_browser()
+    return _no_referrer(_sign_in_from_link(user, target))
+
+
+def _sign_in_from_link(user: User, target: str):
+    """A non-fresh session and the invoice; where 2FA is on or the address is not
+    allowed, the login page with the invoice as `next`."""
     if user.has_2fa or not ip_allowed(user, request.remote_addr):
         db.session.commit()  # a session signed out above stays ended
         flash("Please sign in to see this invoice.", "info")
-        return _no_referrer(redirect(url_for("auth.login", next=target)))
+        return redirect(url_for("auth.login", next=target))
     log_in(user, remember=False, fresh=False)
-    record_sign_in(user, method="email link")
+    record_sign_in(user, method="email link", actor=request_actor(for_user=user))
     db.session.commit()
-    return _no_referrer(redirect(target))
+    return redirect(target)
 
 
 def _switch_question(form: SwitchAccountForm, user, invoice):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import request
 
 from app.clients.models import Client, ProfileChange, User
+from app.core.actors import Actor
 from app.extensions import db
 
 
@@ -28,16 +28,17 @@ def lock_client(client_id: int) -> Client:
     ).scalar_one()
 
 
-def log_change(user: User, field: str, old: str | None, new: str | None) -> None:
+def log_change(user: User, field: str, old: str | None, new: str | None, *, actor: Actor) -> None:
+    """A row of `user`'s change log when `old` and `new` differ: who changed it, from which IP."""
     if old != new:
         db.session.add(
             ProfileChange(
                 client_id=user.client_id,
                 user_id=user.id,
-                actor=f"user:{user.id}",
+                actor=str(actor),
                 field=field,
                 old_value=old,
                 new_value=new,
-                ip=request.remote_addr if request else None,
+                ip=actor.ip,
             )
         )

@@ -23,11 +23,13 @@ class Actor:
     id: int | None = None
     ip: str | None = None
     name: str | None = None
+    #: The browser's User-Agent header, for what records a browser (sessions, sign-in history).
+    user_agent: str | None = None
 
     @classmethod
-    def user(cls, user, *, ip: str | None = None) -> Actor:
+    def user(cls, user, *, ip: str | None = None, user_agent: str | None = None) -> Actor:
         """A client user (the owner or a trusted user); `user` is anything with an `id`."""
-        return cls("user", user.id, ip)
+        return cls("user", user.id, ip, user_agent=user_agent)
 
     @classmethod
     def staff(cls, staff, *, ip: str | None = None) -> Actor:
@@ -38,16 +40,28 @@ class Actor:
         """A job or an outside party we trust by signature: Actor.system("billing-run")."""
         return cls("system", name=name)
 
+    def as_user(self, user) -> Actor:
+        """The same request (IP, browser) acting as `user`: one who proved who they are
+        by a link or a cookie, whoever this browser had signed in."""
+        return Actor.user(user, ip=self.ip, user_agent=self.user_agent)
+
     def __str__(self) -> str:
         if self.kind == "system":
             return self.name or "system"
         return f"{self.kind}:{self.id}"
 
 
-def request_actor() -> Actor:
-    """The signed-in user or staff member of this request, with its IP. For views only:
-    services take the Actor as an argument and never read the request."""
+def request_actor(*, for_user=None) -> Actor:
+    """The signed-in user or staff member of this request, with its IP and User-Agent.
+    For views (and the sign-in layer) only: services take the Actor as an argument and
+    never read the request.
+
+    `for_user`: the client user this request is signing in, who is not `current_user` yet.
+    """
+    ip, agent = request.remote_addr, request.headers.get("User-Agent")
+    if for_user is not None:
+        return Actor.user(for_user, ip=ip, user_agent=agent)
     kind, _, rest = (current_user.get_id() or "").partition(":")
     if kind not in ("user", "staff") or not current_user.is_authenticated:
-        return Actor("system", ip=request.remote_addr)
-    return Actor(kind, int(rest.split(":", 1)[0]), request.remote_addr)
+        return Actor("system", ip=ip, user_agent=agent)
+    return Actor(kind, int(rest.split(":", 1)[0]), ip, user_agent=agent)

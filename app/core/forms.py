@@ -1,4 +1,4 @@
-"""Form helpers every domain uses: country choices, trimming, phone numbers, domain errors beside fields."""
+"""Form helpers every domain uses: country choices, trimming, phone numbers, the one-time code form."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
-
-from app.core.errors import ValidationError
+from wtforms.validators import ValidationError as FieldInvalid
 
 
 def country_choices(locale: str = "en") -> list[SelectChoice]:
@@ -38,15 +37,6 @@ def to_e164(raw: str, region: str | None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def attach_error(form, error: ValidationError) -> None:
-    """Show a domain error beside its field, or above the form when it names none."""
-    field = getattr(form, error.field or "", None)
-    if field is None:
-        form.form_errors.append(error.message)
-    else:
-        field.errors = [*field.errors, error.message]
-
-
 class CodeForm(FlaskForm):
     code = StringField(
         "Code from your authenticator app, or a recovery code",
@@ -64,3 +54,15 @@ class EmailPasswordForm(FlaskForm):
         validators=[DataRequired(message="Enter your email address."), Length(max=254)],
     )
     password = PasswordField("Password", validators=[DataRequired(message="Enter your password."), Length(max=256)])
+
+
+def normalize_phone(field, country: str | None) -> None:
+    """A phone field as E.164 (empty: None), in the country's format when it has no +prefix.
+    Raises the form's ValidationError with what is wrong with the number."""
+    if not field.data:
+        field.data = None
+        return
+    try:
+        field.data = to_e164(field.data, country or None)
+    except ValueError as exc:
+        raise FieldInvalid(str(exc)) from None

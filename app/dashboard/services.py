@@ -6,13 +6,12 @@ import sqlalchemy as sa
 
 from app.clients.models import User, UserRole
 from app.extensions import db
+from app.hosting.models import Service, ServiceStatus
+from app.invoices.models import DocumentKind, Invoice, InvoiceStatus
 
 
 def dashboard_counts(client_id: int) -> dict[str, int]:
     """What the dashboard summarizes: services, unpaid proformas and the amount due."""
-    from app.hosting.models import Service, ServiceStatus
-    from app.invoices.models import DocumentKind, Invoice, InvoiceStatus
-
     services = db.session.execute(
         sa.select(Service.status, sa.func.count()).where(Service.client_id == client_id).group_by(Service.status)
     ).all()

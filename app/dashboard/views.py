@@ -11,15 +11,14 @@ from app.access.policy import can_open
 from app.core.dates import today
 from app.core.rendering import render_page
 from app.dashboard.services import dashboard_counts
+from app.hosting.services import upcoming_renewals
+from app.invoices.services import unpaid_proformas
 
 bp = Blueprint("dashboard", __name__)
 
 
 @bp.route("/")
 def index():
-    from app.hosting.services import upcoming_renewals
-    from app.invoices.services import unpaid_proformas
-
     client = current_user.client
     on = today()
     return render_page(

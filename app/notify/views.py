@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
 
 from app.clients.services import log_change
+from app.core.actors import request_actor
 from app.core.rendering import redirect_to, render_page
 from app.extensions import db
 from app.notify import NOTIFICATION_TYPES
@@ -70,7 +71,7 @@ def settings():
         old = [key for key in NOTIFICATION_TYPES if key in (user.notification_types or [])]
         new = [key for key in NOTIFICATION_TYPES if key in chosen]
         if new != old:
-            log_change(user, "notification_types", ", ".join(old), ", ".join(new))
+            log_change(user, "notification_types", ", ".join(old), ", ".join(new), actor=request_actor())
             user.notification_types = new
             db.session.commit()
             flash("Your email settings were saved.", "success")

@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from app.clients.forms import BillingFields
 from app.clients.models import ClientKind
-from app.core.forms import country_choices, strip, to_e164
+from app.core.forms import country_choices, normalize_phone, strip
 from app.invoices.tax import InvalidTaxId, normalize_tax_id
 from app.notify.services import sms_reach_problem
 
@@ -109,13 +109,7 @@ class DetailsForm(BillingFields, FlaskForm):
             raise ValidationError(str(exc)) from None
 
     def validate_phone(self, field) -> None:
-        if not field.data:
-            field.data = None
-            return
-        try:
-            field.data = to_e164(field.data, self.country.data or None)
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from None
+        normalize_phone(field, self.country.data)
 
     def validate_sms_opt_in(self, field) -> None:
         if field.data and not self.phone.data:

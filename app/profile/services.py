@@ -15,11 +15,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.clients.models import Client, ProfileChange, User
 from app.clients.services import lock_client
+from app.core.actors import Actor
 from app.core.errors import ValidationError
 from app.extensions import db
-from app.notify.services import queue_email
+from app.hosting.models import Product, Service
+from app.invoices.models import BillingProfile, Invoice
+from app.notify.models import EmailMessage
+from app.notify.services import archived_text, queue_email
 from app.profile.models import ErasureRequest
 from app.security.models import LoginEvent, UserSession
+from app.wallet.models import BankTransfer, LedgerEntry, Payment, SavedCard
 
 AVATAR_MAX_BYTES = 2 * 1024 * 1024
 AVATAR_MAX_SIDE = 256
@@ -66,20 +71,21 @@ def _as_text(value: Any) -> str | None:
     return str(value)
 
 
-def _log(user: User, field: str, old: Any, new: Any, ip: str | None) -> ProfileChange:
+def _log(user: User, field: str, old: Any, new: Any, actor: Actor) -> ProfileChange:
     return ProfileChange(
         client_id=user.client_id,
         user_id=user.id,
-        actor=f"user:{user.id}",
+        actor=str(actor),
         field=field,
         old_value=_as_text(old),
         new_value=_as_text(new),
-        ip=ip,
+        ip=actor.ip,
     )
 
 
-def update_details(user: User, values: Mapping[str, Any], *, ip: str | None) -> list[ProfileChange]:
-    """Store the My details `values` of `user` and their client; one log row per changed field.
+def update_details(user: User, values: Mapping[str, Any], *, actor: Actor) -> list[ProfileChange]:
+    """Store the My details `values` of `user` and their client; one log row per changed field
+    (by `actor`, from its IP).
 
     Raises FieldLocked if a field staff locked would change, and ValidationError
     for SMS alerts without a phone; nothing is changed then.
@@ -102,7 +108,7 @@ def update_details(user: User, values: Mapping[str, Any], *, ip: str | None) -> 
     changes = []
     for name, target, attr, old, new in planned:
         setattr(target, attr, new)
-        changes.append(_log(user, name, old, new, ip))
+        changes.append(_log(user, name, old, new, actor))
     db.session.add_all(changes)
     db.session.flush()
     return changes
@@ -135,8 +141,8 @@ def avatar_png(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def set_avatar(user: User, data: bytes | None, *, ip: str | None) -> None:
-    """Store `data` (re-encoded) as the user's avatar, or remove it when None; logged.
+def set_avatar(user: User, data: bytes | None, *, actor: Actor) -> None:
+    """Store `data` (re-encoded) as the user's avatar, or remove it when None; logged as `actor`'s.
 
     Raises ValidationError (field "avatar") for a file we do not accept.
     """
@@ -146,7 +152,7 @@ def set_avatar(user: User, data: bytes | None, *, ip: str | None) -> None:
     if png is None and not had:
         return
     user.avatar_png = png
-    db.session.add(_log(user, "avatar", "image" if had else None, "image" if png else None, ip))
+    db.session.add(_log(user, "avatar", "image" if had else None, "image" if png else None, actor))
     db.session.flush()
 
 
@@ -197,10 +203,6 @@ def _rows(model, *where, order_by=None) -> list[dict[str, Any]]:
 
 def account_data(client: Client) -> dict[str, Any]:
     """Everything stored about `client`, as plain values (datetimes, enums, ints, text)."""
-    from app.hosting.models import Product, Service
-    from app.invoices.models import BillingProfile, Invoice
-    from app.wallet.models import BankTransfer, LedgerEntry, Payment, SavedCard
-
     user_ids = [u.id for u in client.users]
     users = []
     for user in client.users:
@@ -236,9 +238,6 @@ def account_data(client: Client) -> dict[str, Any]:
 def _export_emails(client: Client, user_ids: list[int]) -> list[dict[str, Any]]:
     """The account's emails with secret links (reset, invite, login, email change) removed,
     as the notifications archive shows them to the owner."""
-    from app.notify.models import EmailMessage
-    from app.notify.services import archived_text
-
     owner = client.owner
     rows = []
     query = sa.select(EmailMessage).where(

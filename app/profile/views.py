@@ -9,12 +9,14 @@ from flask import Blueprint, abort, current_app, flash, render_template, request
 from flask_login import current_user, fresh_login_required
 
 from app.clients.models import User
+from app.core.actors import request_actor
 from app.core.errors import ValidationError
+from app.core.form_actions import run_form_action
 from app.core.pdf import render_pdf
 from app.core.rendering import redirect_to, render_page
 from app.core.types import utcnow
 from app.extensions import db
-from app.profile.forms import LOCKABLE_FIELDS, LOCKED_NOTE, AvatarForm, DetailsForm, ErasureForm
+from app.profile.forms import LOCKED_NOTE, AvatarForm, DetailsForm, ErasureForm
 from app.profile.services import (
     AVATAR_MAX_BYTES,
     account_data,
@@ -60,14 +62,15 @@ def _details_form(**kwargs) -> DetailsForm:
 def details():
     form = _details_form()
     if form.validate_on_submit():
-        try:
-            changes = update_details(_me(), form.values(), ip=request.remote_addr)
-        except ValidationError as error:
-            db.session.rollback()
-            field = form[error.field] if error.field in LOCKABLE_FIELDS else form.name
-            field.errors = [*field.errors, error.message]
-        else:
-            db.session.commit()
+        # A refusal is shown beside the field it names (every one is a form field), else beside the name.
+        saved = run_form_action(
+            form,
+            lambda: update_details(_me(), form.values(), actor=request_actor()),
+            catch=ValidationError,
+            unplaced="name",
+        )
+        if saved.ok:
+            changes = saved.value
             flash("Your details were saved." if changes else "Nothing changed.", "success" if changes else "info")
             return redirect_to(url_for("profile.details"))
     status = 422 if form.is_submitted() else 200
@@ -80,13 +83,13 @@ def avatar_upload():
     if avatar_form.validate_on_submit():
         upload = request.files.get("avatar")
         data = upload.stream.read(AVATAR_MAX_BYTES + 1) if upload else b""
-        try:
-            set_avatar(_me(), data, ip=request.remote_addr)
-        except ValidationError as error:
-            db.session.rollback()
-            avatar_form.avatar.errors = [error.message]
-        else:
-            db.session.commit()
+        saved = run_form_action(
+            avatar_form,
+            lambda: set_avatar(_me(), data, actor=request_actor()),
+            catch=ValidationError,
+            unplaced="avatar",
+        )
+        if saved.ok:
             flash("Your profile picture was updated.", "success")
             return redirect_to(url_for("profile.details"))
     return _details_page(_details_form(formdata=None), avatar_form, 422)  # this POST is not the details form
@@ -95,7 +98,7 @@ def avatar_upload():
 @bp.post("/account/avatar/delete")
 def avatar_delete():
     if AvatarForm().validate_on_submit():
-        set_avatar(_me(), None, ip=request.remote_addr)
+        set_avatar(_me(), None, actor=request_actor())
         db.session.commit()
         flash("Your profile picture was removed.", "info")
     return redirect_to(url_for("profile.details"))

@@ -19,10 +19,11 @@ from datetime import timedelta
 import pyotp
 import segno
 import sqlalchemy as sa
-from flask import current_app, request, session
+from flask import current_app, session
 
 from app.clients.models import User, UserStatus, new_security_stamp
 from app.clients.services import find_user_by_email, log_change, normalize_email
+from app.core.actors import Actor
 from app.core.errors import DomainError, ValidationError
 from app.core.passwords import hash_password, verify_password
 from app.core.ratelimit import count_wrong_credential, refuse_if_too_many_credential_checks
@@ -43,16 +44,14 @@ SESSION_KEY = "sid"
 # --- sessions and login history -------------------------------------------------------
 
 
-def _user_agent() -> str | None:
-    agent = request.headers.get("User-Agent") if request else None
-    return agent[:255] if agent else None
+def _user_agent(actor: Actor) -> str | None:
+    """The browser's User-Agent as the sessions and the sign-in history store it."""
+    return actor.user_agent[:255] if actor.user_agent else None
 
 
-def start_session(user: User) -> UserSession:
-    """Record a new logged-in browser and tie the Flask session to it."""
-    record = UserSession(
-        token=secrets.token_urlsafe(32), user_id=user.id, ip=request.remote_addr, user_agent=_user_agent()
-    )
+def start_session(user: User, *, actor: Actor) -> UserSession:
+    """Record a new logged-in browser (`actor`'s IP and User-Agent) and tie the Flask session to it."""
+    record = UserSession(token=secrets.token_urlsafe(32), user_id=user.id, ip=actor.ip, user_agent=_user_agent(actor))
     db.session.add(record)
     db.session.flush()
     session[SESSION_KEY] = record.token
@@ -100,27 +99,29 @@ def remembered_session(cookie: str) -> UserSession | None:
     return record
 
 
-def restore_remembered_session(cookie: str) -> User | None:
+def restore_remembered_session(cookie: str, *, actor: Actor) -> User | None:
     """Sign a closed-and-reopened browser back in from its remember cookie.
 
     The session the cookie names continues (this browser's Flask session points
     at it again) and the restore is recorded as a sign-in: history, last login,
     sign-in alert. None when the cookie is worthless, or the address is not in
     the user's allow-list (a refused sign-in, recorded and reported like one at
-    the login form); the caller then drops the cookie.
+    the login form); the caller then drops the cookie. `actor`: this browser (its IP
+    and User-Agent), nobody signed in yet.
     """
     record = remembered_session(cookie)
     if record is None:
         return None
     user = db.session.get(User, record.user_id)
-    if not ip_allowed(user, request.remote_addr):
-        refuse_blocked_sign_in(user, method="remembered")
+    actor = actor.as_user(user)
+    if not ip_allowed(user, actor.ip):
+        refuse_blocked_sign_in(user, method="remembered", actor=actor)
         return None
     record.last_seen_at = utcnow()
-    record.ip = request.remote_addr
-    record.user_agent = _user_agent()
+    record.ip = actor.ip
+    record.user_agent = _user_agent(actor)
     session[SESSION_KEY] = record.token
-    record_sign_in(user, method="remembered")
+    record_sign_in(user, method="remembered", actor=actor)
     return user
 
 
@@ -128,12 +129,12 @@ def restore_remembered_session(cookie: str) -> User | None:
 SIGN_IN_REASONS = {"password": None, "email link": "email link", "remembered": "remembered browser"}
 
 
-def record_sign_in(user: User, *, method: str = "password") -> None:
-    """A browser was signed in (password, email link or remembered): last login,
+def record_sign_in(user: User, *, method: str = "password", actor: Actor) -> None:
+    """A browser (`actor`) was signed in (password, email link or remembered): last login,
     sign-in history and, if the user wants it, the sign-in alert."""
-    record_login(user, request.remote_addr)
-    record_login_event(user, succeeded=True, reason=SIGN_IN_REASONS[method])
-    send_login_alert(user, method=method)
+    record_login(user, actor.ip)
+    record_login_event(user, succeeded=True, reason=SIGN_IN_REASONS[method], actor=actor)
+    send_login_alert(user, method=method, actor=actor)
 
 
 def session_is_live(user_id: int) -> bool:
@@ -173,33 +174,39 @@ def end_sessions(user: User, *, except_current: bool = False, only_id: int | Non
     return db.session.execute(query.values(ended_at=utcnow()).execution_options(synchronize_session=False)).rowcount
 
 
-def record_login_event(user: User, *, succeeded: bool, reason: str | None = None) -> None:
+def record_login_event(user: User, *, succeeded: bool, reason: str | None = None, actor: Actor) -> None:
+    """A line of the sign-in history: from `actor`'s IP and browser."""
     db.session.add(
-        LoginEvent(
-            user_id=user.id, succeeded=succeeded, reason=reason, ip=request.remote_addr, user_agent=_user_agent()
-        )
+        LoginEvent(user_id=user.id, succeeded=succeeded, reason=reason, ip=actor.ip, user_agent=_user_agent(actor))
     )
     db.session.flush()
 
 
-def _queue_sign_in_email(template: str, user: User, *, method: str, **extra) -> None:
-    """A security email about a sign-in from this request: where, when, which browser, how."""
+def _queue_sign_in_email(template: str, user: User, *, method: str, actor: Actor, **extra) -> None:
+    """A security email about a sign-in by `actor`: where, when, which browser, how."""
     queue_email(
         template,
         to=user,
         client=user.client,
-        ip=request.remote_addr,
+        ip=actor.ip,
         when=utcnow(),
-        browser=describe_agent(_user_agent()),
+        browser=describe_agent(_user_agent(actor)),
         method=method,
         security_url=external_url("security.index"),
         **extra,
     )
 
 
-def send_login_alert(user: User, *, method: str = "password") -> None:
+def send_login_alert(user: User, *, method: str = "password", actor: Actor) -> None:
     if user.login_alerts:
-        _queue_sign_in_email("login_alert", user, method=method)
+        _queue_sign_in_email("login_alert", user, method=method, actor=actor)
+
+
+def set_login_alerts(user: User, on: bool, *, actor: Actor) -> None:
+    """Whether the user is emailed at every sign-in; the change is logged as `actor`'s."""
+    log_change(user, "login_alerts", str(user.login_alerts), str(on), actor=actor)
+    user.login_alerts = on
+    db.session.flush()
 
 
 # --- IP allow-list -------------------------------------------------------------------------
@@ -232,7 +239,7 @@ def ip_allowed(user: User, ip: str | None) -> bool:
 BLOCKED_REASON = "ip not allowed"
 
 
-def refuse_blocked_sign_in(user: User, *, method: str = "password") -> None:
+def refuse_blocked_sign_in(user: User, *, method: str = "password", actor: Actor) -> None:
     """A sign-in with the right credentials from an address outside the allow-list.
 
     Recorded in the sign-in history, and the user is told by a security email
@@ -248,31 +255,31 @@ def refuse_blocked_sign_in(user: User, *, method: str = "password") -> None:
         .where(
             LoginEvent.user_id == user.id,
             LoginEvent.reason == BLOCKED_REASON,
-            LoginEvent.ip == request.remote_addr,
+            LoginEvent.ip == actor.ip,
             LoginEvent.created_at > since,
         )
         .limit(1)
     )
-    record_login_event(user, succeeded=False, reason=BLOCKED_REASON)
+    record_login_event(user, succeeded=False, reason=BLOCKED_REASON, actor=actor)
     if already_told is None:
-        _queue_sign_in_email("blocked_sign_in", user, method=method, quiet_minutes=max(1, quiet // 60))
+        _queue_sign_in_email("blocked_sign_in", user, method=method, actor=actor, quiet_minutes=max(1, quiet // 60))
 
 
-def set_allowlist(user: User, text: str, *, confirm_lockout: bool) -> list[str]:
-    """Save the allow-list; refuse one that would lock out this browser unless confirmed.
+def set_allowlist(user: User, text: str, *, confirm_lockout: bool, actor: Actor) -> list[str]:
+    """Save the allow-list; refuse one that would lock out `actor`'s address unless confirmed.
 
     A changed list ends the user's other sessions (and so their remember cookies):
     they sign in again under the new rule. The caller starts this browser's
     session anew."""
     entries = parse_allowlist(text)
     candidate = User(ip_allowlist=entries)
-    if entries and not ip_allowed(candidate, request.remote_addr) and not confirm_lockout:
+    if entries and not ip_allowed(candidate, actor.ip) and not confirm_lockout:
         raise ValidationError(
-            f"Your current address {request.remote_addr} is not in this list: you would be locked out. "
+            f"Your current address {actor.ip} is not in this list: you would be locked out. "
             "Add it, or tick the box to confirm.",
             field="ip_allowlist",
         )
-    log_change(user, "ip_allowlist", ", ".join(user.ip_allowlist or []), ", ".join(entries))
+    log_change(user, "ip_allowlist", ", ".join(user.ip_allowlist or []), ", ".join(entries), actor=actor)
     if entries != (user.ip_allowlist or []):
         end_sessions(user, except_current=True)
     user.ip_allowlist = entries
@@ -291,7 +298,7 @@ def check_new_password(password: str) -> None:
         raise ValidationError("Use at most 256 characters.", field="new_password")
 
 
-def change_password(user: User, current: str, new: str) -> None:
+def change_password(user: User, current: str, new: str, *, actor: Actor) -> None:
     """Change the password: rotates the security stamp (voiding other sessions,
     remember-me cookies and signed links) and ends the user's other sessions."""
     if not check_password(user, current):
@@ -301,7 +308,7 @@ def change_password(user: User, current: str, new: str) -> None:
     user.security_stamp = new_security_stamp()
     user.reset_nonce = new_security_stamp()
     end_sessions(user, except_current=True)
-    log_change(user, "password", None, "changed")
+    log_change(user, "password", None, "changed", actor=actor)
     db.session.flush()
 
 
@@ -335,8 +342,9 @@ def user_for_reset_token(token: str) -> User:
     return user
 
 
-def reset_password(token: str, new: str) -> User:
-    """Set a new password from a reset link; the link then stops working."""
+def reset_password(token: str, new: str, *, actor: Actor) -> User:
+    """Set a new password from a reset link; the link then stops working.
+    The change is logged as the link's user's, from `actor`'s address."""
     user = user_for_reset_token(token)
     check_new_password(new)
     user.password_hash = hash_password(new)
@@ -344,7 +352,7 @@ def reset_password(token: str, new: str) -> User:
     user.security_stamp = new_security_stamp()
     user.invited_at = None  # an invited user who set a password this way has accepted
     end_sessions(user)
-    log_change(user, "password", None, "reset by email")
+    log_change(user, "password", None, "reset by email", actor=actor.as_user(user))
     db.session.flush()
     return user
 
@@ -374,8 +382,9 @@ def request_email_change(user: User, new_email: str, password: str) -> None:
     )
 
 
-def confirm_email_change(token: str) -> User:
-    """Apply a confirmed email change, and tell the old address. Raises InvalidToken."""
+def confirm_email_change(token: str, *, actor: Actor) -> User:
+    """Apply a confirmed email change, and tell the old address. Raises InvalidToken.
+    The change is logged as the link's user's, from `actor`'s address."""
     payload = unsign(token, salt=EMAIL_SALT, max_age=current_app.config["EMAIL_CHANGE_MAX_AGE"])
     user = db.session.get(User, payload.get("u") or 0)
     if user is None or not hmac.compare_digest(user.security_stamp, str(payload.get("s"))):
@@ -388,7 +397,7 @@ def confirm_email_change(token: str) -> User:
     user.reset_nonce = new_security_stamp()
     user.security_stamp = new_security_stamp()  # the link works once; other sessions end
     end_sessions(user)  # and so do their remember cookies: sign in with the new address
-    log_change(user, "email", old_email, new_email)
+    log_change(user, "email", old_email, new_email, actor=actor.as_user(user))
     queue_email(
         "email_changed", to=user, client=user.client, address=old_email, old_email=old_email, new_email=new_email
     )
@@ -462,7 +471,7 @@ def new_recovery_codes(user: User) -> list[str]:
     return codes
 
 
-def enable_2fa(user: User, secret: str, code: str) -> list[str]:
+def enable_2fa(user: User, secret: str, code: str, *, actor: Actor) -> list[str]:
     """Turn 2FA on once the user proves their app works. Returns the recovery codes."""
     step = _matching_step(secret, code)
     if step is None:
@@ -472,7 +481,7 @@ def enable_2fa(user: User, secret: str, code: str) -> list[str]:
     user.totp_last_step = step
     user.security_stamp = new_security_stamp()  # links and other sessions made without 2FA end
     end_sessions(user, except_current=True)
-    log_change(user, "two_factor", "off", "on")
+    log_change(user, "two_factor", "off", "on", actor=actor)
     codes = new_recovery_codes(user)
     db.session.flush()
     return codes
@@ -528,7 +537,7 @@ def _verify_second_factor(user_id: int, code: str) -> SecondFactor:
     return SecondFactor("recovery")
 
 
-def disable_2fa(user: User, code: str) -> None:
+def disable_2fa(user: User, code: str, *, actor: Actor) -> None:
     verify_second_factor(user.id, code)
     user.totp_secret = None
     user.totp_enabled_at = None
@@ -536,7 +545,7 @@ def disable_2fa(user: User, code: str) -> None:
     user.security_stamp = new_security_stamp()
     end_sessions(user, except_current=True)
     db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    log_change(user, "two_factor", "on", "off")
+    log_change(user, "two_factor", "on", "off", actor=actor)
     db.session.flush()
 
 

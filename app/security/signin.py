@@ -6,9 +6,21 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import current_app, flash, g, redirect, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_user, logout_user, user_logged_out
 
+from app.clients.models import User
+from app.core.actors import Actor, request_actor
+from app.core.types import utcnow
 from app.extensions import db, login_manager
+from app.security.models import UserSession
+from app.security.services import (
+    ip_allowed,
+    remember_session,
+    restore_remembered_session,
+    session_is_live,
+    start_session,
+)
+from app.staff.models import Staff
 
 #: "Keep me signed in": '<session id>.<secret>' of one recorded session (see
 #: account.security.remember_session). Flask-Login's own remember cookie is not used.
@@ -23,9 +35,6 @@ def _load_identity(identity_id: str):
     A stale security stamp (password changed elsewhere), a suspended user or a
     client that is not active (closed, suspended, anonymized) loads nobody.
     """
-    from app.clients.models import User
-    from app.staff.models import Staff
-
     try:
         kind, raw_id, stamp = identity_id.split(":")
         model = {"user": User, "staff": Staff}[kind]
@@ -34,14 +43,11 @@ def _load_identity(identity_id: str):
         return None
     if identity is None or identity.security_stamp != stamp or not identity.is_active:
         return None
-    if kind == "user":
-        # A client user's login must be one of their open sessions (ended under
-        # Security, by signing out or by a password change, it is gone). A remember
-        # cookie brings one back only through _restore_remembered_login.
-        from app.security.services import session_is_live
-
-        if not session_is_live(identity.id):
-            return None
+    # A client user's login must be one of their open sessions (ended under
+    # Security, by signing out or by a password change, it is gone). A remember
+    # cookie brings one back only through _restore_remembered_login.
+    if kind == "user" and not session_is_live(identity.id):
+        return None
     return identity
 
 
@@ -54,8 +60,6 @@ def log_in(identity, *, remember: bool | None = False, fresh: bool = True) -> No
     IP allow-list change). Staff are never remembered.
     Call inside the request's transaction; the caller commits.
     """
-    from app.security.models import UserSession
-
     if hasattr(identity, "_get_current_object"):
         identity = identity._get_current_object()  # current_user itself: keep the real object
     sid = session.get("sid")
@@ -63,15 +67,11 @@ def log_in(identity, *, remember: bool | None = False, fresh: bool = True) -> No
     if remember is None:
         remember = old is not None and old.remember_hash is not None and old.ended_at is None
     if old is not None and old.ended_at is None:
-        from app.core.types import utcnow
-
         old.ended_at = utcnow()  # the session this browser had is over (no ghost entry under Security)
     session.clear()
     g.remember_cookie = ""  # the old cookie named the old session: drop it unless replaced below
     if identity.get_id().startswith("user:"):
-        from app.security.services import remember_session, start_session
-
-        record = start_session(identity)
+        record = start_session(identity, actor=request_actor(for_user=identity))
         if remember:
             g.remember_cookie = remember_session(record, identity)
     login_user(identity, remember=False, fresh=fresh)
@@ -83,9 +83,10 @@ def _restore_remembered_login() -> None:
     cookie = request.cookies.get(REMEMBER_COOKIE)
     if not cookie or request.endpoint in ("static", "healthz") or "_user_id" in session:
         return
-    from app.security.services import restore_remembered_session
-
-    user = restore_remembered_session(cookie)
+    # Nobody is signed in yet (current_user is not read: it would load one); the
+    # cookie's user becomes the actor once the cookie is found good.
+    browser = Actor("system", ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
+    user = restore_remembered_session(cookie, actor=browser)
     if user is None:
         g.remember_cookie = ""
     else:
@@ -120,8 +121,6 @@ def _forget_browser(sender, user) -> None:
 
 def _enforce_ip_allowlist():
     """Every request of a logged-in client user comes from an allowed address."""
-    from app.security.services import ip_allowed
-
     if request.endpoint in ("static", "healthz"):
         return None  # no user loading (and no database) for these
     if (
@@ -137,8 +136,6 @@ def _enforce_ip_allowlist():
 
 
 def init_app(app) -> None:
-    from flask_login import user_logged_out
-
     login_manager.user_loader(_load_identity)
     login_manager.login_view = "auth.login"
     login_manager.refresh_view = "security.reauthenticate"

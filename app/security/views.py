@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import confirm_login, current_user, fresh_login_required
 
+from app.core.actors import request_actor
 from app.core.errors import DomainError, ValidationError
-from app.core.forms import CodeForm, attach_error
+from app.core.form_actions import run_form_action
+from app.core.forms import CodeForm
 from app.core.ratelimit import rate_limited
 from app.core.rendering import redirect_to
 from app.core.signing import InvalidToken
@@ -29,6 +34,8 @@ from app.security.services import check_password
 from app.security.signin import log_in
 
 bp = Blueprint("security", __name__)
+
+T = TypeVar("T")
 
 
 # A change asked for on a non-fresh session is kept and made once the password is confirmed.
@@ -94,21 +101,30 @@ def index():
     return _security_page()
 
 
+def _keeping_this_browser(change: Callable[[], T]) -> Callable[[], T]:
+    """`change` (it rotates the security stamp), then a new session for this browser
+    under the new stamp (and its remember cookie, if it had one)."""
+
+    def action() -> T:
+        value = change()
+        log_in(current_user, remember=None)
+        return value
+
+    return action
+
+
 @bp.post("/account/security/password")
 @fresh_login_required
 def password():
     form = PasswordChangeForm()
-    if form.validate_on_submit():
-        try:
-            sec.change_password(current_user, form.current_password.data, form.new_password.data)
-        except ValidationError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            log_in(current_user, remember=None)  # this browser stays signed in with the new stamp
-            db.session.commit()
-            flash("Password changed. Your other sessions were signed out.", "success")
-            return redirect(url_for("security.index"))
+    change = _keeping_this_browser(
+        lambda: sec.change_password(
+            current_user, form.current_password.data, form.new_password.data, actor=request_actor()
+        )
+    )
+    if form.validate_on_submit() and run_form_action(form, change, catch=ValidationError).ok:
+        flash("Password changed. Your other sessions were signed out.", "success")
+        return redirect(url_for("security.index"))
     return _security_page(422, password_form=form)
 
 
@@ -116,31 +132,30 @@ def password():
 @fresh_login_required
 def email():
     form = EmailChangeForm()
-    if form.validate_on_submit():
-        try:
-            sec.request_email_change(current_user, form.new_email.data, form.password.data)
-        except ValidationError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"We sent a confirmation link to {form.new_email.data}. Your email changes when you open it.", "info")
-            return redirect(url_for("security.index"))
+    if (
+        form.validate_on_submit()
+        and run_form_action(
+            form,
+            lambda: sec.request_email_change(current_user, form.new_email.data, form.password.data),
+            catch=ValidationError,
+        ).ok
+    ):
+        flash(f"We sent a confirmation link to {form.new_email.data}. Your email changes when you open it.", "info")
+        return redirect(url_for("security.index"))
     return _security_page(422, email_form=form)
 
 
 @bp.route("/account/confirm-email/<token>")
 @rate_limited()
 def confirm_email(token: str):
-    try:
-        sec.confirm_email_change(token)
-    except (InvalidToken, DomainError) as error:
-        db.session.rollback()
-        message = error.message if isinstance(error, DomainError) else "This link is invalid or has expired."
-        flash(message, "error")
-    else:
-        db.session.commit()
+    """The link from the new address: a refused one is an error message on the login page."""
+    result = run_form_action(
+        None, lambda: sec.confirm_email_change(token, actor=request_actor()), catch=(InvalidToken, DomainError)
+    )
+    if result.ok:
         flash("Your email address was changed. Please sign in with it.", "success")
+    elif isinstance(result.error, InvalidToken):  # a DomainError is already shown
+        flash("This link is invalid or has expired.", "error")
     return redirect(url_for("auth.login"))
 
 
@@ -148,17 +163,14 @@ def confirm_email(token: str):
 @fresh_login_required
 def allowlist():
     form = AllowlistForm()
-    if form.validate_on_submit():
-        try:
-            sec.set_allowlist(current_user, form.ip_allowlist.data or "", confirm_lockout=form.confirm_lockout.data)
-        except ValidationError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            log_in(current_user, remember=None)  # a new session (and remember cookie) under the new list
-            db.session.commit()
-            flash("IP allow-list saved.", "success")
-            return redirect(url_for("security.index"))
+    change = _keeping_this_browser(  # a new session (and remember cookie) under the new list
+        lambda: sec.set_allowlist(
+            current_user, form.ip_allowlist.data or "", confirm_lockout=form.confirm_lockout.data, actor=request_actor()
+        )
+    )
+    if form.validate_on_submit() and run_form_action(form, change, catch=ValidationError).ok:
+        flash("IP allow-list saved.", "success")
+        return redirect(url_for("security.index"))
     return _security_page(422, allowlist_form=form)
 
 
@@ -167,8 +179,7 @@ def allowlist():
 def alerts():
     form = LoginAlertsForm()
     if form.validate_on_submit():
-        sec.log_change(current_user, "login_alerts", str(current_user.login_alerts), str(form.login_alerts.data))
-        current_user.login_alerts = form.login_alerts.data
+        sec.set_login_alerts(current_user, form.login_alerts.data, actor=request_actor())
         db.session.commit()
         flash("Saved.", "success")
     return redirect(url_for("security.index"))
@@ -199,18 +210,12 @@ def twofactor_setup():
         session["totp_pending"] = sec.new_totp_secret()
     secret = session.get("totp_pending") or sec.new_totp_secret()
     session["totp_pending"] = secret
-    if form.validate_on_submit():
-        try:
-            codes = sec.enable_2fa(current_user, secret, form.code.data)
-        except ValidationError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            log_in(current_user, remember=None)  # the stamp rotated: keep this browser signed in
-            db.session.commit()
-            session.pop("totp_pending", None)
-            sec.offer_recovery_download(current_user, codes)
-            return render_template("security/recovery_codes.html", codes=codes, first=True)
+    enable = _keeping_this_browser(lambda: sec.enable_2fa(current_user, secret, form.code.data, actor=request_actor()))
+    result = run_form_action(form, enable, catch=ValidationError) if form.validate_on_submit() else None
+    if result is not None and result.ok:
+        session.pop("totp_pending", None)
+        sec.offer_recovery_download(current_user, result.value)
+        return render_template("security/recovery_codes.html", codes=result.value, first=True)
     status = 422 if form.is_submitted() else 200
     qr = sec.provisioning_qr_svg(current_user, secret)
     return render_template("security/twofactor_setup.html", form=form, qr=qr, secret=secret), status
@@ -221,17 +226,11 @@ def twofactor_setup():
 @rate_limited(per_account=True)
 def twofactor_disable():
     form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            sec.disable_2fa(current_user, form.code.data)
-        except ValidationError as error:
-            db.session.commit()
-            attach_error(form, error)
-        else:
-            log_in(current_user, remember=None)
-            db.session.commit()
-            flash("Two-factor authentication is off.", "info")
-            return redirect(url_for("security.index"))
+    disable = _keeping_this_browser(lambda: sec.disable_2fa(current_user, form.code.data, actor=request_actor()))
+    # A wrong code is committed too: the counter of spent codes and wrong tries must hold.
+    if form.validate_on_submit() and run_form_action(form, disable, catch=ValidationError, keep_on_error=True).ok:
+        flash("Two-factor authentication is off.", "info")
+        return redirect(url_for("security.index"))
     return _security_page(422, disable_form=form)
 
 

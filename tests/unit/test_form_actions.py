@@ -105,3 +105,13 @@ def test_request_actor_names_the_signed_in_user_without_the_stamp(app):
         login_user(db.session.get(User, owner.user_id))
         actor = request_actor()
         assert actor == Actor("user", owner.user_id, "198.51.100.7") and str(actor) == f"user:{owner.user_id}"
+
+
+def test_request_actor_carries_the_browser_and_can_name_the_user_being_signed_in(app):
+    user = type("U", (), {"id": 7})()
+    environ = {"REMOTE_ADDR": "203.0.113.9", "HTTP_USER_AGENT": "Firefox/140"}
+    with app.test_request_context("/", environ_base=environ):
+        assert request_actor().user_agent == "Firefox/140"
+        signing_in = request_actor(for_user=user)
+    assert signing_in == Actor("user", 7, "203.0.113.9", user_agent="Firefox/140") and str(signing_in) == "user:7"
+    assert Actor("system", ip="198.51.100.1").as_user(user) == Actor.user(user, ip="198.51.100.1")

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from app.clients.models import Client, ClientKind, ProfileChange, User
+from app.core.actors import Actor
 from app.extensions import db
 from app.profile.forms import LOCKED_NOTE, LOCKED_REFUSED
 from app.profile.services import FieldLocked, update_details
@@ -172,7 +173,7 @@ def test_the_service_refuses_a_locked_field_whatever_the_form_does(app, company)
     with app.app_context():
         user = db.session.get(User, company.user_id)
         with pytest.raises(FieldLocked) as refused:
-            update_details(user, {"city": "Iasi", "company_name": "Evil Corp"}, ip="127.0.0.1")
+            update_details(user, {"city": "Iasi", "company_name": "Evil Corp"}, actor=Actor.user(user, ip="127.0.0.1"))
         assert refused.value.field == "company_name"
         db.session.rollback()
     account, _ = stored(app, company.client_id)

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.clients.models import User
+from app.core.actors import Actor
 from app.core.passwords import verify_password
 from app.core.types import utcnow
 from app.extensions import db
@@ -198,7 +199,8 @@ def test_a_token_of_another_purpose_is_refused(app, client, owner, number):
 def test_a_link_made_before_a_password_change_is_void(app, client, owner, number):
     path = link_path(app, owner.user_id, number)
     with app.app_context(), app.test_request_context():
-        change_password(db.session.get(User, owner.user_id), owner.password, "a-brand-new-password")
+        user = db.session.get(User, owner.user_id)
+        change_password(user, owner.password, "a-brand-new-password", actor=Actor.user(user, ip="127.0.0.1"))
         db.session.commit()
 
     response = client.get(path)

@@ -430,3 +430,21 @@ def test_the_migration_seals_seeds_stored_in_the_clear(tmp_path):
         downgrade(revision="b7e2f4a91c03")
         assert db.session.scalar(sa.text("SELECT totp_secret FROM users")) == "JBSWY3DPEHPK3PXP"
         db.engine.dispose()
+
+
+def test_an_email_change_link_for_an_address_taken_meanwhile_changes_nothing(app, client, owner):
+    login(client)
+    post_form(
+        client, "/account/security", "/account/security/email", new_email="new@example.com", password=owner.password
+    )
+    link = re.search(
+        r"https://billing\.example\.test(/account/confirm-email/\S+)", last_email(app, "email_change").body_text
+    ).group(1)
+    make_owner(app, email="new@example.com")
+
+    browser = app.test_client()
+    response = browser.get(link)
+
+    assert response.status_code == 302 and response.location == "/login"
+    assert "Another account now uses this email address." in browser.get("/login").get_data(as_text=True)
+    assert user_row(app, owner.user_id).email == owner.email
