@@ -8,13 +8,13 @@ from wtforms import (
     BooleanField,
     EmailField,
     PasswordField,
-    RadioField,
     SelectField,
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
+from app.clients.forms import kind_field
 from app.clients.models import ClientKind
 from app.core.forms import EmailPasswordForm, country_choices, normalize_phone, strip
 from app.notify.services import sms_reach_problem
@@ -32,14 +32,7 @@ class RegisterForm(FlaskForm):
         ],
     )
     password = PasswordField("Password", validators=[DataRequired(message="Choose a password.")])
-    kind = RadioField(
-        "Account type",
-        choices=[
-            SelectChoice(ClientKind.PERSON.value, "Person"),
-            SelectChoice(ClientKind.ORGANIZATION.value, "Company or organization"),
-        ],
-        default=ClientKind.PERSON.value,
-    )
+    kind = kind_field("Account type", "Company or organization", default=ClientKind.PERSON.value)
     company_name = StringField("Company name", validators=[Length(max=160)])
     country = SelectField("Country", validators=[DataRequired(message="Choose your country.")])
     phone = StringField("Mobile phone", validators=[Length(max=32)])

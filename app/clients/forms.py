@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from wtforms import StringField
+from wtforms import RadioField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
+from app.clients.models import ClientKind
 from app.core.forms import strip
+
+
+def kind_field(label: str, organization: str, **kwargs) -> RadioField:
+    """Person or organization: the account type (or who an invoice is billed as)."""
+    choices = [
+        SelectChoice(ClientKind.PERSON.value, "Person"),
+        SelectChoice(ClientKind.ORGANIZATION.value, organization),
+    ]
+    return RadioField(label, choices=choices, **kwargs)
 
 
 class BillingFields:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, SelectField, StringField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
-from app.clients.forms import BillingFields
+from app.clients.forms import BillingFields, kind_field
 from app.clients.models import ClientKind
 from app.core.forms import country_choices, strip
 
@@ -16,14 +16,7 @@ NEW_PAYER = "new"
 
 class BillingDetailsForm(BillingFields, FlaskForm):
     payer = SelectField("Bill to", default=NEW_PAYER)
-    kind = RadioField(
-        "Billed as",
-        choices=[
-            SelectChoice(ClientKind.PERSON.value, "Person"),
-            SelectChoice(ClientKind.ORGANIZATION.value, "Legal entity"),
-        ],
-        default=ClientKind.PERSON.value,
-    )
+    kind = kind_field("Billed as", "Legal entity", default=ClientKind.PERSON.value)
     name = StringField("Full name", filters=[strip], validators=[Length(max=120)])
     country = SelectField("Country")
     save_as_payer = BooleanField("Save these details for future invoices")

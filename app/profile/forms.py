@@ -6,11 +6,11 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from app.clients.forms import BillingFields
+from app.clients.forms import BillingFields, kind_field
 from app.clients.models import ClientKind
 from app.core.forms import country_choices, normalize_phone, strip
 from app.invoices.tax import InvalidTaxId, normalize_tax_id
@@ -58,13 +58,7 @@ class DetailsForm(BillingFields, FlaskForm):
     phone = StringField("Mobile phone", filters=[strip], validators=[Length(max=32)])
     sms_opt_in = BooleanField("Send me SMS alerts for new invoices and service suspensions")
     language = SelectField("Interface language")
-    kind = RadioField(
-        "Account type",
-        choices=[
-            SelectChoice(ClientKind.PERSON.value, "Person"),
-            SelectChoice(ClientKind.ORGANIZATION.value, "Company or organization"),
-        ],
-    )
+    kind = kind_field("Account type", "Company or organization")
     billing_name = StringField(
         "Name on invoices",
         filters=[strip],
