@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from app.clients.models import User
 from app.core.types import utcnow
 from app.extensions import db
-from app.notify.models import EmailMessage
 from app.security.models import LoginEvent, UserSession
 from tests.helpers import csrf_token, login
+from tests.support.notifications import emails
 from tests.support.security import enable_2fa, last_email, post_form
 
 COOKIE = "remember_me"
@@ -56,16 +56,6 @@ def live_sessions(app, user_id: int) -> list[UserSession]:
     with app.app_context():
         rows = db.session.scalars(
             sa.select(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
-        ).all()
-        for row in rows:
-            db.session.expunge(row)
-        return rows
-
-
-def emails(app, template: str) -> list[EmailMessage]:
-    with app.app_context():
-        rows = db.session.scalars(
-            sa.select(EmailMessage).where(EmailMessage.template == template).order_by(EmailMessage.id)
         ).all()
         for row in rows:
             db.session.expunge(row)
