@@ -16,13 +16,12 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-import pyotp
-import segno
 import sqlalchemy as sa
 from flask import current_app, session
 
 from app.clients.models import User, UserStatus, new_security_stamp
 from app.clients.services import find_user_by_email, log_change, normalize_email
+from app.core import totp
 from app.core.actors import Actor
 from app.core.errors import DomainError, ValidationError
 from app.core.passwords import hash_password, verify_password
@@ -407,14 +406,9 @@ def confirm_email_change(token: str, *, actor: Actor) -> User:
 # --- two-factor authentication -----------------------------------------------------------------
 
 
-def new_totp_secret() -> str:
-    return pyotp.random_base32()
-
-
 def provisioning_qr_svg(user: User, secret: str) -> str:
     """The enrolment QR code as inline SVG (no image request, no external service)."""
-    uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=current_app.config["BRAND_NAME"])
-    return segno.make(uri, micro=False).svg_inline(scale=4, dark="#1c2033")
+    return totp.provisioning_qr_svg(user.email, current_app.config["BRAND_NAME"], secret)
 
 
 def _totp_purpose(user_id: int) -> str:
@@ -445,35 +439,18 @@ def totp_secret(user: User) -> str | None:
     return secret
 
 
-def _matching_step(secret: str | None, code: str, at: float | None = None) -> int | None:
-    """The TOTP time step `code` belongs to (now, or one step either side), if any."""
-    code = "".join(code.split())
-    if secret is None or not (code.isdigit() and len(code) == 6):
-        return None
-    totp = pyotp.TOTP(secret)
-    now_step = int((at or time.time()) // totp.interval)
-    for step in (now_step - 1, now_step, now_step + 1):
-        if hmac.compare_digest(totp.at(step * totp.interval), code):
-            return step
-    return None
-
-
-def _hash_recovery(code: str) -> str:
-    return hashlib.sha256("".join(code.lower().split()).replace("-", "").encode()).hexdigest()
-
-
 def new_recovery_codes(user: User) -> list[str]:
     """Ten fresh one-time codes (the old ones stop working). Shown once, stored hashed."""
     db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    codes = ["-".join(secrets.token_hex(5)[i : i + 5] for i in (0, 5)) for _ in range(10)]
-    db.session.add_all(RecoveryCode(user_id=user.id, code_hash=_hash_recovery(code)) for code in codes)
+    codes = totp.new_recovery_codes()
+    db.session.add_all(RecoveryCode(user_id=user.id, code_hash=totp.hash_recovery_code(code)) for code in codes)
     db.session.flush()
     return codes
 
 
 def enable_2fa(user: User, secret: str, code: str, *, actor: Actor) -> list[str]:
     """Turn 2FA on once the user proves their app works. Returns the recovery codes."""
-    step = _matching_step(secret, code)
+    step = totp.matching_step(secret, code)
     if step is None:
         raise ValidationError("That code is not right. Check the time on your phone and try again.", field="code")
     seal_totp_secret(user, secret)
@@ -514,7 +491,7 @@ def _verify_second_factor(user_id: int, code: str) -> SecondFactor:
     ).scalar_one()
     if not user.has_2fa:
         raise ValidationError("Two-factor authentication is not on for this account.", field="code")
-    step = _matching_step(totp_secret(user), code)
+    step = totp.matching_step(totp_secret(user), code)
     if step is not None:
         if user.totp_last_step is not None and step <= user.totp_last_step:
             raise ValidationError("This code was already used. Wait for the next one.", field="code")
@@ -525,7 +502,7 @@ def _verify_second_factor(user_id: int, code: str) -> SecondFactor:
         sa.select(RecoveryCode)
         .where(
             RecoveryCode.user_id == user.id,
-            RecoveryCode.code_hash == _hash_recovery(code),
+            RecoveryCode.code_hash == totp.hash_recovery_code(code),
             RecoveryCode.used_at.is_(None),
         )
         .with_for_update()
@@ -581,7 +558,7 @@ def take_recovery_download(user: User) -> list[str] | None:
         sa.select(sa.func.count(RecoveryCode.id)).where(
             RecoveryCode.user_id == user.id,
             RecoveryCode.used_at.is_(None),
-            RecoveryCode.code_hash.in_([_hash_recovery(code) for code in codes]),
+            RecoveryCode.code_hash.in_([totp.hash_recovery_code(code) for code in codes]),
         )
     )
     return codes if valid == len(codes) else None  # made again since (elsewhere), or one was used

@@ -16,6 +16,7 @@ from app.core.forms import CodeForm
 from app.core.ratelimit import rate_limited
 from app.core.rendering import redirect_to
 from app.core.signing import InvalidToken
+from app.core.totp import new_totp_secret
 from app.core.urls import is_safe_next
 from app.extensions import db, login_manager
 from app.security import reauth
@@ -207,8 +208,8 @@ def twofactor_setup():
         return redirect(url_for("security.index"))
     form = EnableTwoFactorForm()
     if not form.is_submitted():
-        session["totp_pending"] = sec.new_totp_secret()
-    secret = session.get("totp_pending") or sec.new_totp_secret()
+        session["totp_pending"] = new_totp_secret()
+    secret = session.get("totp_pending") or new_totp_secret()
     session["totp_pending"] = secret
     enable = _keeping_this_browser(lambda: sec.enable_2fa(current_user, secret, form.code.data, actor=request_actor()))
     result = run_form_action(form, enable, catch=ValidationError) if form.validate_on_submit() else None
