@@ -89,6 +89,13 @@ class Client(BillingDetails, db.Model):
     renewal_days_before: Mapped[int | None]
     suspend_days_after: Mapped[int | None]
     terminate_days_after: Mapped[int | None]
+    # Automation switches for this client; None = the global behaviour (on).
+    auto_suspend: Mapped[bool | None]
+    send_reminders: Mapped[bool | None]
+    send_sms: Mapped[bool | None]
+    # Who referred this client (free text until there is an affiliate system), and staff tags.
+    affiliate: Mapped[str | None] = mapped_column(sa.String(120))
+    tags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     # Profile fields staff made read-only for the client (names of form fields).
     locked_fields: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     # Cached sum of the wallet ledger, in minor units of `currency`.
