@@ -166,6 +166,11 @@ class Config:
     REMEMBER_COOKIE_DAYS = env_int("REMEMBER_COOKIE_DAYS", 30)
     # A sign-in refused because of the IP allow-list emails the user once per address per this many seconds.
     BLOCKED_SIGNIN_ALERT_SECONDS = env_int("BLOCKED_SIGNIN_ALERT_SECONDS", 3600)
+    # Staff: TOTP two-factor is mandatory (enrolment is forced at the first sign-in) outside
+    # development; a staff session ends after this many idle minutes; an invitation link lasts this long.
+    STAFF_2FA_REQUIRED = env_bool("STAFF_2FA_REQUIRED", True)
+    STAFF_IDLE_MINUTES = env_int("STAFF_IDLE_MINUTES", 30)
+    STAFF_INVITE_MAX_AGE = env_int("STAFF_INVITE_MAX_AGE", 7 * 86400)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     MAX_CONTENT_LENGTH = 6 * 1024 * 1024
     PASSWORD_MIN_LENGTH = 10
@@ -214,6 +219,7 @@ class Config:
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
     SECRET_KEY = Config.SECRET_KEY or "dev-only-not-secret"
+    STAFF_2FA_REQUIRED = env_bool("STAFF_2FA_REQUIRED", False)  # the demo staff account signs in with a password
 
 
 class TestingConfig(Config):
@@ -230,6 +236,7 @@ class TestingConfig(Config):
     VAT_CHECKER = "offline"
     VIES_OFFLINE_VALID = "DE136695976"  # the EU VAT number the tests bill reverse charge to
     VIES_OFFLINE_UNAVAILABLE = ""
+    STAFF_2FA_REQUIRED = False  # until the staff sign-in's second factor lands (issue 11)
 
 
 class ProductionConfig(Config):

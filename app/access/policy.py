@@ -11,9 +11,13 @@ views, templates (what to offer) and notification handlers (who is told) ask
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from flask import current_app
 from flask_login import current_user
+
+from app.staff import privileges as P
 
 #: Permissions an owner can give a trusted user.
 PERMISSIONS: dict[str, str] = {
@@ -27,7 +31,23 @@ PERMISSIONS: dict[str, str] = {
 PUBLIC = "public"  # no login needed
 ANY_USER = "any"  # any logged-in user of the client (their own things)
 OWNER = "owner"  # the account owner only
-STAFF = "staff"  # a signed-in staff member (privileges per route come with the staff admin)
+
+
+@dataclass(frozen=True)
+class StaffNeed:
+    """An admin endpoint's requirement: a signed-in staff member holding `privilege`
+    (any staff member when None: their home, their own account)."""
+
+    privilege: str | None = None
+
+
+STAFF = StaffNeed()
+
+
+def staff(privilege: str) -> StaffNeed:
+    assert privilege in P.PRIVILEGES, privilege
+    return StaffNeed(privilege)
+
 
 #: Paying or editing an invoice ends on the invoice (or the list): it needs seeing them too.
 PAY = ("invoices.view", "invoices.pay")
@@ -58,13 +78,34 @@ RULES: list[tuple[str, str | tuple[str, ...]]] = [
     ("hosting.*", "services"),
     ("trusted_users.accept_invite", PUBLIC),
     ("trusted_users.*", OWNER),
+    # The staff admin: each endpoint named with the privilege it needs. There is no
+    # catch-all: an admin endpoint missing here is refused, and a test fails for it.
     ("admin.login", PUBLIC),
+    ("admin.login_code", PUBLIC),  # the second factor, for a password already checked
+    ("admin.login_enrol", PUBLIC),  # first sign-in: set up the second factor
     ("admin.logout", PUBLIC),
-    ("admin.*", STAFF),
+    ("admin.accept_invite", PUBLIC),
+    ("admin.index", STAFF),
+    ("admin.account", STAFF),
+    ("admin.account_*", STAFF),
+    ("admin.clients", staff(P.VIEW_CLIENTS)),
+    ("admin.client", staff(P.VIEW_CLIENTS)),
+    ("admin.client_tab", staff(P.VIEW_CLIENTS)),
+    ("admin.bank_transfers", staff(P.APPROVE_PAYMENTS)),
+    ("admin.bank_transfer", staff(P.APPROVE_PAYMENTS)),
+    ("admin.approve_transfer", staff(P.APPROVE_PAYMENTS)),
+    ("admin.reject_transfer", staff(P.APPROVE_PAYMENTS)),
+    ("admin.transfer_proof", staff(P.APPROVE_PAYMENTS)),
+    ("admin.staff", staff(P.MANAGE_STAFF)),
+    ("admin.staff_*", staff(P.MANAGE_STAFF)),
+    ("admin.roles", staff(P.MANAGE_STAFF)),
+    ("admin.role_*", staff(P.MANAGE_STAFF)),
 ]
 
+Need = str | tuple[str, ...] | StaffNeed
 
-def rule_for(endpoint: str | None) -> str | tuple[str, ...] | None:
+
+def rule_for(endpoint: str | None) -> Need | None:
     """What `endpoint` requires, or None when no rule names it."""
     if endpoint is None:
         return None
@@ -88,11 +129,26 @@ def can(user, need: str | tuple[str, ...] | None) -> bool:
         return all(can(user, one) for one in need)
     if need in (PUBLIC, ANY_USER):
         return True
-    if need is None or need == STAFF:
+    if need is None or isinstance(need, StaffNeed):
         return False
     if user.is_owner:
         return True
     return need != OWNER and need in (user.permissions or [])
+
+
+def staff_can(identity, need: StaffNeed) -> bool:
+    """May staff member `identity` use an endpoint requiring `need`?"""
+    return is_staff(identity) and (need.privilege is None or identity.has_privilege(need.privilege))
+
+
+def staff_may(endpoint: str) -> bool:
+    """In admin templates: may the signed-in staff member open `endpoint`? Every link and
+    button of the admin asks this, so nobody is offered what the table refuses (nor a
+    page this build does not have)."""
+    if endpoint not in current_app.view_functions:
+        return False
+    need = rule_for(endpoint)
+    return isinstance(need, StaffNeed) and staff_can(current_user, need)
 
 
 def who_may(users, need: str | tuple[str, ...]) -> list:

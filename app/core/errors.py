@@ -68,6 +68,9 @@ TOAST_MESSAGES = {
     500: "Something went wrong on our side. Please try again in a few minutes.",
 }
 
+#: A 403 told to staff: it is their role, not an account owner, that decides.
+STAFF_FORBIDDEN = "Your staff role does not include this. An administrator can add it to your roles under Staff."
+
 #: Headings of the statuses that share the 400 page.
 HEADINGS = {400: "We could not accept that request", 405: "That action is not available here"}
 
@@ -145,7 +148,10 @@ def _http_error(error: HTTPException):
         return _server_error(error)
     # Statuses without a page of their own share the 400 page, under their own heading.
     heading = None if status in PAGES else HEADINGS.get(status, error.name)
-    return error_answer(status, TOAST_MESSAGES.get(status, TOAST_MESSAGES[400]), heading=heading)
+    message = TOAST_MESSAGES.get(status, TOAST_MESSAGES[400])
+    if status == 403 and error_layout() == "admin/base.html":
+        message = STAFF_FORBIDDEN
+    return error_answer(status, message, heading=heading)
 
 
 def init_app(app: Flask) -> None:

@@ -19,7 +19,7 @@ OTHER_ARGUMENTS = {"number": "INV-1", "token": "not-a-token", "gateway": "test",
 
 def staff_login(client, app):
     with app.app_context():
-        create_staff("ops@example.com", "Ops Person", "a-strong-pass-1")
+        create_staff("ops@example.com", "Ops Person", "a-strong-pass-1", superuser=True)
         db.session.commit()
     token = csrf_token(client, "/admin/login")
     response = client.post(
