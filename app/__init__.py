@@ -49,7 +49,7 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     for module in (hosting_handlers, handlers, sweeper):
         module.init_app(app)
 
-    from app.admin import views as admin
+    from app.admin import routes as admin
     from app.auth import views as auth
     from app.dashboard import views as dashboard
     from app.hosting import views as hosting

@@ -1,0 +1,1 @@
+"""The client list: search, filters, sort and keyset pages (/admin/clients)."""

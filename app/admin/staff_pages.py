@@ -1,0 +1,1 @@
+"""Staff accounts, roles and invitations; a staff member's own account (2FA, recovery codes)."""
