@@ -31,6 +31,8 @@ from app.access.policy import (
     staff_can,
     staff_may,
 )
+from app.core.errors import StaffForbidden
+from app.staff.privileges import PRIVILEGES
 
 #: The idle clock is written back at most this often (seconds), not on every request.
 _SEEN_RESOLUTION = 30
@@ -75,7 +77,7 @@ def _check_staff(need: StaffNeed) -> Response | None:
         flash(ended, "info")
         return _to("admin.login", next=request.full_path.rstrip("?"))
     if not staff_can(current_user, need):
-        abort(403)
+        raise StaffForbidden(PRIVILEGES[need.privilege])
     return None
 
 

@@ -1,24 +1,93 @@
-"""The admin home and the bank transfers to review."""
+"""The admin home (what waits for staff) and the bank transfers to review."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from app.admin.blueprint import bp
+from app.admin.transfer_forms import ApproveTransferForm, RejectTransferForm
+from app.clients.models import Client, User, UserRole
 from app.core.actors import request_actor
 from app.core.form_actions import run_form_action
-from app.core.money import parse_amount
+from app.core.money import to_decimal
 from app.extensions import db
+from app.invoices.models import BillingRun
+from app.notify.models import EmailMessage, MessageStatus, SmsMessage, SmsStatus
+from app.profile.models import ErasureRequest
 from app.wallet.models import BankTransfer, TransferStatus
 from app.wallet.services import approve_bank_transfer, reject_bank_transfer
 from app.wallet.uploads import send_proof
 
+#: How many rows a "waiting" list shows (the oldest first: they have waited longest).
+WAITING_LIMIT = 100
+
+
+def _count(model, *where) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
+
 
 @bp.route("/")
 def index():
-    return render_template("admin/index.html", staff=current_user)
+    waiting = {
+        "transfers": _count(BankTransfer, BankTransfer.status == TransferStatus.PENDING),
+        "transfers_without_proof": _count(BankTransfer, BankTransfer.status == TransferStatus.AWAITING_PROOF),
+        "failed_emails": _count(EmailMessage, EmailMessage.status == MessageStatus.FAILED),
+        "failed_sms": _count(SmsMessage, SmsMessage.status == SmsStatus.FAILED),
+        "erasure_requests": _count(ErasureRequest, ErasureRequest.status == "open"),
+    }
+    last_run = db.session.scalars(sa.select(BillingRun).order_by(BillingRun.id.desc()).limit(1)).first()
+    return render_template("admin/index.html", staff=current_user, waiting=waiting, last_run=last_run)
+
+
+def _clients_by_id(ids) -> dict[int, tuple[Client, User | None]]:
+    """Each client of `ids` with its owner (name and email to show beside a row), in one query."""
+    rows = db.session.execute(
+        sa.select(Client, User)
+        .outerjoin(User, sa.and_(User.client_id == Client.id, User.role == UserRole.OWNER))
+        .where(Client.id.in_(set(ids)))
+    ).all()
+    return {client.id: (client, owner) for client, owner in rows}
+
+
+# --- what waits for staff ----------------------------------------------------------------
+
+
+@bp.route("/messages/failed")
+def failed_messages():
+    emails = db.session.scalars(
+        sa.select(EmailMessage)
+        .where(EmailMessage.status == MessageStatus.FAILED)
+        .order_by(EmailMessage.id.desc())
+        .limit(WAITING_LIMIT)
+    ).all()
+    sms = db.session.scalars(
+        sa.select(SmsMessage)
+        .where(SmsMessage.status == SmsStatus.FAILED)
+        .order_by(SmsMessage.id.desc())
+        .limit(WAITING_LIMIT)
+    ).all()
+    clients = _clients_by_id([m.client_id for m in [*emails, *sms] if m.client_id])
+    return render_template("admin/failed_messages.html", emails=emails, sms=sms, clients=clients)
+
+
+@bp.route("/erasure-requests")
+def erasure_requests():
+    requests_ = db.session.scalars(
+        sa.select(ErasureRequest)
+        .where(ErasureRequest.status == "open")
+        .order_by(ErasureRequest.id)
+        .limit(WAITING_LIMIT)
+    ).all()
+    clients = _clients_by_id(r.client_id for r in requests_)
+    return render_template("admin/erasure_requests.html", requests=requests_, clients=clients)
+
+
+@bp.route("/billing-runs")
+def billing_runs():
+    runs = db.session.scalars(sa.select(BillingRun).order_by(BillingRun.id.desc()).limit(60)).all()
+    return render_template("admin/billing_runs.html", runs=runs)
 
 
 # --- bank transfers to approve -------------------------------------------------------
@@ -26,11 +95,11 @@ def index():
 
 @bp.route("/bank-transfers")
 def bank_transfers():
-
     pending = db.session.scalars(
         sa.select(BankTransfer)
         .where(BankTransfer.status.in_([TransferStatus.PENDING, TransferStatus.AWAITING_PROOF]))
         .order_by(BankTransfer.status.desc(), BankTransfer.id)
+        .limit(WAITING_LIMIT)
     ).all()
     recent = db.session.scalars(
         sa.select(BankTransfer)
@@ -38,48 +107,68 @@ def bank_transfers():
         .order_by(BankTransfer.reviewed_at.desc())
         .limit(20)
     ).all()
-    return render_template("admin/bank_transfers.html", pending=pending, recent=recent, staff=current_user)
+    clients = _clients_by_id(t.client_id for t in [*pending, *recent])
+    return render_template("admin/bank_transfers.html", pending=pending, recent=recent, clients=clients)
+
+
+def _review_page(transfer: BankTransfer, approve: ApproveTransferForm, reject: RejectTransferForm, status=200):
+    client, owner = _clients_by_id([transfer.client_id])[transfer.client_id]
+    page = render_template(
+        "admin/bank_transfer.html", transfer=transfer, client=client, owner=owner, approve=approve, reject=reject
+    )
+    return page, status
+
+
+@bp.route("/bank-transfers/<int:transfer_id>")
+def bank_transfer(transfer_id: int):
+    transfer = db.get_or_404(BankTransfer, transfer_id)
+    approve = ApproveTransferForm(received=_decimal(transfer))
+    return _review_page(transfer, approve, RejectTransferForm())
+
+
+def _decimal(transfer: BankTransfer) -> str:
+    return str(to_decimal(transfer.amount_minor, transfer.currency))
 
 
 @bp.post("/bank-transfers/<int:transfer_id>/approve")
 def approve_transfer(transfer_id: int):
-
     transfer = db.get_or_404(BankTransfer, transfer_id)
-
-    def approve():
-        # At most ten times what the client declared: a typo must not credit a fortune.
-        received = parse_amount(
-            request.form.get("received", ""), transfer.currency, max_minor=transfer.amount_minor * 10
+    form = ApproveTransferForm()
+    if form.validate_on_submit():
+        result = run_form_action(
+            form,
+            lambda: approve_bank_transfer(
+                transfer.id,
+                received_minor=form.received_minor(transfer.currency, transfer.amount_minor),
+                actor=request_actor(),
+            ),
         )
-        return approve_bank_transfer(transfer.id, received_minor=received, actor=request_actor())
-
-    result = run_form_action(None, approve, prefix=f"{transfer.reference}: ")
-    if result.ok:
-        if result.value.changed:
-            flash(f"{transfer.reference} approved: the balance was credited and the client emailed.", "success")
-        else:
-            flash(f"{transfer.reference} was already approved and credited; nothing changed.", "info")
-    return redirect(url_for("admin.bank_transfers"))
+        if result.ok:
+            if result.value.changed:
+                flash(f"{transfer.reference} approved: the balance was credited and the client emailed.", "success")
+            else:
+                flash(f"{transfer.reference} was already approved and credited; nothing changed.", "info")
+            return redirect(url_for("admin.bank_transfers"))
+    return _review_page(transfer, form, RejectTransferForm(formdata=None), status=422)
 
 
 @bp.post("/bank-transfers/<int:transfer_id>/reject")
 def reject_transfer(transfer_id: int):
-
     transfer = db.get_or_404(BankTransfer, transfer_id)
-    result = run_form_action(
-        None,
-        lambda: reject_bank_transfer(transfer.id, reason=request.form.get("reason", ""), actor=request_actor()),
-        prefix=f"{transfer.reference}: ",
-    )
-    if result.ok:
-        if result.value.changed:
-            flash(f"{transfer.reference} rejected: the client was emailed the reason.", "info")
-        else:
-            flash(f"{transfer.reference} was already rejected; nothing changed.", "info")
-    return redirect(url_for("admin.bank_transfers"))
+    form = RejectTransferForm()
+    if form.validate_on_submit():
+        result = run_form_action(
+            form, lambda: reject_bank_transfer(transfer.id, reason=form.reason.data, actor=request_actor())
+        )
+        if result.ok:
+            if result.value.changed:
+                flash(f"{transfer.reference} rejected: the client was emailed the reason.", "info")
+            else:
+                flash(f"{transfer.reference} was already rejected; nothing changed.", "info")
+            return redirect(url_for("admin.bank_transfers"))
+    return _review_page(transfer, ApproveTransferForm(formdata=None, received=_decimal(transfer)), form, status=422)
 
 
 @bp.route("/bank-transfers/<int:transfer_id>/proof")
 def transfer_proof(transfer_id: int):
-
     return send_proof(db.get_or_404(BankTransfer, transfer_id))

@@ -16,7 +16,7 @@ from flask import Flask, render_template
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, TooManyRequests
+from werkzeug.exceptions import Forbidden, HTTPException, TooManyRequests
 
 from app.core.htmx import is_htmx, toast_response
 from app.core.ratelimit import limiter
@@ -69,7 +69,18 @@ TOAST_MESSAGES = {
 }
 
 #: A 403 told to staff: it is their role, not an account owner, that decides.
-STAFF_FORBIDDEN = "Your staff role does not include this. An administrator can add it to your roles under Staff."
+STAFF_FORBIDDEN = (
+    "Your staff roles do not include \u201c{privilege}\u201d. An administrator can add it to your roles under Staff."
+)
+
+
+class StaffForbidden(Forbidden):
+    """A staff member without the privilege an admin page needs (403 in the admin layout)."""
+
+    def __init__(self, privilege_label: str) -> None:
+        super().__init__()
+        self.privilege_label = privilege_label
+
 
 #: Headings of the statuses that share the 400 page.
 HEADINGS = {400: "We could not accept that request", 405: "That action is not available here"}
@@ -149,8 +160,10 @@ def _http_error(error: HTTPException):
     # Statuses without a page of their own share the 400 page, under their own heading.
     heading = None if status in PAGES else HEADINGS.get(status, error.name)
     message = TOAST_MESSAGES.get(status, TOAST_MESSAGES[400])
-    if status == 403 and error_layout() == "admin/base.html":
-        message = STAFF_FORBIDDEN
+    if isinstance(error, StaffForbidden):
+        message = STAFF_FORBIDDEN.format(privilege=error.privilege_label)
+    elif status == 403 and error_layout() == "admin/base.html":
+        message = "Your staff roles do not allow this."
     return error_answer(status, message, heading=heading)
 
 

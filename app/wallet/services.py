@@ -13,6 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
+from app.audit import services as audit
 from app.clients.models import Client
 from app.clients.services import lock_client
 from app.core.actors import Actor
@@ -599,11 +600,20 @@ def approve_bank_transfer(transfer_id: int, *, received_minor: int, actor: Actor
         payment_id=payment.id,
         bank_transfer_id=transfer.id,
     )
+    old_status = transfer.status.value
     transfer.status = TransferStatus.APPROVED
     transfer.received_minor = received_minor
     transfer.payment_id = payment.id
     transfer.reviewed_by, transfer.reviewed_at = actor.id, utcnow()
     db.session.flush()
+    audit.record(
+        actor,
+        "bank_transfer.approve",
+        client_id=transfer.client_id,
+        target=f"bank_transfer:{transfer.id}",
+        old=f"{old_status}, declared {transfer.amount_minor} {transfer.currency}",
+        new=f"approved, received {received_minor} {transfer.currency}",
+    )
     emit("bank_transfer_reviewed", transfer_id=transfer.id)
     return TransferReview(transfer, changed=True)
 
@@ -619,10 +629,19 @@ def reject_bank_transfer(transfer_id: int, *, reason: str, actor: Actor) -> Tran
         return TransferReview(transfer, changed=False)
     if not reason.strip():
         raise ValidationError("Tell the client why.", field="reason")
+    old_status = transfer.status.value
     transfer.status = TransferStatus.REJECTED
     transfer.rejection_reason = reason.strip()[:255]
     transfer.reviewed_by, transfer.reviewed_at = actor.id, utcnow()
     db.session.flush()
+    audit.record(
+        actor,
+        "bank_transfer.reject",
+        client_id=transfer.client_id,
+        target=f"bank_transfer:{transfer.id}",
+        old=old_status,
+        new=f"rejected: {transfer.rejection_reason}",
+    )
     emit("bank_transfer_reviewed", transfer_id=transfer.id)
     return TransferReview(transfer, changed=True)
 

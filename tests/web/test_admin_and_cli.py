@@ -44,7 +44,7 @@ def test_create_staff_then_staff_sees_admin_home(app, client, runner):
 
     assert staff_login(client, "ops@example.com", "a-strong-pass-1").location == "/admin/"
     page = client.get("/admin/").get_data(as_text=True)
-    assert "Welcome, Ops Person" in page and "Staff admin" in page
+    assert "Signed in as Ops Person" in page and "What waits for you" in page
 
 
 def test_create_staff_refuses_short_password_and_duplicates(app, runner):

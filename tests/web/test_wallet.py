@@ -204,9 +204,12 @@ def test_proof_is_stored_outside_static_and_staff_credit_it_once(app, client, ow
     staff.post("/admin/login", data={"email": "admin@example.com", "password": "admin-password-1", "csrf_token": token})
     assert "extras.pdf" in staff.get("/admin/bank-transfers").get_data(as_text=True)
     assert staff.get(f"/admin/bank-transfers/{transfer_id}/proof").data == PDF
-    token = csrf_from(staff.get("/admin/bank-transfers").get_data(as_text=True))
+    token = csrf_from(staff.get(f"/admin/bank-transfers/{transfer_id}").get_data(as_text=True))
     for _ in range(2):  # a double click credits once
-        staff.post(f"/admin/bank-transfers/{transfer_id}/approve", data={"csrf_token": token, "received": "50.00"})
+        staff.post(
+            f"/admin/bank-transfers/{transfer_id}/approve",
+            data={"csrf_token": token, "received": "50.00", "confirm": "y"},
+        )
     assert balance(app, owner.client_id) == 5000
     with app.app_context():
         assert db.session.get(BankTransfer, transfer_id).status is TransferStatus.APPROVED
