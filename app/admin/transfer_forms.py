@@ -30,7 +30,7 @@ class ApproveTransferForm(FlaskForm):
 
 class RejectTransferForm(FlaskForm):
     reason = StringField(
-        "Reason (emailed to the client)",
+        "Reason",
         filters=[strip],
         validators=[DataRequired("Tell the client why."), Length(max=255)],
     )
