@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import current_app, render_template, request, url_for
 from flask_login import current_user
 
 from app.admin.blueprint import bp
 from app.clients.search import BadListQuery, ClientQuery, list_clients, owner_emails
+from app.invoices.models import Invoice
 
 
 def client_href(client_id: int) -> str:
@@ -29,7 +31,9 @@ def clients():
         after=args.get("after", ""),
     )
     try:
-        page, next_cursor = list_clients(query)
+        # Any proforma or invoice number finds its client (invoices.number is unique: indexed).
+        by_invoice = sa.select(Invoice.client_id).where(Invoice.number == query.q.strip().upper())
+        page, next_cursor = list_clients(query, also=[by_invoice])
     except BadListQuery as error:
         # Say what was wrong: an unknown value is a hand-edited URL, not "no clients".
         return render_template("admin/clients.html", error=str(error), clients=[], query=query, staff=current_user), 400

@@ -8,7 +8,6 @@ import sqlalchemy as sa
 
 from app.clients.models import Client, ClientKind, ClientStatus, User, UserRole
 from app.extensions import db
-from app.invoices.models import Invoice
 
 PAGE_SIZE = 50
 
@@ -43,20 +42,19 @@ class ClientQuery:
             raise BadListQuery("country must be a two-letter code")
 
 
-def _search(q: str):
+def _search(q: str, also):
     """Clients matching `q` by name, company, email, client ID (#123), VAT ID, phone or invoice number."""
     text = q.strip().lower()
     like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     users = sa.select(User.client_id).where(
         sa.or_(sa.func.lower(User.email).like(like, escape="\\"), User.phone.like(like, escape="\\"))
     )
-    invoices = sa.select(Invoice.client_id).where(sa.func.lower(Invoice.number) == text)
     conditions = [
         sa.func.lower(Client.name).like(like, escape="\\"),
         sa.func.lower(Client.company_name).like(like, escape="\\"),
         sa.func.lower(Client.tax_id).like(like, escape="\\"),
         Client.id.in_(users),
-        Client.id.in_(invoices),
+        *(Client.id.in_(ids) for ids in also),
     ]
     digits = text.removeprefix("#")
     if digits.isdigit() and len(digits) < 10:
@@ -68,13 +66,16 @@ def _cursor(client: Client, sort: str) -> str:
     return str(client.id) if sort == "id" else f"{client.id}:{client.name.lower()}"
 
 
-def list_clients(query: ClientQuery) -> tuple[list[Client], str | None]:
-    """One page of clients and the cursor of the next page (None on the last)."""
+def list_clients(query: ClientQuery, also=()) -> tuple[list[Client], str | None]:
+    """One page of clients and the cursor of the next page (None on the last).
+
+    `also`: selects of client ids that match the search too, from the layers above
+    clients (the admin passes the clients of an invoice number)."""
     query.validate()
     column = SORTS[query.sort]
     stmt = sa.select(Client)
     if query.q.strip():
-        stmt = stmt.where(_search(query.q))
+        stmt = stmt.where(_search(query.q, also))
     if query.status:
         stmt = stmt.where(Client.status == ClientStatus(query.status))
     if query.kind:
