@@ -11,8 +11,8 @@ from app.extensions import db
 
 PAGE_SIZE = 50
 
-#: The sorts a list may ask for; each is backed by an index (the primary key, ix_clients_lower_name).
-SORTS = {"id": Client.id, "name": sa.func.lower(Client.name)}
+#: The sorts a list may ask for; each is backed by an index (the primary key, ix_clients_name_id).
+SORTS = {"id": Client.id, "name": Client.name}
 
 
 class BadListQuery(ValueError):
@@ -63,7 +63,7 @@ def _search(q: str, also):
 
 
 def _cursor(client: Client, sort: str) -> str:
-    return str(client.id) if sort == "id" else f"{client.id}:{client.name.lower()}"
+    return str(client.id) if sort == "id" else f"{client.id}:{client.name}"
 
 
 def list_clients(query: ClientQuery, also=()) -> tuple[list[Client], str | None]:
