@@ -76,7 +76,12 @@ class Client(BillingDetails, db.Model):
     """The billing account; its id is the client ID shown to the customer."""
 
     __tablename__ = "clients"
-    __table_args__ = (sa.CheckConstraint("balance_minor >= 0", name="balance_not_negative"),)
+    __table_args__ = (
+        sa.CheckConstraint("balance_minor >= 0", name="balance_not_negative"),
+        # The staff client list (app/clients/search.py): its name sort and status filter.
+        sa.Index("ix_clients_name_id", "name", "id"),
+        sa.Index("ix_clients_status", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[ClientStatus] = mapped_column(str_enum(ClientStatus), default=ClientStatus.ACTIVE)
@@ -114,6 +119,7 @@ class User(UserMixin, db.Model):
     """A login identity of one client: its owner or a trusted user."""
 
     __tablename__ = "users"
+    __table_args__ = (sa.Index("ix_users_phone", "phone"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"), index=True)
