@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import current_app, render_template, request, url_for
-from flask_login import current_user
 
 from app.admin.blueprint import bp
-from app.clients.search import BadListQuery, ClientQuery, list_clients, owner_emails
-from app.invoices.models import Invoice
+from app.clients.models import ClientGroup, ClientKind, ClientStatus
+from app.clients.search import SORTS, BadListQuery, ClientQuery, list_clients, owner_emails
+from app.extensions import db
+from app.invoices.models import DocumentKind, Invoice, InvoiceStatus
+
+#: What a client owes: its unpaid proformas (tax invoices are paid by definition).
+_UNPAID = (Invoice.kind == DocumentKind.PROFORMA, Invoice.status == InvoiceStatus.UNPAID)
+
+
+def unpaid_totals(client_ids: list[int]) -> dict[int, int]:
+    """The unpaid total of each client on a page (minor units), in one query."""
+    if not client_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Invoice.client_id, sa.func.sum(Invoice.total_minor - Invoice.amount_paid_minor))
+        .where(Invoice.client_id.in_(client_ids), *_UNPAID)
+        .group_by(Invoice.client_id)
+    )
+    return {client_id: total for client_id, total in rows}
 
 
 def client_href(client_id: int) -> str:
@@ -16,6 +32,12 @@ def client_href(client_id: int) -> str:
     if "admin.client" in current_app.view_functions:
         return url_for("admin.client", client_id=client_id)
     return f"/admin/clients/{client_id}"
+
+
+def _choices() -> dict:
+    """What the filter form offers (the allow-lists the query checks)."""
+    groups = db.session.execute(sa.select(ClientGroup.id, ClientGroup.name).order_by(ClientGroup.name)).all()
+    return {"statuses": list(ClientStatus), "kinds": list(ClientKind), "groups": groups, "sorts": SORTS}
 
 
 @bp.route("/clients")
@@ -26,6 +48,9 @@ def clients():
         status=args.get("status", ""),
         kind=args.get("kind", ""),
         country=args.get("country", ""),
+        group=args.get("group", ""),
+        has_unpaid=args.get("has_unpaid", ""),
+        balance=args.get("balance", ""),
         sort=args.get("sort", "id"),
         direction=args.get("dir", "desc"),
         after=args.get("after", ""),
@@ -33,19 +58,21 @@ def clients():
     try:
         # Any proforma or invoice number finds its client (invoices.number is unique: indexed).
         by_invoice = sa.select(Invoice.client_id).where(Invoice.number == query.q.strip().upper())
-        page, next_cursor = list_clients(query, also=[by_invoice])
+        unpaid = sa.select(Invoice.client_id).where(*_UNPAID)
+        page, next_cursor = list_clients(query, also=[by_invoice], unpaid=unpaid)
     except BadListQuery as error:
         # Say what was wrong: an unknown value is a hand-edited URL, not "no clients".
-        return render_template("admin/clients.html", error=str(error), clients=[], query=query, staff=current_user), 400
+        return render_template("admin/clients.html", error=str(error), clients=[], query=query, **_choices()), 400
     params = {k: v for k, v in args.items() if k != "after" and v}
     next_url = url_for("admin.clients", **params, after=next_cursor) if next_cursor else None
     context = dict(
         clients=page,
         emails=owner_emails([c.id for c in page]),
+        unpaid=unpaid_totals([c.id for c in page]),
         next_url=next_url,
         query=query,
         client_href=client_href,
-        staff=current_user,
+        **_choices(),
     )
     if request.headers.get("HX-Request") and query.after:
         return render_template("admin/_client_rows.html", **context)

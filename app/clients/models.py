@@ -81,6 +81,8 @@ class Client(BillingDetails, db.Model):
         # The staff client list (app/clients/search.py): its name sort and status filter.
         sa.Index("ix_clients_name_id", "name", "id"),
         sa.Index("ix_clients_status", "status"),
+        sa.Index("ix_clients_balance_minor_id", "balance_minor", "id"),
+        sa.Index("ix_clients_group_id", "group_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

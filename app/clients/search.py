@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from app.clients.models import Client, ClientKind, ClientStatus, User, UserRole
 from app.extensions import db
 
 PAGE_SIZE = 50
 
-#: The sorts a list may ask for; each is backed by an index (the primary key, ix_clients_name_id).
-SORTS = {"id": Client.id, "name": Client.name}
+#: The sorts a list may ask for; each is backed by an index (the primary key,
+#: ix_clients_name_id, ix_clients_balance_minor_id). The client ID is also the signup order.
+SORTS = {"id": Client.id, "name": Client.name, "balance": Client.balance_minor}
 
 
 class BadListQuery(ValueError):
@@ -25,6 +27,9 @@ class ClientQuery:
     status: str = ""
     kind: str = ""
     country: str = ""
+    group: str = ""  # a client group's id
+    has_unpaid: str = ""  # "1": only clients with an unpaid proforma
+    balance: str = ""  # "positive": only clients with credit
     sort: str = "id"
     direction: str = "desc"
     after: str = ""
@@ -40,14 +45,21 @@ class ClientQuery:
             raise BadListQuery(f"kind must be one of: {', '.join(k.value for k in ClientKind)}")
         if self.country and not (len(self.country) == 2 and self.country.isalpha()):
             raise BadListQuery("country must be a two-letter code")
+        if self.group and not (self.group.isdigit() and len(self.group) < 10):
+            raise BadListQuery("group must be a client group's number")
+        if self.has_unpaid not in ("", "1"):
+            raise BadListQuery("has_unpaid must be 1 or left out")
+        if self.balance not in ("", "positive"):
+            raise BadListQuery("balance must be positive or left out")
 
 
 def _search(q: str, also):
     """Clients matching `q` by name, company, email, client ID (#123), VAT ID, phone or invoice number."""
     text = q.strip().lower()
     like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    # Emails are stored lower-cased: no lower() here, so ix_search_users_email serves it.
     users = sa.select(User.client_id).where(
-        sa.or_(sa.func.lower(User.email).like(like, escape="\\"), User.phone.like(like, escape="\\"))
+        sa.or_(User.email.like(like, escape="\\"), User.phone.like(like, escape="\\"))
     )
     conditions = [
         sa.func.lower(Client.name).like(like, escape="\\"),
@@ -63,17 +75,20 @@ def _search(q: str, also):
 
 
 def _cursor(client: Client, sort: str) -> str:
-    return str(client.id) if sort == "id" else f"{client.id}:{client.name}"
+    if sort == "id":
+        return str(client.id)
+    return f"{client.id}:{client.balance_minor if sort == 'balance' else client.name}"
 
 
-def list_clients(query: ClientQuery, also=()) -> tuple[list[Client], str | None]:
+def list_clients(query: ClientQuery, also=(), unpaid=None) -> tuple[list[Client], str | None]:
     """One page of clients and the cursor of the next page (None on the last).
 
     `also`: selects of client ids that match the search too, from the layers above
-    clients (the admin passes the clients of an invoice number)."""
+    clients (the admin passes the clients of an invoice number); `unpaid`: a select of
+    the ids of clients with something unpaid, for the has_unpaid filter."""
     query.validate()
     column = SORTS[query.sort]
-    stmt = sa.select(Client)
+    stmt = sa.select(Client).options(joinedload(Client.group))
     if query.q.strip():
         stmt = stmt.where(_search(query.q, also))
     if query.status:
@@ -82,11 +97,21 @@ def list_clients(query: ClientQuery, also=()) -> tuple[list[Client], str | None]
         stmt = stmt.where(Client.kind == ClientKind(query.kind))
     if query.country:
         stmt = stmt.where(Client.country == query.country.upper())
+    if query.group:
+        stmt = stmt.where(Client.group_id == int(query.group))
+    if query.balance:
+        stmt = stmt.where(Client.balance_minor > 0)
+    if query.has_unpaid and unpaid is not None:
+        stmt = stmt.where(Client.id.in_(unpaid))
     if query.after:
         id_text, _, value = query.after.partition(":")
         if not id_text.isdigit():
             raise BadListQuery("after is not a cursor of this list")
         last_id, key = int(id_text), (int(id_text) if query.sort == "id" else value)
+        if query.sort == "balance":
+            if not value.lstrip("-").isdigit():
+                raise BadListQuery("after is not a cursor of this list")
+            key = int(value)
         newer = column > key if query.direction == "asc" else column < key
         same = Client.id > last_id if query.direction == "asc" else Client.id < last_id
         stmt = stmt.where(sa.or_(newer, sa.and_(column == key, same)) if query.sort != "id" else newer)

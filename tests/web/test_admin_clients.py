@@ -7,8 +7,9 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app.clients.models import Client, ClientStatus
+from app.clients.models import Client, ClientGroup, ClientStatus
 from app.extensions import db
+from app.invoices.models import Invoice
 from app.staff import privileges as P
 from tests.helpers import make_owner, make_proforma
 from tests.support.staff import make_staff, sign_in_staff
@@ -62,7 +63,42 @@ def test_filters_and_sort_both_directions(app, viewer, two):
     assert _ids(viewer.get("/admin/clients?sort=id&dir=asc").text) == [a.client_id, b.client_id]
 
 
-@pytest.mark.parametrize("query", ["sort=password_hash", "dir=up", "status=gone", "kind=alien", "country=ROU"])
+def test_group_unpaid_and_credit_filters_and_the_balance_sort(app, viewer, two):
+    a, b = two
+    with app.app_context():
+        group = ClientGroup(name="Resellers")
+        db.session.add(group)
+        db.session.flush()
+        group_id = group.id
+        db.session.commit()
+    _edit(app, a.client_id, group_id=group_id)
+    _edit(app, b.client_id, balance_minor=2500)  # (a test shortcut: money moves only through the ledger)
+    number = make_proforma(app, a.client_id, 1999)
+    with app.app_context():
+        total = db.session.scalar(sa.select(Invoice.total_minor).where(Invoice.number == number))
+
+    page = viewer.get(f"/admin/clients?group={group_id}").text
+    assert _ids(page) == [a.client_id] and "Resellers" in page
+    unpaid = viewer.get("/admin/clients?has_unpaid=1").text
+    assert _ids(unpaid) == [a.client_id] and f"€{total / 100:.2f}" in unpaid
+    assert _ids(viewer.get("/admin/clients?balance=positive").text) == [b.client_id]
+    assert _ids(viewer.get("/admin/clients?sort=balance&dir=desc").text) == [b.client_id, a.client_id]
+    assert _ids(viewer.get("/admin/clients?sort=balance&dir=asc").text) == [a.client_id, b.client_id]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sort=password_hash",
+        "dir=up",
+        "status=gone",
+        "kind=alien",
+        "country=ROU",
+        "group=x",
+        "has_unpaid=yes",
+        "balance=-1",
+    ],
+)
 def test_values_outside_the_allow_list_are_400(viewer, query):
     response = viewer.get(f"/admin/clients?{query}")
     assert response.status_code == 400
@@ -75,7 +111,7 @@ def _many(app, n):
     ]
 
 
-@pytest.mark.parametrize("sort", ["id", "name"])
+@pytest.mark.parametrize("sort", ["id", "name", "balance"])
 def test_keyset_next_page_has_no_overlap_and_no_gap(app, viewer, sort):
     ids = _many(app, 55)
     first = viewer.get(f"/admin/clients?sort={sort}&dir=asc").text
@@ -123,3 +159,22 @@ def test_statement_count_does_not_grow_with_the_page(app, viewer):
     few = statements()
     _many(app, 55)
     assert statements() == few
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_on_postgresql_the_search_uses_its_indexes(app):
+    """EXPLAIN of the search's prefix matches: an index scan, not a sequential scan
+    (sequential scans are switched off so the planner shows what it can use on a tiny table)."""
+    with app.app_context():
+        db.session.execute(sa.text("SET enable_seqscan = off"))
+        for sql in (
+            "SELECT id FROM clients WHERE lower(name) LIKE 'mar%'",
+            "SELECT id FROM clients WHERE lower(company_name) LIKE 'acm%'",
+            "SELECT id FROM clients WHERE lower(tax_id) LIKE 'ro12%'",
+            "SELECT client_id FROM users WHERE email LIKE 'maria%'",
+            "SELECT client_id FROM users WHERE phone LIKE '+4072%'",
+        ):
+            plan = " ".join(row[0] for row in db.session.execute(sa.text("EXPLAIN " + sql)))
+            assert "ix_search_" in plan and "Seq Scan" not in plan, (sql, plan)
+        db.session.rollback()
