@@ -5,24 +5,32 @@ from __future__ import annotations
 import time
 
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import logout_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired
 
 from app.admin.blueprint import bp
+from app.audit.services import record
 from app.clients.services import normalize_email
+from app.core.actors import Actor
 from app.core.errors import InvalidCredentials, ValidationError
 from app.core.form_actions import run_form_action
 from app.core.forms import EmailPasswordForm as LoginForm
 from app.core.ratelimit import rate_limited
+from app.core.totp import new_totp_secret, provisioning_qr_svg
 from app.core.urls import is_safe_next
 from app.extensions import db
 from app.security.services import record_login
 from app.security.signin import log_in
 from app.staff.models import Staff
-from app.staff.services import authenticate_staff, record_staff_login_event, verify_staff_second_factor
+from app.staff.services import (
+    authenticate_staff,
+    enable_staff_2fa,
+    record_staff_login_event,
+    verify_staff_second_factor,
+)
 
 PENDING_KEY = "staff_pending"  # {"id", "stamp", "at"}: the password was right, the code is still due
 PENDING_SECONDS = 5 * 60
@@ -58,9 +66,10 @@ def login():
         else:
             staff = result.value
             session.pop(PENDING_KEY, None)
-            if staff.has_2fa:
+            if staff.has_2fa or current_app.config["STAFF_2FA_REQUIRED"]:
                 session[PENDING_KEY] = {"id": staff.id, "stamp": staff.security_stamp, "at": int(time.time())}
-                return redirect(url_for("admin.login_code", next=request.args.get("next")))
+                step = "admin.login_code" if staff.has_2fa else "admin.login_enrol"
+                return redirect(url_for(step, next=request.args.get("next")))
             _finish(staff, "password")
             return redirect(_next_url())
     status = 422 if form.is_submitted() else 200
@@ -87,6 +96,8 @@ def _pending_staff() -> Staff | None:
 @rate_limited(per_account=True)
 def login_code():
     staff = _pending_staff()
+    if staff is not None and not staff.has_2fa:
+        return redirect(url_for("admin.login_enrol", next=request.args.get("next")))
     if staff is None:
         flash("Your sign-in took too long or was not started. Sign in again.", "error")
         return redirect(url_for("admin.login", next=request.args.get("next")))
@@ -105,10 +116,43 @@ def login_code():
     return render_template("admin/login_code.html", form=form), status
 
 
+@bp.route("/login/enrol", methods=["GET", "POST"])
+@rate_limited(per_account=True)
+def login_enrol():
+    """First sign-in with 2FA required: set up the authenticator app, then sign in."""
+    staff = _pending_staff()
+    if staff is not None and staff.has_2fa:
+        return redirect(url_for("admin.login_code", next=request.args.get("next")))
+    if staff is None:
+        flash("Your sign-in took too long or was not started. Sign in again.", "error")
+        return redirect(url_for("admin.login", next=request.args.get("next")))
+    pending = session[PENDING_KEY]
+    if "secret" not in pending:
+        pending["secret"] = new_totp_secret()
+        session[PENDING_KEY] = pending
+    secret = pending["secret"]
+    form = CodeForm()
+    if form.validate_on_submit():
+        actor = Actor.staff(staff, ip=request.remote_addr)
+        result = run_form_action(
+            form, lambda: enable_staff_2fa(staff, secret, form.code.data, actor=actor), catch=ValidationError
+        )
+        if result.ok:
+            session.pop(PENDING_KEY, None)
+            _finish(staff, "totp")
+            return render_template("admin/login_recovery_codes.html", codes=result.value, next_url=_next_url())
+        _log_event(staff.email, staff, succeeded=False, reason="wrong_code")
+        db.session.commit()
+    qr = provisioning_qr_svg(staff.email, current_app.config["BRAND_NAME"] + " staff", secret)
+    status = 422 if form.is_submitted() else 200
+    return render_template("admin/login_enrol.html", form=form, qr=qr, secret=secret), status
+
+
 def _finish(staff: Staff, method: str) -> None:
-    """The last step passed: log the success, start the session, commit."""
+    """The last step passed: log the success and the audit entry, start the session, commit."""
     record_login(staff, request.remote_addr)
     _log_event(staff.email, staff, succeeded=True, reason=method)
+    record(Actor.staff(staff, ip=request.remote_addr), "staff.sign_in", target=f"staff:{staff.id}", new=method)
     log_in(staff)
     db.session.commit()
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from app.audit.services import record
 from app.clients.services import normalize_email
 from app.core import totp
+from app.core.actors import Actor
 from app.core.errors import EmailTaken, InvalidCredentials, ValidationError
 from app.core.passwords import hash_password, verify_password
 from app.core.ratelimit import count_wrong_credential, refuse_if_too_many_credential_checks
@@ -113,3 +115,27 @@ def record_staff_login_event(
         )
     )
     db.session.flush()
+
+
+def enable_staff_2fa(staff: Staff, secret: str, code: str, *, actor: Actor) -> list[str]:
+    """Turn 2FA on once the staff member proves their app works; returns ten recovery
+    codes (shown once, stored hashed). Raises ValidationError(field="code")."""
+    step = totp.matching_step(secret, code)
+    if step is None:
+        raise ValidationError("That code is not right. Check the time on your phone and try again.", field="code")
+    seal_staff_totp_secret(staff, secret)
+    staff.totp_enabled_at = utcnow()
+    staff.totp_last_step = step
+    codes = new_staff_recovery_codes(staff)
+    record(actor, "staff.two_factor", target=f"staff:{staff.id}", old="off", new="on")
+    db.session.flush()
+    return codes
+
+
+def new_staff_recovery_codes(staff: Staff) -> list[str]:
+    """Ten fresh one-time codes (the old ones stop working)."""
+    db.session.execute(sa.delete(StaffRecoveryCode).where(StaffRecoveryCode.staff_id == staff.id))
+    codes = totp.new_recovery_codes()
+    db.session.add_all(StaffRecoveryCode(staff_id=staff.id, code_hash=totp.hash_recovery_code(c)) for c in codes)
+    db.session.flush()
+    return codes

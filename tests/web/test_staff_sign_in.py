@@ -7,6 +7,7 @@ import time
 import pyotp
 import sqlalchemy as sa
 
+from app.audit.models import AuditEntry
 from app.core.totp import hash_recovery_code
 from app.extensions import db
 from app.staff import privileges as P
@@ -133,3 +134,37 @@ def test_sign_in_staff_can_sign_in_twice(app, client):
     other = app.test_client()
     forget_last_code(app, staff)
     assert sign_in_staff(other, staff).location == "/admin/"
+
+
+def test_enrolment_is_forced_at_the_first_sign_in_when_2fa_is_required(app, client):
+    app.config["STAFF_2FA_REQUIRED"] = True
+    staff = make_staff(app, P.VIEW_CLIENTS, with_2fa=False)
+    response = password_step(client, staff, next="/admin/bank-transfers")
+    assert response.location == "/admin/login/enrol?next=/admin/bank-transfers"
+    assert client.get("/admin/").location.startswith("/admin/login")
+    assert client.get("/admin/login/code").location.startswith("/admin/login/enrol")
+    page = client.get(response.location).get_data(as_text=True)
+    assert "<svg" in page and "Set up two-factor sign-in" in page
+    with client.session_transaction() as session:
+        secret = session["staff_pending"]["secret"]
+    assert secret in page
+    assert code_step_at(client, "/admin/login/enrol", "000000").status_code == 422
+    response = code_step_at(client, "/admin/login/enrol?next=/admin/bank-transfers", pyotp.TOTP(secret).now())
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Save your recovery codes" in page and 'href="/admin/bank-transfers"' in page
+    assert "Casey Clerk" in client.get("/admin/").get_data(as_text=True)
+    with app.app_context():
+        member = db.session.get(Staff, staff.id)
+        assert member.has_2fa and member.totp_secret != secret  # stored sealed
+        hashes = db.session.scalars(
+            sa.select(StaffRecoveryCode.code_hash).where(StaffRecoveryCode.staff_id == staff.id)
+        )
+        assert len(list(hashes)) == 10
+        actions = list(db.session.scalars(sa.select(AuditEntry.action).order_by(AuditEntry.id)))
+    assert actions == ["staff.two_factor", "staff.sign_in"]
+    assert events(app) == [(staff.id, False, "wrong_code"), (staff.id, True, "totp")]
+
+
+def code_step_at(client, url, code):
+    token = csrf_token(client, "/admin/login")
+    return client.post(url, data={"code": code, "csrf_token": token})
