@@ -12,7 +12,6 @@ from wtforms import StringField
 from wtforms.validators import DataRequired
 
 from app.admin.blueprint import bp
-from app.audit.services import record
 from app.clients.services import normalize_email
 from app.core.actors import Actor
 from app.core.errors import InvalidCredentials, ValidationError
@@ -149,10 +148,9 @@ def login_enrol():
 
 
 def _finish(staff: Staff, method: str) -> None:
-    """The last step passed: log the success and the audit entry, start the session, commit."""
+    """The last step passed: log the success, start the session, commit."""
     record_login(staff, request.remote_addr)
     _log_event(staff.email, staff, succeeded=True, reason=method)
-    record(Actor.staff(staff, ip=request.remote_addr), "staff.sign_in", target=f"staff:{staff.id}", new=method)
     log_in(staff)
     db.session.commit()
 
