@@ -168,3 +168,14 @@ def test_enrolment_is_forced_at_the_first_sign_in_when_2fa_is_required(app, clie
 def code_step_at(client, url, code):
     token = csrf_token(client, "/admin/login")
     return client.post(url, data={"code": code, "csrf_token": token})
+
+
+def test_the_idle_timeout_ends_the_staff_session(app, client):
+    staff = make_staff(app, P.VIEW_CLIENTS)
+    sign_in_staff(client, staff)
+    assert "Casey Clerk" in client.get("/admin/").get_data(as_text=True)
+    with client.session_transaction() as session:
+        session["staff_seen"] = int(time.time()) - (app.config["STAFF_IDLE_MINUTES"] * 60 + 5)
+    response = client.get("/admin/")
+    assert response.status_code == 302 and response.location.startswith("/admin/login")
+    assert client.get("/admin/").location.startswith("/admin/login")  # the session is gone, not just this request
