@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from app.audit.services import record
 from app.clients.services import normalize_email
-from app.core.errors import EmailTaken, InvalidCredentials
+from app.core import totp
+from app.core.actors import Actor
+from app.core.errors import EmailTaken, InvalidCredentials, ValidationError
 from app.core.passwords import hash_password, verify_password
 from app.core.ratelimit import count_wrong_credential, refuse_if_too_many_credential_checks
+from app.core.secretbox import SealBroken, open_sealed, seal
+from app.core.types import utcnow
 from app.extensions import db
-from app.staff.models import Staff
+from app.staff.models import Staff, StaffLoginEvent, StaffRecoveryCode
 
 
 def create_staff(email: str, name: str, password: str, *, superuser: bool = False) -> Staff:
@@ -33,3 +38,104 @@ def authenticate_staff(email: str, password: str) -> Staff:
         count_wrong_credential(account)
         raise InvalidCredentials()
     return staff
+
+
+# --- two-factor authentication -----------------------------------------------------------------
+
+
+def _totp_purpose(staff_id: int) -> str:
+    # Staff-specific, with the id sealed in: a client user's seed (or another staff
+    # member's) copied onto this row does not open.
+    return f"staff-totp:{staff_id}"
+
+
+def seal_staff_totp_secret(staff: Staff, secret: str) -> None:
+    staff.totp_secret = seal(secret, _totp_purpose(staff.id))
+
+
+def staff_totp_secret(staff: Staff) -> str | None:
+    """The staff member's TOTP seed, unsealed; None if it cannot be read."""
+    if not staff.totp_secret:
+        return None
+    try:
+        secret, current = open_sealed(staff.totp_secret, _totp_purpose(staff.id))
+    except SealBroken:
+        return None
+    if not current:
+        seal_staff_totp_secret(staff, secret)
+    return secret
+
+
+def verify_staff_second_factor(staff_id: int, code: str) -> str:
+    """Check a TOTP code (each time step once) or an unused recovery code (once).
+    Returns the method ("totp" or "recovery"). Locks the staff row so two requests
+    cannot spend the same code. Raises ValidationError(field="code")."""
+    account = f"staff:{staff_id}"
+    refuse_if_too_many_credential_checks(account)
+    staff = db.session.execute(
+        sa.select(Staff).where(Staff.id == staff_id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one()
+    step = totp.matching_step(staff_totp_secret(staff), code) if staff.has_2fa else None
+    if step is not None:
+        if staff.totp_last_step is not None and step <= staff.totp_last_step:
+            count_wrong_credential(account)
+            raise ValidationError("This code was already used. Wait for the next one.", field="code")
+        staff.totp_last_step = step
+        db.session.flush()
+        return "totp"
+    recovery = db.session.scalar(
+        sa.select(StaffRecoveryCode)
+        .where(
+            StaffRecoveryCode.staff_id == staff.id,
+            StaffRecoveryCode.code_hash == totp.hash_recovery_code(code),
+            StaffRecoveryCode.used_at.is_(None),
+        )
+        .with_for_update()
+    )
+    if recovery is None:
+        count_wrong_credential(account)
+        raise ValidationError("That code is not right.", field="code")
+    recovery.used_at = utcnow()
+    db.session.flush()
+    return "recovery"
+
+
+def record_staff_login_event(
+    email: str, staff: Staff | None, *, succeeded: bool, reason: str, ip: str | None, user_agent: str | None
+) -> None:
+    """A line of the staff sign-in log (reason: the method on success, why on failure)."""
+    db.session.add(
+        StaffLoginEvent(
+            staff_id=staff.id if staff else None,
+            email=email[:254],
+            succeeded=succeeded,
+            reason=reason,
+            ip=ip,
+            user_agent=(user_agent or "")[:255] or None,
+        )
+    )
+    db.session.flush()
+
+
+def enable_staff_2fa(staff: Staff, secret: str, code: str, *, actor: Actor) -> list[str]:
+    """Turn 2FA on once the staff member proves their app works; returns ten recovery
+    codes (shown once, stored hashed). Raises ValidationError(field="code")."""
+    step = totp.matching_step(secret, code)
+    if step is None:
+        raise ValidationError("That code is not right. Check the time on your phone and try again.", field="code")
+    seal_staff_totp_secret(staff, secret)
+    staff.totp_enabled_at = utcnow()
+    staff.totp_last_step = step
+    codes = new_staff_recovery_codes(staff)
+    record(actor, "staff.two_factor", target=f"staff:{staff.id}", old="off", new="on")
+    db.session.flush()
+    return codes
+
+
+def new_staff_recovery_codes(staff: Staff) -> list[str]:
+    """Ten fresh one-time codes (the old ones stop working)."""
+    db.session.execute(sa.delete(StaffRecoveryCode).where(StaffRecoveryCode.staff_id == staff.id))
+    codes = totp.new_recovery_codes()
+    db.session.add_all(StaffRecoveryCode(staff_id=staff.id, code_hash=totp.hash_recovery_code(c)) for c in codes)
+    db.session.flush()
+    return codes
