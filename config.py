@@ -236,7 +236,7 @@ class TestingConfig(Config):
     VAT_CHECKER = "offline"
     VIES_OFFLINE_VALID = "DE136695976"  # the EU VAT number the tests bill reverse charge to
     VIES_OFFLINE_UNAVAILABLE = ""
-    STAFF_2FA_REQUIRED = False  # until the staff sign-in's second factor lands (issue 11)
+    STAFF_2FA_REQUIRED = True  # as in production; tests/support/staff.py signs staff in with a TOTP code
 
 
 class ProductionConfig(Config):

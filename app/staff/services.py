@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from app.audit import services as audit
 from app.audit.services import record
 from app.clients.services import normalize_email
 from app.core import totp
@@ -103,7 +104,8 @@ def verify_staff_second_factor(staff_id: int, code: str) -> str:
 def record_staff_login_event(
     email: str, staff: Staff | None, *, succeeded: bool, reason: str, ip: str | None, user_agent: str | None
 ) -> None:
-    """A line of the staff sign-in log (reason: the method on success, why on failure)."""
+    """A line of the staff sign-in log (reason: the method on success, why on failure);
+    a success goes into the audit log too (staff.sign_in, with the method)."""
     db.session.add(
         StaffLoginEvent(
             staff_id=staff.id if staff else None,
@@ -114,6 +116,8 @@ def record_staff_login_event(
             user_agent=(user_agent or "")[:255] or None,
         )
     )
+    if succeeded and staff is not None:
+        audit.record(Actor.staff(staff, ip=ip), "staff.sign_in", target=f"staff:{staff.id}", new=reason)
     db.session.flush()
 
 

@@ -8,6 +8,10 @@ from app.clients.models import Client, User
 from app.staff.models import Staff
 from tests.helpers import count, csrf_token, login, make_owner
 
+#: These test the password step and the commands; the second factor (required by
+#: default) has its own tests in test_staff_sign_in.py.
+pytestmark = pytest.mark.app_config(STAFF_2FA_REQUIRED=False)
+
 
 def staff_login(client, email="admin@example.com", password="admin-password-1"):
     token = csrf_token(client, "/admin/login")

@@ -90,7 +90,7 @@ def test_the_review_names_the_client_and_crediting_needs_the_confirmation(app, o
     refused = staff.post(url, data={"csrf_token": csrf_from(page), "received": "50.00"})
     assert refused.status_code == 422
     assert "Tick this once you have found the payment on the bank statement." in refused.get_data(as_text=True)
-    assert balance(app, owner.client_id) == 0 and count(app, AuditEntry) == 0
+    assert balance(app, owner.client_id) == 0 and count(app, AuditEntry, AuditEntry.action.like("bank_transfer.%")) == 0
 
     too_much = staff.post(url, data={"csrf_token": csrf_from(page), "received": "5000.01", "confirm": "y"})
     assert too_much.status_code == 422 and balance(app, owner.client_id) == 0
@@ -98,7 +98,7 @@ def test_the_review_names_the_client_and_crediting_needs_the_confirmation(app, o
     done = staff.post(url, data={"csrf_token": csrf_from(page), "received": "49.50", "confirm": "y"})
     assert done.status_code == 302 and balance(app, owner.client_id) == 4950
     with app.app_context():
-        [entry] = db.session.scalars(sa.select(AuditEntry)).all()
+        [entry] = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action.like("bank_transfer.%"))).all()
         assert (entry.action, entry.client_id, entry.target) == (
             "bank_transfer.approve",
             owner.client_id,
@@ -116,12 +116,20 @@ def test_a_rejection_is_audited_with_its_reason(app, owner):
         f"/admin/bank-transfers/{transfer_id}/reject", data={"csrf_token": token, "reason": "Not on the statement"}
     )
     with app.app_context():
-        [entry] = db.session.scalars(sa.select(AuditEntry)).all()
+        [entry] = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action.like("bank_transfer.%"))).all()
         assert (entry.action, entry.old_value, entry.new_value) == (
             "bank_transfer.reject",
             "pending",
             "rejected: Not on the statement",
         )
+
+
+def test_a_staff_sign_in_is_in_the_audit_log(app):
+    staff = make_staff(app, P.VIEW_CLIENTS)
+    sign_in_staff(app.test_client(), staff)
+    with app.app_context():
+        [entry] = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "staff.sign_in")).all()
+        assert (entry.actor, entry.new_value, entry.ip) == (f"staff:{staff.id}", "totp", "127.0.0.1")
 
 
 def test_staff_without_approve_payments_cannot_approve_and_nothing_changes(app, owner):
@@ -132,6 +140,6 @@ def test_staff_without_approve_payments_cannot_approve_and_nothing_changes(app, 
         f"/admin/bank-transfers/{transfer_id}/approve", data={"csrf_token": token, "received": "500.00", "confirm": "y"}
     )
     assert response.status_code == 403 and "Approve payments" in response.get_data(as_text=True)
-    assert balance(app, owner.client_id) == 0 and count(app, AuditEntry) == 0
+    assert balance(app, owner.client_id) == 0 and count(app, AuditEntry, AuditEntry.action.like("bank_transfer.%")) == 0
     with app.app_context():
         assert db.session.get(BankTransfer, transfer_id).status is TransferStatus.PENDING

@@ -6,9 +6,8 @@ import pytest
 from werkzeug.routing import IntegerConverter
 
 from app.core.ids import MAX_ID
-from app.extensions import db
-from app.staff.services import create_staff
 from tests.helpers import csrf_token, login, make_owner, make_proforma
+from tests.support.staff import make_staff, sign_in_staff
 
 #: Just past PostgreSQL's INTEGER, past SQLite's 64-bit integer, and far beyond.
 HUGE = [2**31, 2**63, 10**20]
@@ -18,13 +17,7 @@ OTHER_ARGUMENTS = {"number": "INV-1", "token": "not-a-token", "gateway": "test",
 
 
 def staff_login(client, app):
-    with app.app_context():
-        create_staff("ops@example.com", "Ops Person", "a-strong-pass-1", superuser=True)
-        db.session.commit()
-    token = csrf_token(client, "/admin/login")
-    response = client.post(
-        "/admin/login", data={"email": "ops@example.com", "password": "a-strong-pass-1", "csrf_token": token}
-    )
+    response = sign_in_staff(client, make_staff(app, superuser=True, email="ops@example.com"))
     assert response.location == "/admin/"
 
 

@@ -14,6 +14,7 @@ from app.security.models import LoginEvent, UserSession
 from app.security.services import seal_totp_secret
 from tests.helpers import csrf_from, login, make_owner, make_proforma
 from tests.support.mail_login import link_path, signed_in_id
+from tests.support.staff import make_staff, sign_in_staff
 
 
 @pytest.fixture
@@ -132,17 +133,8 @@ def test_a_2fa_user_after_switching_lands_on_the_login_page(app, client, alice, 
 
 
 def test_a_staff_member_signed_in_is_asked_too(app, client, bob, bobs_link):
-    from app.staff.services import create_staff
-
     path, _ = bobs_link
-    with app.app_context():
-        create_staff("admin@example.com", "Ana Admin", "admin-password-1", superuser=True)
-        db.session.commit()
-    login_page = client.get("/admin/login").get_data(as_text=True)
-    client.post(
-        "/admin/login",
-        data={"email": "admin@example.com", "password": "admin-password-1", "csrf_token": csrf_from(login_page)},
-    )
+    sign_in_staff(client, make_staff(app, superuser=True, email="admin@example.com", name="Ana Admin"))
     with client.session_transaction() as session:
         assert session["_user_id"].startswith("staff:")
 

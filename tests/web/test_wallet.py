@@ -13,8 +13,10 @@ from pypdf import PdfReader
 
 from app.extensions import db
 from app.invoices.models import Invoice, InvoiceStatus
+from app.staff import privileges as P
 from app.wallet.models import BankTransfer, LedgerEntry, Payment, PaymentStatus, SavedCard, TransferStatus
 from tests.helpers import balance, credit, csrf_from, login, make_owner, make_proforma, make_service
+from tests.support.staff import make_staff, sign_in_staff
 from tests.support.wallet import (
     MASTERCARD,
     PDF,
@@ -198,10 +200,8 @@ def test_proof_is_stored_outside_static_and_staff_credit_it_once(app, client, ow
     assert download.data == PDF and download.headers["Content-Type"] == "application/pdf"
     assert download.headers["Content-Disposition"].startswith("attachment")
 
-    runner.invoke(args=["seed-demo"])  # demo staff
     staff = app.test_client()
-    token = csrf_from(staff.get("/admin/login").get_data(as_text=True))
-    staff.post("/admin/login", data={"email": "admin@example.com", "password": "admin-password-1", "csrf_token": token})
+    sign_in_staff(staff, make_staff(app, P.APPROVE_PAYMENTS))
     assert "extras.pdf" in staff.get("/admin/bank-transfers").get_data(as_text=True)
     assert staff.get(f"/admin/bank-transfers/{transfer_id}/proof").data == PDF
     token = csrf_from(staff.get(f"/admin/bank-transfers/{transfer_id}").get_data(as_text=True))

@@ -11,8 +11,10 @@ import sqlalchemy as sa
 from app.clients.models import User
 from app.extensions import db
 from app.notify.models import EmailMessage
+from app.staff import privileges as P
 from app.wallet.models import BankTransfer, TransferStatus
 from tests.helpers import balance, csrf_from, login, make_proforma, pay
+from tests.support.staff import make_staff, sign_in_staff
 from tests.support.trusted import add_notified
 from tests.support.wallet import PDF, add_funds, card, form_values, start_transfer, upload
 
@@ -34,10 +36,8 @@ def flashes(html: str) -> str:
 
 
 def staff_client(app, runner):
-    runner.invoke(args=["seed-demo"])  # demo staff
     staff = app.test_client()
-    token = csrf_from(staff.get("/admin/login").get_data(as_text=True))
-    staff.post("/admin/login", data={"email": "admin@example.com", "password": "admin-password-1", "csrf_token": token})
+    sign_in_staff(staff, make_staff(app, P.APPROVE_PAYMENTS))
     return staff
 
 
