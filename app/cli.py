@@ -13,7 +13,8 @@ from app.demo import seed_demo
 from app.extensions import db
 from app.notify.models import EmailMessage, MessageStatus
 from app.notify.outbox import flush_outbox
-from app.staff.services import create_staff
+from app.staff.privileges import DEFAULT_ROLES
+from app.staff.services import create_staff, role_named
 from app.wallet.services import balance_mismatches
 
 outbox_cli = AppGroup("outbox", help="The email/SMS outbox.")
@@ -98,16 +99,24 @@ def seed_demo_command() -> None:
 @click.option("--name", prompt=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--superuser/--no-superuser", default=False, help="Grant every privilege.")
-def create_staff_command(email: str, name: str, password: str, superuser: bool) -> None:
-    """Add a staff member who can log in at /admin/login."""
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    help=f"A role to hold (repeatable): one made by staff, or a default one ({', '.join(DEFAULT_ROLES)}).",
+)
+def create_staff_command(email: str, name: str, password: str, superuser: bool, roles: tuple[str, ...]) -> None:
+    """Add a staff member who can log in at /admin/login (with a second factor, set up at the first sign-in)."""
     if len(password) < 12:
         raise click.BadParameter("use at least 12 characters", param_hint="--password")
     try:
         staff = create_staff(email, name, password, superuser=superuser)
+        staff.roles.extend(role_named(role) for role in roles)
     except ValidationError as error:
         raise click.ClickException(error.message) from None
     db.session.commit()
-    click.echo(f"staff #{staff.id} {staff.email} created")
+    held = ", ".join(role.name for role in staff.roles) or ("every privilege" if superuser else "no role yet")
+    click.echo(f"staff #{staff.id} {staff.email} created ({held})")
 
 
 def init_app(app: Flask) -> None:

@@ -15,7 +15,8 @@ from app.core.ratelimit import count_wrong_credential, refuse_if_too_many_creden
 from app.core.secretbox import SealBroken, open_sealed, seal
 from app.core.types import utcnow
 from app.extensions import db
-from app.staff.models import Staff, StaffLoginEvent, StaffRecoveryCode
+from app.staff.models import Staff, StaffLoginEvent, StaffRecoveryCode, StaffRole
+from app.staff.privileges import DEFAULT_ROLES
 
 
 def create_staff(email: str, name: str, password: str, *, superuser: bool = False) -> Staff:
@@ -27,6 +28,21 @@ def create_staff(email: str, name: str, password: str, *, superuser: bool = Fals
     db.session.add(staff)
     db.session.flush()
     return staff
+
+
+def role_named(name: str) -> StaffRole:
+    """The role called `name`; a default role (privileges.DEFAULT_ROLES) is made the first
+    time it is asked for. Raises ValidationError for any other unknown name."""
+    role = db.session.scalar(sa.select(StaffRole).where(StaffRole.name == name))
+    if role is not None:
+        return role
+    if name not in DEFAULT_ROLES:
+        known = sorted({*DEFAULT_ROLES, *db.session.scalars(sa.select(StaffRole.name))})
+        raise ValidationError(f"No role named {name!r}. Roles: {', '.join(known)}.", field="role")
+    role = StaffRole(name=name, privileges=list(DEFAULT_ROLES[name]))
+    db.session.add(role)
+    db.session.flush()
+    return role
 
 
 def authenticate_staff(email: str, password: str) -> Staff:

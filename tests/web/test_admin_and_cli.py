@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from app.clients.models import Client, User
+from app.extensions import db
+from app.staff import privileges as P
 from app.staff.models import Staff
 from tests.helpers import count, csrf_token, login, make_owner
 
@@ -49,6 +52,31 @@ def test_create_staff_then_staff_sees_admin_home(app, client, runner):
     assert staff_login(client, "ops@example.com", "a-strong-pass-1").location == "/admin/"
     page = client.get("/admin/").get_data(as_text=True)
     assert "Signed in as Ops Person" in page and "What waits for you" in page
+
+
+def test_create_staff_with_roles_seeds_the_default_roles_and_refuses_unknown_ones(app, runner):
+    args = ["create-staff", "--email", "clerk@example.com", "--name", "Clerk", "--password", "a-strong-pass-1"]
+    result = runner.invoke(args=[*args, "--role", "Billing clerk", "--role", "Support"])
+    assert result.exit_code == 0 and "(Billing clerk, Support)" in result.output
+    with app.app_context():
+        staff = db.session.scalar(sa.select(Staff).where(Staff.email == "clerk@example.com"))
+        assert staff.has_privilege(P.APPROVE_PAYMENTS) and staff.has_privilege(P.LOGIN_AS_CLIENT)
+        assert not staff.has_privilege(P.MANAGE_STAFF)
+    unknown = runner.invoke(
+        args=[
+            "create-staff",
+            "--email",
+            "x@example.com",
+            "--name",
+            "X",
+            "--password",
+            "a-strong-pass-1",
+            "--role",
+            "Boss",
+        ]
+    )
+    assert unknown.exit_code != 0 and "No role named 'Boss'" in unknown.output and "Billing clerk" in unknown.output
+    assert count(app, Staff, Staff.email == "x@example.com") == 0
 
 
 def test_create_staff_refuses_short_password_and_duplicates(app, runner):
