@@ -125,3 +125,22 @@ def balance(app, client_id: int) -> int:
 
     with app.app_context():
         return db.session.get(Client, client_id).balance_minor
+
+
+def count_statements(app, action) -> int:
+    """How many SQL statements `action()` (a request, usually) sends to the database;
+    a response it returns must be a 200 (an error page's count proves nothing)."""
+    seen = []
+    with app.app_context():
+        engine = db.engine
+
+    def tally(*_):
+        seen.append(1)
+
+    sa.event.listen(engine, "before_cursor_execute", tally)
+    try:
+        response = action()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", tally)
+    assert getattr(response, "status_code", 200) == 200, response.status_code
+    return len(seen)

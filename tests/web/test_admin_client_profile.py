@@ -10,7 +10,7 @@ from app.clients.models import Client
 from app.extensions import db
 from app.invoices.models import Invoice
 from app.staff import privileges as P
-from tests.helpers import make_owner, make_proforma, make_service
+from tests.helpers import count_statements, make_owner, make_proforma, make_service
 from tests.support.staff import make_staff, sign_in_staff
 
 XSS = "<script>alert(1)</script>"
@@ -68,16 +68,7 @@ def test_the_profile_queries_do_not_grow_with_the_clients_rows(app, owner):
     staff = _viewer(app)
 
     def statements() -> int:
-        seen = []
-        with app.app_context():
-            engine = db.engine
-        listener = lambda *args: seen.append(1)  # noqa: E731
-        sa.event.listen(engine, "before_cursor_execute", listener)
-        try:
-            assert staff.get(f"/admin/clients/{owner.client_id}").status_code == 200
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", listener)
-        return len(seen)
+        return count_statements(app, lambda: staff.get(f"/admin/clients/{owner.client_id}"))
 
     make_proforma(app, owner.client_id, 1000)
     make_service(app, owner.client_id, due=date(2026, 12, 1))

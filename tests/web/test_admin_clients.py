@@ -11,7 +11,7 @@ from app.clients.models import Client, ClientGroup, ClientStatus
 from app.extensions import db
 from app.invoices.models import Invoice
 from app.staff import privileges as P
-from tests.helpers import make_owner, make_proforma
+from tests.helpers import count_statements, make_owner, make_proforma
 from tests.support.staff import make_staff, sign_in_staff
 
 
@@ -144,16 +144,7 @@ def test_search_by_email_links_to_the_profile(app, viewer, two):
 
 def test_statement_count_does_not_grow_with_the_page(app, viewer):
     def statements():
-        seen = []
-        with app.app_context():
-            engine = db.engine
-        listener = lambda *args: seen.append(1)  # noqa: E731
-        sa.event.listen(engine, "before_cursor_execute", listener)
-        try:
-            assert viewer.get("/admin/clients").status_code == 200
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", listener)
-        return len(seen)
+        return count_statements(app, lambda: viewer.get("/admin/clients"))
 
     _many(app, 5)
     few = statements()

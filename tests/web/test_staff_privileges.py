@@ -31,24 +31,28 @@ def test_every_admin_route_is_public_sign_in_or_names_its_staff_need(app):
             assert need.privilege in P.PRIVILEGES
 
 
-@pytest.mark.parametrize("privilege", list(P.PRIVILEGES))
-def test_a_staff_member_without_a_privilege_gets_403_with_the_layout_on_each_route_needing_it(app, privilege):
-    routes = [rule for rule in _admin_rules(app) if getattr(rule_for(rule.endpoint), "privilege", None) == privilege]
-    if not routes:
-        pytest.skip(f"no admin route needs {privilege!r} yet")
-    others = [p for p in P.PRIVILEGES if p != privilege]
-    staff = make_staff(app, *others, email="almost@example.com")
-    client = app.test_client()
-    sign_in_staff(client, staff)
-    token = csrf_from(client.get("/admin/").get_data(as_text=True))
-    for rule in routes:
-        url = _sample_url(rule)
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            response = client.open(url, method=method, data={"csrf_token": token} if method != "GET" else None)
-            page = response.get_data(as_text=True)
-            assert response.status_code == 403, (method, url, response.status_code)
-            assert 'aria-label="Admin"' in page, f"{method} {url}: 403 without the admin layout"
-            assert f"\u201c{P.PRIVILEGES[privilege]}\u201d" in page, f"{method} {url}: the missing privilege unnamed"
+def test_a_staff_member_without_a_privilege_gets_403_with_the_layout_on_each_route_needing_it(app):
+    needed: dict[str, list] = {}
+    for rule in _admin_rules(app):
+        privilege = getattr(rule_for(rule.endpoint), "privilege", None)
+        if privilege:
+            needed.setdefault(privilege, []).append(rule)
+    # The pages built so far need at least these; each privilege a route needs is checked.
+    assert {P.VIEW_CLIENTS, P.APPROVE_PAYMENTS, P.MANAGE_BILLING} <= needed.keys()
+    for number, (privilege, routes) in enumerate(sorted(needed.items(), key=lambda item: item[0])):
+        others = [p for p in P.PRIVILEGES if p != privilege]
+        staff = make_staff(app, *others, email=f"almost{number}@example.com")
+        client = app.test_client()
+        sign_in_staff(client, staff)
+        token = csrf_from(client.get("/admin/").get_data(as_text=True))
+        for rule in routes:
+            url = _sample_url(rule)
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                response = client.open(url, method=method, data={"csrf_token": token} if method != "GET" else None)
+                page = response.get_data(as_text=True)
+                assert response.status_code == 403, (privilege, method, url, response.status_code)
+                assert 'aria-label="Admin"' in page, f"{method} {url}: 403 without the admin layout"
+                assert f"\u201c{P.PRIVILEGES[privilege]}\u201d" in page, f"{method} {url}: privilege unnamed"
 
 
 def test_the_same_routes_open_for_a_staff_member_holding_the_privilege(app):
