@@ -91,6 +91,7 @@ RULES: list[tuple[str, str | tuple[str, ...]]] = [
     ("admin.clients", staff(P.VIEW_CLIENTS)),
     ("admin.client", staff(P.VIEW_CLIENTS)),
     ("admin.client_tab", staff(P.VIEW_CLIENTS)),
+    ("admin.client_settings", staff(P.EDIT_CLIENTS)),
     ("admin.failed_messages", staff(P.VIEW_CLIENTS)),
     ("admin.erasure_requests", staff(P.VIEW_CLIENTS)),
     ("admin.billing_runs", staff(P.MANAGE_BILLING)),

@@ -1,60 +1,84 @@
-"""One client on one page (/admin/clients/<id>): the header, the billing contact and the
-summary. The tabs (contacts, orders, services, invoices, transactions, messages, logs,
-settings) are still to come."""
+"""One client on one page (/admin/clients/<id>): the header, the billing contact and
+the tabs (app/admin/client_tabs.py), each at its own URL /admin/clients/<id>/<tab>.
+
+A tab link asked by htmx gets only the tab strip and the tab (swapped in place, the
+URL pushed to the history); the same URL opened directly is the whole page.
+"""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from flask import render_template
+from flask import abort, make_response, redirect, render_template, request, url_for
+from sqlalchemy.orm import selectinload
 
 from app.admin.blueprint import bp
+from app.admin.client_settings import ClientSettingsForm, settings
+from app.admin.client_tabs import TABS
 from app.clients.models import Client
-from app.core.dates import today
+from app.core.actors import request_actor
+from app.core.form_actions import run_form_action
+from app.core.htmx import is_htmx, toast
 from app.extensions import db
-from app.hosting.models import Service
-from app.invoices.models import DocumentKind, Invoice, InvoiceStatus
-from app.wallet.models import BankTransfer, Payment, PaymentStatus, TransferStatus
+from app.profile.services import update_client_settings
+
+#: Every tab, the settings last (it holds a form: app/admin/client_settings.py).
+ALL_TABS = {**TABS, "settings": ("Settings", settings)}
 
 
-def _summary(client: Client) -> dict:
-    """The money and services at a glance, in a fixed number of queries."""
-    owed = Invoice.total_minor - Invoice.amount_paid_minor
-    unpaid = (
-        Invoice.client_id == client.id,
-        Invoice.kind == DocumentKind.PROFORMA,
-        Invoice.status == InvoiceStatus.UNPAID,
-    )
-    unpaid_total, overdue_total = db.session.execute(
-        sa.select(
-            sa.func.coalesce(sa.func.sum(owed), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((Invoice.due_date < today(), owed), else_=0)), 0),
-        ).where(*unpaid)
-    ).one()
-    services = dict(
-        db.session.execute(
-            sa.select(Service.status, sa.func.count()).where(Service.client_id == client.id).group_by(Service.status)
-        ).all()
-    )
-    income = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Payment.amount_minor), 0)).where(
-            Payment.client_id == client.id, Payment.status == PaymentStatus.SUCCEEDED
-        )
-    )
-    transfers = db.session.scalar(
-        sa.select(sa.func.count()).where(
-            BankTransfer.client_id == client.id, BankTransfer.status == TransferStatus.PENDING
-        )
-    )
-    return {
-        "unpaid": unpaid_total,
-        "overdue": overdue_total,
-        "services": services,
-        "income": income,
-        "transfers_to_review": transfers,
-    }
+def client_or_404(client_id: int) -> Client:
+    client = db.session.get(Client, client_id, options=[selectinload(Client.users), selectinload(Client.group)])
+    if client is None:
+        abort(404)
+    return client
+
+
+def render_tab(client: Client, tab: str, *, status: int = 200, **extra):
+    """The profile showing `tab`: the whole page, or (for htmx) the tab strip and the tab.
+    The answer varies on HX-Request, so no cache hands a fragment to a browser."""
+    label, load = ALL_TABS[tab]
+    context = {"client": client, "owner": client.owner, "tab": tab, "tabs": ALL_TABS, "tab_label": label}
+    context.update(load(client, **extra))
+    template = "admin/client_tabs/_frame.html" if _swaps_the_tabs() else "admin/client.html"
+    response = make_response(render_template(template, **context), status)
+    response.vary.update(("HX-Request", "HX-Target"))
+    return response
+
+
+def _swaps_the_tabs() -> bool:
+    """An htmx request for the tab strip (#client-tabs); not htmx restoring a page from history,
+    which wants the whole page."""
+    headers = request.headers
+    return is_htmx() and headers.get("HX-Target") == "client-tabs" and not headers.get("HX-History-Restore-Request")
 
 
 @bp.route("/clients/<int:client_id>")
 def client(client_id: int):
-    client = db.get_or_404(Client, client_id)
-    return render_template("admin/client.html", client=client, owner=client.owner, summary=_summary(client))
+    return render_tab(client_or_404(client_id), "summary")
+
+
+@bp.route("/clients/<int:client_id>/<tab>")
+def client_tab(client_id: int, tab: str):
+    if tab not in ALL_TABS:
+        abort(404)
+    return render_tab(client_or_404(client_id), tab)
+
+
+@bp.post("/clients/<int:client_id>/settings")
+def client_settings(client_id: int):
+    client = client_or_404(client_id)
+    form = ClientSettingsForm()
+    if form.validate_on_submit():
+        result = run_form_action(
+            form,
+            lambda: update_client_settings(
+                client.id,
+                locked_fields=form.locked_fields.data or [],
+                overrides=form.overrides(),
+                actor=request_actor(),
+            ),
+        )
+        if result.ok:
+            toast("Settings saved." if result.value else "Nothing changed.", "success" if result.value else "info")
+            if _swaps_the_tabs():
+                return render_tab(client, "settings")
+            return redirect(url_for("admin.client_tab", client_id=client.id, tab="settings"))
+    return render_tab(client, "settings", status=422, form=form)

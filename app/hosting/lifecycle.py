@@ -145,6 +145,7 @@ def _lock_clients_of(services_where) -> None:
 
 def suspend_overdue_services(run_date: date, *, past_termination: bool = False) -> list[int]:
     """Suspend active services whose due date is M days past. Returns their ids.
+    A client with auto_suspend off is left alone (and so never terminated either).
 
     `past_termination`: only those already K days past (the termination day),
     which a run catching up on missed days suspends and then terminates.
@@ -153,7 +154,12 @@ def suspend_overdue_services(run_date: date, *, past_termination: bool = False) 
         days_after = _client_setting(Client.terminate_days_after, "TERMINATE_DAYS_AFTER")
     else:
         days_after = _client_setting(Client.suspend_days_after, "SUSPEND_DAYS_AFTER")
-    overdue = (Service.status == ServiceStatus.ACTIVE, Service.next_due_date <= add_days(run_date, -days_after))
+    overdue = (
+        Service.status == ServiceStatus.ACTIVE,
+        Service.next_due_date <= add_days(run_date, -days_after),
+        # Staff turned automatic suspension off for the client (None: on).
+        sa.select(Client.auto_suspend).where(Client.id == Service.client_id).scalar_subquery().is_not(False),
+    )
     _lock_clients_of(overdue)
     suspended = db.session.scalars(
         sa.update(Service)

@@ -454,6 +454,8 @@ def send_invoice_reminders(today: date) -> int:
             Invoice.status == InvoiceStatus.UNPAID,
             Invoice.due_date <= due_until,
             Invoice.issue_date < today,  # the proforma email itself was the news that day
+            # Staff turned reminders off for the client (None: on).
+            ~sa.exists().where(Client.id == Invoice.client_id, Client.send_reminders.is_(False)),
             ~sa.exists().where(InvoiceReminder.invoice_id == Invoice.id, InvoiceReminder.stage == stage),
             # "will be suspended" after "suspended" is false: the suspension notice asked to pay already.
             ~sa.exists().where(

@@ -221,9 +221,9 @@ _COUNTED_AGAINST_CAP = (SmsStatus.QUEUED, SmsStatus.SENDING, SmsStatus.SENT)
 def sms_allowed(user: User, *, phone: str | None, client_id: int, now: datetime | None = None) -> str | None:
     """Why an SMS to `phone` for `user` must not be written, or None if it may.
 
-    Refused unless: the user opted in; `phone` is exactly the number the user
-    entered (their own, stored E.164); phonenumbers parses and validates it and
-    it is not a premium-rate/shared-cost number; its region is in SMS_COUNTRIES;
+    Refused unless: the user opted in; staff did not turn SMS off for the account;
+    `phone` is exactly the number the user entered (their own, stored E.164);
+    phonenumbers parses and validates it and it is not a premium-rate/shared-cost number; its region is in SMS_COUNTRIES;
     and fewer than SMS_DAILY_CAP_PER_NUMBER / SMS_DAILY_CAP_PER_ACCOUNT SMS (sent or
     still to send; not cancelled or failed) were written in the last 24 hours
     for this number / this account.
@@ -237,6 +237,8 @@ def sms_allowed(user: User, *, phone: str | None, client_id: int, now: datetime 
         return "the user did not opt in to SMS"
     if user.client_id != client_id:
         return "the user does not belong to this account"
+    if user.client.send_sms is False:
+        return "staff turned SMS off for this account"
     if phone != user.phone:
         return "not the user's own phone number"
     try:

@@ -15,27 +15,10 @@ from app.clients.models import ClientKind
 from app.core.forms import country_choices, normalize_phone, strip
 from app.invoices.tax import InvalidTaxId, normalize_tax_id
 from app.notify.services import sms_reach_problem
+from app.profile.services import LOCKABLE_FIELDS
 
 #: Interface languages a user can choose.
 LANGUAGES: dict[str, str] = {"en": "English", "ro": "Română", "de": "Deutsch", "fr": "Français"}
-
-#: My details fields staff can make read-only (Client.locked_fields holds these names).
-LOCKABLE_FIELDS: dict[str, str] = {
-    "name": "Your name",
-    "phone": "Mobile phone",
-    "sms_opt_in": "SMS notifications",
-    "language": "Interface language",
-    "kind": "Account type",
-    "billing_name": "Name on invoices",
-    "company_name": "Company name",
-    "tax_id": "VAT number / tax ID",
-    "address_line1": "Address",
-    "address_line2": "Address (line 2)",
-    "city": "City",
-    "region": "County / region",
-    "postcode": "Postal code",
-    "country": "Country",
-}
 
 LOCKED_NOTE = "Contact us to change this."
 LOCKED_REFUSED = "This field can't be changed from your account. Contact us to change this."

@@ -11,8 +11,10 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from app.audit.services import record
 from app.clients.models import Client, ProfileChange, User
 from app.clients.services import lock_client
 from app.core.actors import Actor
@@ -45,6 +47,24 @@ CLIENT_FIELDS = {
     "region": "region",
     "postcode": "postcode",
     "country": "country",
+}
+
+#: My details fields staff can make read-only (Client.locked_fields holds these names).
+LOCKABLE_FIELDS: dict[str, str] = {
+    "name": "Your name",
+    "phone": "Mobile phone",
+    "sms_opt_in": "SMS notifications",
+    "language": "Interface language",
+    "kind": "Account type",
+    "billing_name": "Name on invoices",
+    "company_name": "Company name",
+    "tax_id": "VAT number / tax ID",
+    "address_line1": "Address",
+    "address_line2": "Address (line 2)",
+    "city": "City",
+    "region": "County / region",
+    "postcode": "Postal code",
+    "country": "Country",
 }
 
 
@@ -260,3 +280,88 @@ def json_default(value: Any) -> Any:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
     raise TypeError(f"not exportable: {type(value).__name__}")
+
+
+# --- staff's settings of an account (the profile's Settings tab in the admin) ----------------
+
+#: Billing-run days a client may have of its own (None: the global setting, by config key).
+AUTOMATION_DAYS: dict[str, str] = {
+    "renewal_days_before": "RENEWAL_DAYS_BEFORE",
+    "suspend_days_after": "SUSPEND_DAYS_AFTER",
+    "terminate_days_after": "TERMINATE_DAYS_AFTER",
+}
+#: Automation switches a client may have turned off (None: on, the global behaviour).
+AUTOMATION_SWITCHES: dict[str, str] = {
+    "auto_suspend": "Suspend and terminate overdue services",
+    "send_reminders": "Email payment reminders",
+    "send_sms": "Send SMS",
+}
+MAX_AUTOMATION_DAYS = 365
+
+
+def effective_days(client: Client, name: str) -> int:
+    """The days setting `name` the billing run uses for `client`: its own, else the global one."""
+    own = getattr(client, name)
+    return own if own is not None else current_app.config[AUTOMATION_DAYS[name]]
+
+
+def update_client_settings(
+    client_id: int, *, locked_fields: list[str], overrides: Mapping[str, int | bool | None], actor: Actor
+) -> list[str]:
+    """Store staff's settings of a client: the My details fields the client may not edit,
+    and its automation overrides (AUTOMATION_DAYS and AUTOMATION_SWITCHES names; None
+    for the global setting). Writes one audit entry per changed setting, old -> new.
+    Returns the names changed.
+
+    Raises ValidationError (nothing changed) for an unknown field or setting, days
+    outside 0..MAX_AUTOMATION_DAYS, or termination before suspension.
+    """
+    client = lock_client(client_id)
+    unknown = set(locked_fields) - LOCKABLE_FIELDS.keys()
+    if unknown:
+        raise ValidationError(f"Unknown field: {', '.join(sorted(unknown))}.", field="locked_fields")
+    for name, value in overrides.items():
+        if name not in AUTOMATION_DAYS and name not in AUTOMATION_SWITCHES:
+            raise ValidationError(f"Unknown setting {name}.", field=name)
+        if name in AUTOMATION_DAYS and value is not None and not 0 <= value <= MAX_AUTOMATION_DAYS:
+            raise ValidationError(f"Enter a number of days from 0 to {MAX_AUTOMATION_DAYS}.", field=name)
+    planned = {"locked_fields": [name for name in LOCKABLE_FIELDS if name in locked_fields], **overrides}
+
+    def days(name: str) -> int:
+        value = planned.get(name, getattr(client, name))
+        return value if value is not None else current_app.config[AUTOMATION_DAYS[name]]
+
+    if days("terminate_days_after") < days("suspend_days_after"):
+        raise ValidationError(
+            f"Termination ({days('terminate_days_after')} days) cannot come before suspension "
+            f"({days('suspend_days_after')} days after the due date).",
+            field="terminate_days_after",
+        )
+    changed = []
+    for name, new in planned.items():
+        old = getattr(client, name)
+        if _setting_text(name, old) == _setting_text(name, new):
+            continue
+        setattr(client, name, new)
+        record(
+            actor,
+            f"client.settings.{name}",
+            client_id=client.id,
+            target=f"client:{client.id}",
+            old=_setting_text(name, old),
+            new=_setting_text(name, new),
+        )
+        changed.append(name)
+    db.session.flush()
+    return changed
+
+
+def _setting_text(name: str, value) -> str:
+    """A setting as the audit log shows it."""
+    if name == "locked_fields":
+        return ", ".join(value or []) or "none"
+    if value is None:
+        return "default"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)

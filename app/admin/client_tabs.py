@@ -1,0 +1,333 @@
+"""The client profile's tabs (/admin/clients/<id>/<tab>): what each one shows.
+
+Every tab is its own URL (bookmarkable); htmx loads it in place of the one shown.
+A tab reads a fixed number of queries whatever the client's size: each list is a
+keyset page of PAGE rows, newest first, with a link to the older ones
+(`?<list>_before=<id>`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort, request
+from sqlalchemy.orm import selectinload
+
+from app.access.policy import PERMISSIONS
+from app.audit.models import AuditEntry
+from app.clients.models import Client, ProfileChange, User
+from app.core.dates import today
+from app.extensions import db
+from app.hosting.models import Service, ServiceStatus
+from app.invoices.models import BillingProfile, DocumentKind, Invoice, InvoiceStatus, ProformaOrigin, ServiceRenewal
+from app.notify.models import EmailMessage, MessageStatus, ServiceNotice, SmsMessage, SmsStatus
+from app.profile.models import ErasureRequest
+from app.security.models import LoginEvent
+from app.wallet.models import BankTransfer, LedgerEntry, Payment, PaymentDirection, PaymentStatus, TransferStatus
+
+PAGE = 50
+
+
+@dataclass(frozen=True)
+class Page:
+    """One keyset page of a list: its rows, and the id to pass as `<key>_before` for older ones."""
+
+    key: str
+    rows: list
+    older_than: int | None
+
+
+def _before(key: str) -> int | None:
+    raw = request.args.get(f"{key}_before", "")
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        abort(400, description=f"{key}_before must be a row id")
+    return int(raw)
+
+
+def _page(key: str, query: sa.Select, id_column, *, id_of: Callable[[Any], int] = lambda row: row.id) -> Page:
+    """The newest PAGE rows of `query` (older than `?<key>_before=` when given)."""
+    before = _before(key)
+    if before is not None:
+        query = query.where(id_column < before)
+    rows = db.session.execute(query.order_by(id_column.desc()).limit(PAGE + 1)).unique().all()
+    rows = [row[0] if len(row) == 1 else row for row in rows]
+    more = len(rows) > PAGE
+    rows = rows[:PAGE]
+    return Page(key, rows, id_of(rows[-1]) if more else None)
+
+
+def _choice(name: str, allowed: dict[str, Any]) -> str:
+    """An allow-listed filter value from the query string ("" when absent); anything else is a 400."""
+    value = request.args.get(name, "")
+    if value and value not in allowed:
+        abort(400, description=f"{name} must be one of: {', '.join(allowed)}")
+    return value
+
+
+# --- summary ------------------------------------------------------------------------------
+
+
+def summary(client: Client) -> dict:
+    """The money and services at a glance, and what waits for staff."""
+    owed = Invoice.total_minor - Invoice.amount_paid_minor
+    unpaid_total, overdue_total, overdue_count = db.session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(owed), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((Invoice.due_date < today(), owed), else_=0)), 0),
+            sa.func.count(sa.case((Invoice.due_date < today(), Invoice.id))),
+        ).where(
+            Invoice.client_id == client.id,
+            Invoice.kind == DocumentKind.PROFORMA,
+            Invoice.status == InvoiceStatus.UNPAID,
+        )
+    ).one()
+    services = dict(
+        db.session.execute(
+            sa.select(Service.status, sa.func.count()).where(Service.client_id == client.id).group_by(Service.status)
+        ).all()
+    )
+    income = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Payment.amount_minor), 0)).where(
+            Payment.client_id == client.id,
+            Payment.status == PaymentStatus.SUCCEEDED,
+            Payment.direction == PaymentDirection.IN,
+        )
+    )
+    transfers, failed_email, failed_sms, erasure = db.session.execute(
+        sa.select(
+            sa.select(sa.func.count())
+            .where(BankTransfer.client_id == client.id, BankTransfer.status == TransferStatus.PENDING)
+            .scalar_subquery(),
+            sa.select(sa.func.count())
+            .where(EmailMessage.client_id == client.id, EmailMessage.status == MessageStatus.FAILED)
+            .scalar_subquery(),
+            sa.select(sa.func.count())
+            .where(SmsMessage.client_id == client.id, SmsMessage.status == SmsStatus.FAILED)
+            .scalar_subquery(),
+            sa.select(sa.func.count())
+            .where(ErasureRequest.client_id == client.id, ErasureRequest.status == "open")
+            .scalar_subquery(),
+        )
+    ).one()
+    return {
+        "unpaid": unpaid_total,
+        "overdue": overdue_total,
+        "overdue_count": overdue_count,
+        "services": services,
+        "income": income,
+        "transfers_to_review": transfers,
+        "failed_messages": failed_email + failed_sms,
+        "erasure_requested": erasure,
+    }
+
+
+# --- contacts -----------------------------------------------------------------------------
+
+
+def contacts(client: Client) -> dict:
+    """The people who log in (owner and trusted users, with what each may do) and the saved payers."""
+    payers = db.session.scalars(
+        sa.select(BillingProfile).where(BillingProfile.client_id == client.id).order_by(BillingProfile.id)
+    ).all()
+    return {"users": client.users, "permission_labels": PERMISSIONS, "payers": payers}
+
+
+# --- orders -------------------------------------------------------------------------------
+
+
+def orders(client: Client) -> dict:
+    """The client's orders: order proformas with what was ordered and the invoice each became."""
+    page = _page(
+        "orders",
+        sa.select(Invoice)
+        .where(Invoice.client_id == client.id, Invoice.origin == ProformaOrigin.ORDER)
+        .options(selectinload(Invoice.lines)),
+        Invoice.id,
+    )
+    return {"orders": page, "invoiced": _tax_invoices_of([order.id for order in page.rows])}
+
+
+def _tax_invoices_of(proforma_ids: list[int]) -> dict[int, str]:
+    if not proforma_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Invoice.source_id, Invoice.number).where(
+            Invoice.source_id.in_(proforma_ids), Invoice.kind == DocumentKind.TAX_INVOICE
+        )
+    )
+    return dict(rows.all())
+
+
+# --- services -----------------------------------------------------------------------------
+
+SERVICE_STATUSES = {status.value: status for status in ServiceStatus}
+
+
+def services(client: Client) -> dict:
+    """The client's services by status (a filter) and service group, each with its timeline."""
+    status = _choice("status", SERVICE_STATUSES)
+    query = (
+        sa.select(Service)
+        .where(Service.client_id == client.id)
+        .options(selectinload(Service.product), selectinload(Service.group))
+    )
+    if status:
+        query = query.where(Service.status == SERVICE_STATUSES[status])
+    page = _page("services", query, Service.id)
+    counts = dict(
+        db.session.execute(
+            sa.select(Service.status, sa.func.count()).where(Service.client_id == client.id).group_by(Service.status)
+        ).all()
+    )
+    grouped: dict[str, list[Service]] = {}  # by service group, in the page's order
+    for service in page.rows:
+        grouped.setdefault(service.group.name if service.group else "", []).append(service)
+    return {
+        "services": page,
+        "grouped": grouped,
+        "status": status,
+        "counts": counts,
+        "statuses": list(ServiceStatus),
+        "timelines": _timelines(page.rows),
+    }
+
+
+def _timelines(rows: list[Service]) -> dict[int, list[tuple]]:
+    """Each service's history, oldest first: (date, what happened, detail)."""
+    ids = [service.id for service in rows]
+    events: dict[int, list[tuple]] = defaultdict(list)
+    for service in rows:
+        events[service.id].append((service.created_at.date(), "Ordered", service.product.name))
+        if service.activated_at:
+            events[service.id].append((service.activated_at.date(), "Activated", ""))
+        if service.suspended_on:
+            events[service.id].append((service.suspended_on, "Suspended", service.suspension_reason or ""))
+        if service.terminated_on:
+            events[service.id].append((service.terminated_on, "Terminated", ""))
+    if ids:
+        renewals = db.session.execute(
+            sa.select(ServiceRenewal.service_id, ServiceRenewal.period_start, Invoice.number, Invoice.status)
+            .join(Invoice, Invoice.id == ServiceRenewal.proforma_id)
+            .where(ServiceRenewal.service_id.in_(ids))
+        )
+        for service_id, period_start, number, status in renewals:
+            events[service_id].append((period_start, "Renewal billed", f"{number} ({status.label.lower()})"))
+        notices = db.session.execute(
+            sa.select(ServiceNotice.service_id, ServiceNotice.created_at, ServiceNotice.stage).where(
+                ServiceNotice.service_id.in_(ids)
+            )
+        )
+        for service_id, created_at, stage in notices:
+            events[service_id].append((created_at.date(), "Notice sent", stage.replace("_", " ")))
+    return {service_id: sorted(items, key=lambda item: item[0]) for service_id, items in events.items()}
+
+
+# --- invoices -----------------------------------------------------------------------------
+
+DOCUMENT_KINDS = {kind.value: kind for kind in DocumentKind}
+
+
+def invoices(client: Client) -> dict:
+    """Proformas, tax invoices and credit notes (one kind, or all), with the document each came from."""
+    kind = _choice("kind", DOCUMENT_KINDS)
+    query = sa.select(Invoice).where(Invoice.client_id == client.id).options(selectinload(Invoice.source))
+    if kind:
+        query = query.where(Invoice.kind == DOCUMENT_KINDS[kind])
+    counts = dict(
+        db.session.execute(
+            sa.select(Invoice.kind, sa.func.count()).where(Invoice.client_id == client.id).group_by(Invoice.kind)
+        ).all()
+    )
+    return {
+        "invoices": _page("invoices", query, Invoice.id),
+        "kind": kind,
+        "kinds": list(DocumentKind),
+        "counts": counts,
+        "today": today(),
+    }
+
+
+# --- transactions -------------------------------------------------------------------------
+
+
+def transactions(client: Client) -> dict:
+    """Money in and out (payments, with fees and totals) and the credit log (the wallet ledger)."""
+    succeeded = (Payment.client_id == client.id, Payment.status == PaymentStatus.SUCCEEDED)
+    amount_in, amount_out, fees = db.session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(sa.case((Payment.direction == PaymentDirection.IN, Payment.amount_minor))), 0),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((Payment.direction == PaymentDirection.OUT, Payment.amount_minor))), 0
+            ),
+            sa.func.coalesce(sa.func.sum(Payment.fee_minor), 0),
+        ).where(*succeeded)
+    ).one()
+    payments = _page(
+        "payments",
+        sa.select(Payment, Invoice.number)
+        .outerjoin(Invoice, Invoice.id == Payment.invoice_id)
+        .where(Payment.client_id == client.id),
+        Payment.id,
+        id_of=lambda row: row[0].id,
+    )
+    ledger = _page(
+        "ledger",
+        sa.select(LedgerEntry).where(LedgerEntry.client_id == client.id).options(selectinload(LedgerEntry.invoice)),
+        LedgerEntry.id,
+    )
+    return {
+        "totals": {"in": amount_in, "out": amount_out, "fees": fees, "net": amount_in - amount_out - fees},
+        "payments": payments,
+        "ledger": ledger,
+    }
+
+
+# --- messages -----------------------------------------------------------------------------
+
+
+def messages(client: Client) -> dict:
+    """The emails and SMS written for the client: readable, with delivery status and attempts."""
+    return {
+        "emails": _page("emails", sa.select(EmailMessage).where(EmailMessage.client_id == client.id), EmailMessage.id),
+        "sms": _page("sms", sa.select(SmsMessage).where(SmsMessage.client_id == client.id), SmsMessage.id),
+    }
+
+
+# --- logs ---------------------------------------------------------------------------------
+
+
+def logs(client: Client) -> dict:
+    """The profile change log, the audit log for this client (staff and others) and sign-in history."""
+    return {
+        "changes": _page(
+            "changes", sa.select(ProfileChange).where(ProfileChange.client_id == client.id), ProfileChange.id
+        ),
+        "audit": _page("audit", sa.select(AuditEntry).where(AuditEntry.client_id == client.id), AuditEntry.id),
+        "signins": _page(
+            "signins",
+            sa.select(LoginEvent, User.email)
+            .join(User, User.id == LoginEvent.user_id)
+            .where(User.client_id == client.id),
+            LoginEvent.id,
+            id_of=lambda row: row[0].id,
+        ),
+    }
+
+
+#: The tabs in the order shown: URL segment -> (label, what it reads).
+TABS: dict[str, tuple[str, Callable[[Client], dict]]] = {
+    "summary": ("Summary", summary),
+    "contacts": ("Contacts", contacts),
+    "orders": ("Orders", orders),
+    "services": ("Services", services),
+    "invoices": ("Invoices", invoices),
+    "transactions": ("Transactions", transactions),
+    "messages": ("Emails and SMS", messages),
+    "logs": ("Logs", logs),
+}
