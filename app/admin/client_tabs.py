@@ -27,6 +27,7 @@ from app.invoices.models import BillingProfile, DocumentKind, Invoice, InvoiceSt
 from app.notify.models import EmailMessage, MessageStatus, ServiceNotice, SmsMessage, SmsStatus
 from app.profile.models import ErasureRequest
 from app.security.models import LoginEvent
+from app.staff.models import Staff
 from app.wallet.models import BankTransfer, LedgerEntry, Payment, PaymentDirection, PaymentStatus, TransferStatus
 
 PAGE = 50
@@ -68,6 +69,23 @@ def _choice(name: str, allowed: dict[str, Any]) -> str:
     if value and value not in allowed:
         abort(400, description=f"{name} must be one of: {', '.join(allowed)}")
     return value
+
+
+def _actor_names(actors) -> dict[str, str]:
+    """Who "staff:2" and "user:7" are (a name, an email), for the logs; two queries at most."""
+    ids: dict[str, set[int]] = {"staff": set(), "user": set()}
+    for actor in actors:
+        kind, _, number = actor.partition(":")
+        if kind in ids and number.isdigit():
+            ids[kind].add(int(number))
+    names = {}
+    if ids["staff"]:
+        for staff_id, name in db.session.execute(sa.select(Staff.id, Staff.name).where(Staff.id.in_(ids["staff"]))):
+            names[f"staff:{staff_id}"] = f"{name} (staff)"
+    if ids["user"]:
+        for user_id, email in db.session.execute(sa.select(User.id, User.email).where(User.id.in_(ids["user"]))):
+            names[f"user:{user_id}"] = email
+    return names
 
 
 # --- summary ------------------------------------------------------------------------------
@@ -146,7 +164,11 @@ def orders(client: Client) -> dict:
     page = _page(
         "orders",
         sa.select(Invoice)
-        .where(Invoice.client_id == client.id, Invoice.origin == ProformaOrigin.ORDER)
+        .where(
+            Invoice.client_id == client.id,
+            Invoice.kind == DocumentKind.PROFORMA,
+            Invoice.origin == ProformaOrigin.ORDER,
+        )
         .options(selectinload(Invoice.lines)),
         Invoice.id,
     )
@@ -285,6 +307,7 @@ def transactions(client: Client) -> dict:
         "totals": {"in": amount_in, "out": amount_out, "fees": fees, "net": amount_in - amount_out - fees},
         "payments": payments,
         "ledger": ledger,
+        "actors": _actor_names(entry.actor for entry in ledger.rows),
     }
 
 
@@ -304,11 +327,11 @@ def messages(client: Client) -> dict:
 
 def logs(client: Client) -> dict:
     """The profile change log, the audit log for this client (staff and others) and sign-in history."""
+    changes = _page("changes", sa.select(ProfileChange).where(ProfileChange.client_id == client.id), ProfileChange.id)
+    audit = _page("audit", sa.select(AuditEntry).where(AuditEntry.client_id == client.id), AuditEntry.id)
     return {
-        "changes": _page(
-            "changes", sa.select(ProfileChange).where(ProfileChange.client_id == client.id), ProfileChange.id
-        ),
-        "audit": _page("audit", sa.select(AuditEntry).where(AuditEntry.client_id == client.id), AuditEntry.id),
+        "changes": changes,
+        "audit": audit,
         "signins": _page(
             "signins",
             sa.select(LoginEvent, User.email)
@@ -317,6 +340,7 @@ def logs(client: Client) -> dict:
             LoginEvent.id,
             id_of=lambda row: row[0].id,
         ),
+        "actors": _actor_names([row.actor for row in changes.rows] + [row.actor for row in audit.rows]),
     }
 
 

@@ -223,7 +223,8 @@ def sms_allowed(user: User, *, phone: str | None, client_id: int, now: datetime 
 
     Refused unless: the user opted in; staff did not turn SMS off for the account;
     `phone` is exactly the number the user entered (their own, stored E.164);
-    phonenumbers parses and validates it and it is not a premium-rate/shared-cost number; its region is in SMS_COUNTRIES;
+    phonenumbers parses and validates it and it is not a premium-rate/shared-cost
+    number; its region is in SMS_COUNTRIES;
     and fewer than SMS_DAILY_CAP_PER_NUMBER / SMS_DAILY_CAP_PER_ACCOUNT SMS (sent or
     still to send; not cancelled or failed) were written in the last 24 hours
     for this number / this account.

@@ -93,7 +93,9 @@ def test_every_table_of_every_tab_shows_the_clients_rows(app, filled):
     assert "Trusted user" in contacts and "View and download invoices" in contacts and "Owner" in contacts
     assert "RO123" in contacts  # the saved payer
     orders = tab("orders")
-    assert re.search(r"PF-\d{4}-\d+", orders) and re.search(r">F-\d{4}-\d+<", orders)  # proforma -> its tax invoice
+    # Each order proforma, with the tax invoice it became (in its own column, never as an order).
+    assert re.search(r'<tr><td class="mono nowrap">PF-\d{4}-\d+</td>', orders)
+    assert not re.search(r'<tr><td class="mono nowrap">F-', orders) and re.search(r">F-\d{4}-\d+<", orders)
     services = tab("services")
     assert "site0.example" in services and "Renewal billed" in services and "Notice sent" in services
     assert f'<tr class="group-row"><td colspan="6">{ESCAPED}</td></tr>' in services
@@ -109,6 +111,7 @@ def test_every_table_of_every_tab_shows_the_clients_rows(app, filled):
     assert f"{ESCAPED} subject 0" in messages and f"{ESCAPED} body" in messages and f"{ESCAPED} sms 0" in messages
     assert "Failed" in messages and f"{ESCAPED} refused" in messages
     logs = tab("logs")
+    assert "Casey Clerk (staff)" in logs and filled.email in logs  # who: staff:1, user:N by name
     assert "Old name" in logs and "client.note" in logs and "192.0.2.3" in logs and f"{ESCAPED} browser" in logs
     settings = tab("settings")
     assert 'name="locked_fields"' in settings and "Default: 5 days." in settings
