@@ -112,3 +112,23 @@ class ServiceNotice(db.Model):
     due_date: Mapped[date] = mapped_column(sa.Date)  # the unpaid due date the notice is about
     stage: Mapped[str] = mapped_column(sa.String(30))  # "termination_warning", "terminated"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MessageChannel(enum.StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class MessageTemplate(db.Model):
+    """A message staff wrote once to send to clients (app.notify.staff_messages): its text is a
+    Jinja template rendered in the sandbox, with only the plain values listed there."""
+
+    __tablename__ = "message_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    channel: Mapped[MessageChannel] = mapped_column(str_enum(MessageChannel))
+    subject: Mapped[str] = mapped_column(sa.String(255), default="")  # emails only
+    body: Mapped[str] = mapped_column(sa.Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))

@@ -12,13 +12,23 @@ from app.notify.email import queue_email
 from app.notify.handlers import send_invoice_reminders, send_termination_warnings
 from app.notify.links import invoice_login_url, read_invoice_login
 from app.notify.sms import sms_reach_problem
+from app.notify.staff_messages import (
+    PLACEHOLDERS,
+    StaffMessage,
+    save_template,
+    send_staff_message,
+)
 
 __all__ = [
+    "PLACEHOLDERS",
+    "StaffMessage",
     "archived_text",
     "invoice_login_url",
     "queue_email",
     "read_invoice_login",
+    "save_template",
     "send_invoice_reminders",
+    "send_staff_message",
     "send_termination_warnings",
     "sms_reach_problem",
 ]

@@ -22,6 +22,7 @@ EXPECTED_TABLES = set(
         "staff_login_events",
         "audit_log",
         "email_messages",
+        "message_templates",
         "products",
         "product_prices",
         "service_groups",
