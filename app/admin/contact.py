@@ -20,13 +20,17 @@ from app.extensions import db
 from app.notify.models import MessageChannel, MessageTemplate
 from app.notify.services import PLACEHOLDERS, StaffMessage, save_template, send_staff_message
 
-_CHANNELS = [SelectChoice(MessageChannel.EMAIL.value, "Email"), SelectChoice(MessageChannel.SMS.value, "SMS")]
+_CHANNELS = [
+    SelectChoice(MessageChannel.EMAIL.value, "Email"),
+    SelectChoice(MessageChannel.SMS.value, "SMS"),
+    SelectChoice(MessageChannel.PORTAL.value, "Notice on their dashboard"),
+]
 
 
 class TemplateForm(FlaskForm):
     name = StringField("Name", filters=[strip], validators=[DataRequired("Name the template."), Length(max=80)])
     channel = SelectField("Sent as", choices=_CHANNELS)
-    subject = StringField("Subject (emails)", filters=[strip], validators=[Length(max=255)])
+    subject = StringField("Subject (emails and notices)", filters=[strip], validators=[Length(max=255)])
     body = TextAreaField("Text", validators=[DataRequired("Write the text.")])
 
 

@@ -117,6 +117,7 @@ class ServiceNotice(db.Model):
 class MessageChannel(enum.StrEnum):
     EMAIL = "email"
     SMS = "sms"
+    PORTAL = "portal"  # a notice on the user's dashboard (PortalNotice)
 
 
 class MessageTemplate(db.Model):
@@ -132,3 +133,19 @@ class MessageTemplate(db.Model):
     body: Mapped[str] = mapped_column(sa.Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     updated_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
+
+
+class PortalNotice(db.Model):
+    """A message from staff shown on a user's dashboard until they mark it read."""
+
+    __tablename__ = "portal_notices"
+    __table_args__ = (sa.Index("ix_portal_notices_user_id_read_at", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    body: Mapped[str] = mapped_column(sa.Text)
+    sent_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -15,8 +15,10 @@ from app.notify.sms import sms_reach_problem
 from app.notify.staff_messages import (
     PLACEHOLDERS,
     StaffMessage,
+    mark_notice_read,
     save_template,
     send_staff_message,
+    unread_notices,
 )
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "StaffMessage",
     "archived_text",
     "invoice_login_url",
+    "mark_notice_read",
     "queue_email",
     "read_invoice_login",
     "save_template",
@@ -31,4 +34,5 @@ __all__ = [
     "send_staff_message",
     "send_termination_warnings",
     "sms_reach_problem",
+    "unread_notices",
 ]

@@ -1,4 +1,5 @@
-"""Messages staff send to a client: from a template staff wrote, or free text, by email or SMS.
+"""Messages staff send to a client: from a template staff wrote, or free text, by email, SMS
+or a notice on the user's dashboard (PortalNotice).
 
 Staff-written text is a Jinja template, and whoever may edit templates is not whoever
 may run code on the server: it renders in Jinja's immutable sandbox (no attribute that
@@ -27,7 +28,7 @@ from app.core.urls import external_url
 from app.extensions import db
 from app.invoices.models import DocumentKind, Invoice, InvoiceStatus
 from app.notify.email import queue_email
-from app.notify.models import MessageChannel, MessageTemplate, SmsMessage
+from app.notify.models import MessageChannel, MessageTemplate, PortalNotice, SmsMessage
 from app.notify.sms import gsm7_segments, quiet_hours_delay, sms_allowed
 
 #: What a template may use, with what it means (shown beside the template form).
@@ -98,7 +99,7 @@ def save_template(
     if duplicate is not None and (template is None or duplicate != template.id):
         raise ValidationError("A template with this name exists.", field="name")
     values = sample_values()
-    if channel is MessageChannel.EMAIL:
+    if channel is not MessageChannel.SMS:
         if not subject.strip():
             raise ValidationError("Enter a subject.", field="subject")
         render_text(subject, values, field="subject")
@@ -149,12 +150,18 @@ def send_staff_message(client_id: int, user_id: int, message: StaffMessage, *, a
         raise ValidationError("Write the message, or choose a template.", field="body")
     values = values_for(client, user)
     body = render_text(body_source, values)
-    if message.channel is MessageChannel.EMAIL:
+    if message.channel is not MessageChannel.SMS:
         if not subject_source.strip():
             raise ValidationError("Enter a subject.", field="subject")
-        subject = render_text(subject_source, values, field="subject")
+        subject = " ".join(render_text(subject_source, values, field="subject").split())
+    if message.channel is MessageChannel.EMAIL:
         row = queue_email("staff_message", to=user, client=client, message_subject=subject, message_body=body)
         what = f"email: {row.subject}"
+    elif message.channel is MessageChannel.PORTAL:
+        row = PortalNotice(client_id=client.id, user_id=user.id, subject=subject[:255], body=body, sent_by=actor.id)
+        db.session.add(row)
+        db.session.flush()
+        what = f"portal: {row.subject}"
     else:
         row = _queue_staff_sms(client, user, body)
         what = f"sms: {body[:60]}"
@@ -183,3 +190,23 @@ def _queue_staff_sms(client: Client, user: User, body: str) -> SmsMessage:
     db.session.add(message)
     db.session.flush()
     return message
+
+
+def unread_notices(user_id: int) -> list[PortalNotice]:
+    """The staff notices `user_id` has not marked read, newest first."""
+    return db.session.scalars(
+        sa.select(PortalNotice)
+        .where(PortalNotice.user_id == user_id, PortalNotice.read_at.is_(None))
+        .order_by(PortalNotice.id.desc())
+        .limit(20)
+    ).all()
+
+
+def mark_notice_read(user_id: int, notice_id: int) -> PortalNotice | None:
+    """Mark `user_id`'s own notice read; None when it is not theirs (the view answers 404)."""
+    notice = db.session.get(PortalNotice, notice_id)
+    if notice is None or notice.user_id != user_id:
+        return None
+    if notice.read_at is None:
+        notice.read_at = utcnow()
+    return notice

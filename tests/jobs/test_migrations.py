@@ -23,6 +23,7 @@ EXPECTED_TABLES = set(
         "audit_log",
         "email_messages",
         "message_templates",
+        "portal_notices",
         "products",
         "product_prices",
         "service_groups",

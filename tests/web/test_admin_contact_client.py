@@ -165,3 +165,38 @@ def test_privileges(app, owner):
     assert viewer.get(f"/admin/clients/{owner.client_id}/contact").status_code == 403
     assert viewer.get("/admin/templates").status_code == 403
     assert "Contact the client" not in viewer.get(f"/admin/clients/{owner.client_id}/messages").get_data(as_text=True)
+
+
+def test_a_dashboard_notice_shows_to_that_user_until_read(app, owner):
+    from tests.helpers import login
+
+    staff = _staff(app, P.VIEW_CLIENTS, P.EDIT_CLIENTS)
+    answer = _contact(
+        staff,
+        owner.client_id,
+        user_id=owner.user_id,
+        channel="portal",
+        template_id=0,
+        subject="Planned maintenance",
+        body=f"Tonight 22:00-23:00.\n{XSS}",
+    )
+    assert answer.status_code == 302
+    customer = app.test_client()
+    login(customer)
+    page = customer.get("/").get_data(as_text=True)
+    assert "Planned maintenance" in page and "Tonight 22:00-23:00." in page
+    assert XSS not in page and "&lt;script&gt;" in page
+    from app.notify.models import PortalNotice
+
+    with app.app_context():
+        notice_id = db.session.scalar(sa.select(PortalNotice.id))
+    other = app.test_client()
+    from tests.helpers import make_owner
+
+    make_owner(app, email="other@example.com")
+    login(other, email="other@example.com")
+    token = csrf_from(other.get("/").get_data(as_text=True))
+    assert other.post(f"/notices/{notice_id}/read", data={"csrf_token": token}).status_code == 404
+    token = csrf_from(page)
+    assert customer.post(f"/notices/{notice_id}/read", data={"csrf_token": token}).status_code == 302
+    assert "Planned maintenance" not in customer.get("/").get_data(as_text=True)
