@@ -58,6 +58,7 @@ def staff():
 
 
 @bp.route("/staff/invite", methods=["GET", "POST"])
+@rate_limited()
 def staff_invite():
     form = InviteStaffForm().with_roles(staff_services.all_roles())
     if form.validate_on_submit():
@@ -140,6 +141,7 @@ def staff_reactivate(staff_id: int):
 
 
 @bp.post("/staff/<int:staff_id>/reset-2fa")
+@rate_limited()
 def staff_reset_2fa(staff_id: int):
     return _staff_action(
         staff_id,

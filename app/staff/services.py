@@ -434,6 +434,13 @@ def role_member_counts() -> dict[int, int]:
     return dict(db.session.execute(members).all())
 
 
+def _privilege_text(privileges: Iterable[str]) -> str:
+    """Privileges as the audit log shows them: in PRIVILEGES order, any unknown one last."""
+    held = list(privileges)
+    ordered = [p for p in PRIVILEGES if p in held] + sorted(p for p in held if p not in PRIVILEGES)
+    return ", ".join(ordered) or "(none)"
+
+
 def _checked_role(name: str, privileges: Iterable[str], *, role_id: int | None = None) -> tuple[str, list[str]]:
     name = name.strip()
     privileges = set(privileges)
@@ -451,7 +458,7 @@ def create_role(name: str, privileges: Iterable[str], *, actor: Actor) -> StaffR
     role = StaffRole(name=name, privileges=privileges)
     db.session.add(role)
     db.session.flush()
-    record(actor, "role.create", target=f"role:{role.id}", new=f"{name}: {', '.join(privileges) or '(none)'}")
+    record(actor, "role.create", target=f"role:{role.id}", new=f"{name}: {_privilege_text(privileges)}")
     return role
 
 
@@ -465,8 +472,8 @@ def update_role(role: StaffRole, name: str, privileges: Iterable[str], *, actor:
             actor,
             "role.update",
             target=f"role:{role.id}",
-            old=f"privileges: {', '.join(role.privileges) or '(none)'}",
-            new=f"privileges: {', '.join(privileges) or '(none)'}",
+            old=f"privileges: {_privilege_text(role.privileges)}",
+            new=f"privileges: {_privilege_text(privileges)}",
         )
         role.privileges = privileges
     if name != role.name:
