@@ -228,7 +228,23 @@ def role_edit(role_id: int):
             return redirect(url_for("admin.roles"))
         role = db.session.get(StaffRole, role_id)
     status = 422 if form.is_submitted() else 200
-    return render_template("admin/role_form.html", form=form, role=role), status
+    return render_template("admin/role_form.html", form=form, role=role, delete=ActionForm(formdata=None)), status
+
+
+@bp.post("/roles/<int:role_id>/delete")
+def role_delete(role_id: int):
+    role = db.get_or_404(StaffRole, role_id)
+    delete = ActionForm()
+    if not delete.validate_on_submit():
+        abort(400)
+    name = role.name
+    result = run_form_action(delete, lambda: staff_services.delete_role(role, actor=request_actor()))
+    if result.ok:
+        flash(f"The role {name} was deleted.", "success")
+        return redirect(url_for("admin.roles"))
+    role = db.session.get(StaffRole, role_id)
+    form = RoleForm(obj=role, formdata=None)
+    return render_template("admin/role_form.html", form=form, role=role, delete=delete), 422
 
 
 # --- one's own account ---------------------------------------------------------------------------

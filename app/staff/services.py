@@ -515,3 +515,16 @@ def regenerate_staff_recovery_codes(staff: Staff, code: str, *, actor: Actor) ->
     codes = new_staff_recovery_codes(staff)
     record(actor, "staff.recovery_codes", target=f"staff:{staff.id}", old="previous codes", new="10 new codes")
     return codes
+
+
+def delete_role(role: StaffRole, *, actor: Actor) -> None:
+    """Delete a role nobody holds. Raises ValidationError while a staff member holds it."""
+    holders = db.session.scalar(
+        sa.select(sa.func.count()).select_from(staff_role_members).where(staff_role_members.c.role_id == role.id)
+    )
+    if holders:
+        held_by = "1 staff member holds" if holders == 1 else f"{holders} staff members hold"
+        raise ValidationError(f"{held_by} this role: take it from them first.", field="delete")
+    record(actor, "role.delete", target=f"role:{role.id}", old=f"{role.name}: {_privilege_text(role.privileges)}")
+    db.session.delete(role)
+    db.session.flush()

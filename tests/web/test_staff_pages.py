@@ -452,3 +452,23 @@ def test_new_recovery_codes_need_a_totp_code_and_void_the_old_ones(app):
     assert hash_recovery_code("old1-code") not in hashes and hash_recovery_code(new_codes[0]) in hashes
     assert "Your new recovery codes" not in browser.get("/admin/account").get_data(as_text=True)  # shown once
     assert [e[3] for e in _audit(app, "staff.recovery_codes")] == ["10 new codes"]
+
+
+def test_a_role_is_deleted_only_while_nobody_holds_it(app):
+    browser, _ = _manager(app)
+    held = _role(app, "Held", P.VIEW_CLIENTS)
+    make_staff(app, email="holder@example.com")
+    with app.app_context():
+        db.session.scalar(sa.select(Staff).where(Staff.email == "holder@example.com")).roles = [
+            db.session.get(StaffRole, held)
+        ]
+        db.session.commit()
+    refused = _post(browser, f"/admin/roles/{held}/delete", token_from=f"/admin/roles/{held}")
+    assert refused.status_code == 422
+    assert "1 staff member holds this role" in refused.get_data(as_text=True)
+    assert count(app, StaffRole, StaffRole.id == held) == 1
+    unused = _role(app, "Unused", P.VIEW_CLIENTS)
+    response = _post(browser, f"/admin/roles/{unused}/delete", token_from=f"/admin/roles/{unused}")
+    assert response.location == "/admin/roles"
+    assert count(app, StaffRole, StaffRole.id == unused) == 0
+    assert [e[2] for e in _audit(app, "role.delete")] == [f"Unused: {P.VIEW_CLIENTS}"]
