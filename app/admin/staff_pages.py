@@ -178,8 +178,9 @@ def accept_invite(token: str):
             catch=ValidationError,
         )
         if result.ok:
-            flash("Your password is set.", "success")
-            return password_step_passed(result.value, method="password")
+            response = password_step_passed(result.value, method="password")
+            flash("Your password is set.", "success")  # after: signing in starts a new session
+            return response
     status = 422 if form.is_submitted() else 200
     return render_template("admin/accept_invite.html", form=form, member=member, token=token), status
 
