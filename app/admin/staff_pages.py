@@ -30,7 +30,7 @@ from app.notify.services import queue_staff_email
 from app.security.signin import log_in
 from app.staff import services as staff_services
 from app.staff.models import Staff, StaffRole
-from app.staff.privileges import PRIVILEGES
+from app.staff.privileges import MANAGE_STAFF, PRIVILEGES
 
 
 def _email_invite(staff: Staff, token: str) -> None:
@@ -111,6 +111,8 @@ def staff_edit(staff_id: int):
         )
         if result.ok:
             flash(f"{member.name}: saved." if result.value else "Nothing changed.", "success")
+            if not current_user.has_privilege(MANAGE_STAFF):  # one's own roles changed: no way back here
+                return redirect(url_for("admin.account"))
             return redirect(url_for("admin.staff_edit", staff_id=member.id))
     return _edit_page(member, form=form, status=422)
 
