@@ -63,16 +63,21 @@ def login():
             _log_event(form.email.data, known, succeeded=False, reason="wrong_password")
             db.session.commit()
         else:
-            staff = result.value
-            session.pop(PENDING_KEY, None)
-            if staff.has_2fa or current_app.config["STAFF_2FA_REQUIRED"]:
-                session[PENDING_KEY] = {"id": staff.id, "stamp": staff.security_stamp, "at": int(time.time())}
-                step = "admin.login_code" if staff.has_2fa else "admin.login_enrol"
-                return redirect(url_for(step, next=request.args.get("next")))
-            _finish(staff, "password")
-            return redirect(_next_url())
+            return password_step_passed(result.value, method="password")
     status = 422 if form.is_submitted() else 200
     return render_template("admin/login.html", form=form), status
+
+
+def password_step_passed(staff: Staff, *, method: str):
+    """The password is right (typed, or just chosen from an invite): on to the code step,
+    or to enrolment for one without 2FA while it is required; else signed in now."""
+    session.pop(PENDING_KEY, None)
+    if staff.has_2fa or current_app.config["STAFF_2FA_REQUIRED"]:
+        session[PENDING_KEY] = {"id": staff.id, "stamp": staff.security_stamp, "at": int(time.time())}
+        step = "admin.login_code" if staff.has_2fa else "admin.login_enrol"
+        return redirect(url_for(step, next=request.args.get("next")))
+    _finish(staff, method)
+    return redirect(_next_url())
 
 
 def _pending_staff() -> Staff | None:

@@ -31,3 +31,13 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 def needs_rehash(password_hash: str) -> bool:
     return _hasher().check_needs_rehash(password_hash)
+
+
+def password_problem(password: str | None) -> str | None:
+    """What is wrong with a new password (client users' and staff's rules), or None."""
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password or "") < minimum:
+        return f"Use at least {minimum} characters."
+    if len(password) > 256:
+        return "Use at most 256 characters."
+    return None

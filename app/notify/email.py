@@ -16,6 +16,7 @@ from app.notify.models import EmailMessage
 if TYPE_CHECKING:
     from app.clients.models import Client, User
     from app.invoices.models import Invoice
+    from app.staff.models import Staff
 
 
 def queue_email(
@@ -51,6 +52,23 @@ def queue_email(
     db.session.add(message)
     if flush:  # batch writers pass flush=False and flush once (one INSERT for all)
         db.session.flush()
+    return message
+
+
+def queue_staff_email(template: str, *, to: Staff, **context) -> EmailMessage:
+    """Render `template` for staff member `to` and add it to the outbox (flushes, never
+    commits): like queue_email, but the row names no client user (staff are not users)."""
+    context = {"brand": current_app.config["BRAND_NAME"], "user": to, "client": None, **context}
+    subject = render_template(f"emails/{template}.subject.txt", **context)
+    message = EmailMessage(
+        recipients=[to.email],
+        template=template,
+        subject=" ".join(subject.split()),
+        body_text=render_template(f"emails/{template}.txt", **context),
+        body_html=render_template(f"emails/{template}.html", subject=subject, **context),
+    )
+    db.session.add(message)
+    db.session.flush()
     return message
 
 

@@ -8,7 +8,7 @@ app.notify.handlers, which subscribes to the events itself.
 from __future__ import annotations
 
 from app.notify.archive import archived_text
-from app.notify.email import queue_email
+from app.notify.email import queue_email, queue_staff_email  # noqa: F401  (the public face)
 from app.notify.handlers import send_invoice_reminders, send_termination_warnings
 from app.notify.links import invoice_login_url, read_invoice_login
 from app.notify.sms import sms_reach_problem

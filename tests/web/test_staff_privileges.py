@@ -38,7 +38,7 @@ def test_a_staff_member_without_a_privilege_gets_403_with_the_layout_on_each_rou
         if privilege:
             needed.setdefault(privilege, []).append(rule)
     # The pages built so far need at least these; each privilege a route needs is checked.
-    assert {P.VIEW_CLIENTS, P.APPROVE_PAYMENTS, P.MANAGE_BILLING} <= needed.keys()
+    assert {P.VIEW_CLIENTS, P.APPROVE_PAYMENTS, P.MANAGE_BILLING, P.MANAGE_STAFF} <= needed.keys()
     for number, (privilege, routes) in enumerate(sorted(needed.items(), key=lambda item: item[0])):
         others = [p for p in P.PRIVILEGES if p != privilege]
         staff = make_staff(app, *others, email=f"almost{number}@example.com")
@@ -56,10 +56,23 @@ def test_a_staff_member_without_a_privilege_gets_403_with_the_layout_on_each_rou
 
 
 def test_the_same_routes_open_for_a_staff_member_holding_the_privilege(app):
-    staff = make_staff(app, P.VIEW_CLIENTS, P.APPROVE_PAYMENTS, P.MANAGE_BILLING, email="clerk2@example.com")
+    staff = make_staff(
+        app, P.VIEW_CLIENTS, P.APPROVE_PAYMENTS, P.MANAGE_BILLING, P.MANAGE_STAFF, email="clerk2@example.com"
+    )
     client = app.test_client()
     sign_in_staff(client, staff)
-    for path in ("/admin/bank-transfers", "/admin/messages/failed", "/admin/erasure-requests", "/admin/billing-runs"):
+    for path in (
+        "/admin/bank-transfers",
+        "/admin/messages/failed",
+        "/admin/erasure-requests",
+        "/admin/billing-runs",
+        "/admin/staff",
+        "/admin/staff/invite",
+        f"/admin/staff/{staff.id}",
+        "/admin/roles",
+        "/admin/roles/new",
+        "/admin/account",
+    ):
         assert client.get(path).status_code == 200, path
 
 
