@@ -13,7 +13,7 @@ from tests.support.staff import make_staff, sign_in_staff
 HUGE = [2**31, 2**63, 10**20]
 
 #: Values for the routes' other (string) arguments.
-OTHER_ARGUMENTS = {"number": "INV-1", "token": "not-a-token", "gateway": "test", "filename": "x"}
+OTHER_ARGUMENTS = {"number": "INV-1", "token": "not-a-token", "gateway": "test", "filename": "x", "tab": "summary"}
 
 
 def staff_login(client, app):
