@@ -80,7 +80,7 @@ def client_note_edit(client_id: int, note_id: int):
     if not form.validate_on_submit():
         return _invalid(client, "notes", form_name="edit_forms", form={note.id: form})
     result = run_form_action(
-        form, lambda: casework.edit_note(note, form.body.data, actor=request_actor()), unplaced="body"
+        form, lambda: casework.edit_note(note, form.body.data, actor=request_actor()), unplaced=AS_TOAST
     )
     return _answer(
         client,
