@@ -155,6 +155,9 @@ class Config:
     # Bank transfer proofs live here, outside static/.
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(BASE_DIR / "instance" / "uploads"))
     PROOF_MAX_BYTES = 5 * 1024 * 1024
+    # Files staff upload to a client profile (under UPLOAD_FOLDER/client-files); at most
+    # MAX_CONTENT_LENGTH (a bigger request is refused before it is read).
+    CLIENT_FILE_MAX_BYTES = env_int("CLIENT_FILE_MAX_BYTES", 5 * 1024 * 1024)
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -51,6 +51,7 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
 
     from app.admin import routes as admin
     from app.auth import views as auth
+    from app.casework import views as casework
     from app.dashboard import views as dashboard
     from app.hosting import views as hosting
     from app.invoices import views as invoices
@@ -60,7 +61,19 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     from app.trusted_users import views as trusted_users
     from app.wallet import views as wallet
 
-    for module in (auth, dashboard, security, profile, notify, invoices, wallet, hosting, trusted_users, admin):
+    for module in (
+        auth,
+        dashboard,
+        security,
+        profile,
+        notify,
+        invoices,
+        wallet,
+        hosting,
+        trusted_users,
+        casework,
+        admin,
+    ):
         app.register_blueprint(module.bp)
 
     _import_models()
@@ -114,6 +127,7 @@ def _memory_rate_limits(app: Flask) -> bool:
 def _import_models() -> None:
     """Every model must be imported for Alembic autogenerate and relationships."""
     from app.audit import models as _audit  # noqa: F401
+    from app.casework import models as _casework  # noqa: F401
     from app.clients import models as _clients  # noqa: F401
     from app.hosting import models as _hosting  # noqa: F401
     from app.invoices import models as _invoices  # noqa: F401

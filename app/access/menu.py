@@ -17,6 +17,7 @@ CLIENT_NAV: list[tuple[str, str]] = [
     ("Account balance", "wallet.index"),
     ("Trusted users", "trusted_users.index"),
     ("My details", "profile.details"),
+    ("Documents", "casework.documents"),
     ("Security", "security.index"),
     ("Notifications", "notify.index"),
 ]

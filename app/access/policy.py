@@ -78,6 +78,7 @@ RULES: list[tuple[str, str | tuple[str, ...]]] = [
     ("hosting.*", "services"),
     ("trusted_users.accept_invite", PUBLIC),
     ("trusted_users.*", OWNER),
+    ("casework.*", OWNER),  # Documents: the files staff shared with the account
     # The staff admin: each endpoint named with the privilege it needs. There is no
     # catch-all: an admin endpoint missing here is refused, and a test fails for it.
     ("admin.login", PUBLIC),
@@ -96,6 +97,12 @@ RULES: list[tuple[str, str | tuple[str, ...]]] = [
     ("admin.message_templates", staff(P.MANAGE_TEMPLATES)),
     ("admin.message_template_new", staff(P.MANAGE_TEMPLATES)),
     ("admin.message_template_edit", staff(P.MANAGE_TEMPLATES)),
+    ("admin.client_note_*", staff(P.EDIT_CLIENTS)),
+    ("admin.client_file_download", staff(P.VIEW_CLIENTS)),
+    ("admin.client_file_*", staff(P.EDIT_CLIENTS)),
+    ("admin.service_group_*", staff(P.EDIT_CLIENTS)),
+    ("admin.queued_item_*", staff(P.MANAGE_BILLING)),
+    ("admin.invoice_new", staff(P.MANAGE_BILLING)),
     ("admin.failed_messages", staff(P.VIEW_CLIENTS)),
     ("admin.erasure_requests", staff(P.VIEW_CLIENTS)),
     ("admin.billing_runs", staff(P.MANAGE_BILLING)),

@@ -14,15 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, request
-from sqlalchemy.orm import selectinload
+from flask import abort, current_app, request
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.access.policy import PERMISSIONS
+from app.admin.casework_forms import ButtonForm, FileForm, MoveServiceForm, NoteForm, QueuedItemForm, ServiceGroupForm
 from app.audit.models import AuditEntry
+from app.casework.models import ClientFile, ClientNote
+from app.casework.services import queued_items_of
 from app.clients.models import Client, ProfileChange, User
 from app.core.dates import today
 from app.extensions import db
-from app.hosting.models import Service, ServiceStatus
+from app.hosting.models import Service, ServiceGroup, ServiceStatus
 from app.invoices.models import BillingProfile, DocumentKind, Invoice, InvoiceStatus, ProformaOrigin, ServiceRenewal
 from app.notify.models import EmailMessage, MessageStatus, ServiceNotice, SmsMessage, SmsStatus
 from app.profile.models import ErasureRequest
@@ -134,6 +137,7 @@ def summary(client: Client) -> dict:
         )
     ).one()
     return {
+        "pinned_notes": _pinned_notes(client),
         "unpaid": unpaid_total,
         "overdue": overdue_total,
         "overdue_count": overdue_count,
@@ -143,6 +147,17 @@ def summary(client: Client) -> dict:
         "failed_messages": failed_email + failed_sms,
         "erasure_requested": erasure,
     }
+
+
+def _pinned_notes(client: Client) -> list[ClientNote]:
+    """The client's pinned notes, newest first (at most a page of them), with their authors."""
+    return db.session.scalars(
+        sa.select(ClientNote)
+        .where(ClientNote.client_id == client.id, ClientNote.pinned)
+        .options(joinedload(ClientNote.author))
+        .order_by(ClientNote.id.desc())
+        .limit(PAGE)
+    ).all()
 
 
 # --- contacts -----------------------------------------------------------------------------
@@ -191,8 +206,15 @@ def _tax_invoices_of(proforma_ids: list[int]) -> dict[int, str]:
 SERVICE_STATUSES = {status.value: status for status in ServiceStatus}
 
 
-def services(client: Client) -> dict:
-    """The client's services by status (a filter) and service group, each with its timeline."""
+def services(
+    client: Client,
+    group_form: ServiceGroupForm | None = None,
+    rename_forms: dict | None = None,
+    move_forms: dict | None = None,
+) -> dict:
+    """The client's services by status (a filter) and service group, each with its timeline;
+    the client's groups, with the forms that create, rename, hide them and move services
+    (a form given is one refused, shown with its errors)."""
     status = _choice("status", SERVICE_STATUSES)
     query = (
         sa.select(Service)
@@ -210,6 +232,9 @@ def services(client: Client) -> dict:
     grouped: dict[str, list[Service]] = {}  # by service group, in the page's order
     for service in page.rows:
         grouped.setdefault(service.group.name if service.group else "", []).append(service)
+    groups = db.session.scalars(
+        sa.select(ServiceGroup).where(ServiceGroup.client_id == client.id).order_by(ServiceGroup.name, ServiceGroup.id)
+    ).all()
     return {
         "services": page,
         "grouped": grouped,
@@ -217,7 +242,26 @@ def services(client: Client) -> dict:
         "counts": counts,
         "statuses": list(ServiceStatus),
         "timelines": _timelines(page.rows),
+        "groups": groups,
+        "group_form": group_form or ServiceGroupForm(formdata=None),
+        "rename_forms": {
+            group.id: (rename_forms or {}).get(group.id)
+            or ServiceGroupForm(formdata=None, prefix=f"group{group.id}", name=group.name)
+            for group in groups
+        },
+        "move_forms": {
+            service.id: _move_form(service, groups, (move_forms or {}).get(service.id)) for service in page.rows
+        },
+        "button": ButtonForm(formdata=None),
     }
+
+
+def _move_form(service: Service, groups: list[ServiceGroup], refused: MoveServiceForm | None) -> MoveServiceForm:
+    form = refused or MoveServiceForm(
+        formdata=None, prefix=f"service{service.id}", group_id=str(service.group_id or "")
+    )
+    form.group_id.choices = [("", "No group"), *((str(group.id), group.name) for group in groups)]
+    return form
 
 
 def _timelines(rows: list[Service]) -> dict[int, list[tuple]]:
@@ -255,8 +299,9 @@ def _timelines(rows: list[Service]) -> dict[int, list[tuple]]:
 DOCUMENT_KINDS = {kind.value: kind for kind in DocumentKind}
 
 
-def invoices(client: Client) -> dict:
-    """Proformas, tax invoices and credit notes (one kind, or all), with the document each came from."""
+def invoices(client: Client, queued_form: QueuedItemForm | None = None) -> dict:
+    """Proformas, tax invoices and credit notes (one kind, or all), with the document each came
+    from; the items queued for the next proforma, and the form that queues one."""
     kind = _choice("kind", DOCUMENT_KINDS)
     query = sa.select(Invoice).where(Invoice.client_id == client.id).options(selectinload(Invoice.source))
     if kind:
@@ -272,6 +317,9 @@ def invoices(client: Client) -> dict:
         "kinds": list(DocumentKind),
         "counts": counts,
         "today": today(),
+        "queued": queued_items_of(client.id),
+        "queued_form": queued_form or QueuedItemForm(formdata=None),
+        "button": ButtonForm(formdata=None),
     }
 
 
@@ -344,6 +392,45 @@ def logs(client: Client) -> dict:
     }
 
 
+# --- notes --------------------------------------------------------------------------------
+
+
+def notes(client: Client, note_form: NoteForm | None = None, edit_forms: dict | None = None) -> dict:
+    """Staff notes: the pinned ones on top, then the others newest first (a keyset page), and
+    the form that adds one. Internal: the client never sees them."""
+    others = _page(
+        "notes",
+        sa.select(ClientNote)
+        .where(ClientNote.client_id == client.id, sa.not_(ClientNote.pinned))
+        .options(joinedload(ClientNote.author)),
+        ClientNote.id,
+    )
+    return {
+        "pinned": _pinned_notes(client),
+        "notes": others,
+        "note_form": note_form or NoteForm(formdata=None),
+        "edit_forms": edit_forms or {},
+        "button": ButtonForm(formdata=None),
+    }
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+def files(client: Client, file_form: FileForm | None = None) -> dict:
+    """The files on the profile (admin-only or client-visible), newest first, and the upload form."""
+    return {
+        "files": _page(
+            "files",
+            sa.select(ClientFile).where(ClientFile.client_id == client.id).options(joinedload(ClientFile.uploaded_by)),
+            ClientFile.id,
+        ),
+        "file_form": file_form or FileForm(formdata=None),
+        "max_mb": current_app.config["CLIENT_FILE_MAX_BYTES"] // (1024 * 1024),
+        "button": ButtonForm(formdata=None),
+    }
+
+
 #: The tabs in the order shown: URL segment -> (label, what it reads).
 TABS: dict[str, tuple[str, Callable[[Client], dict]]] = {
     "summary": ("Summary", summary),
@@ -354,4 +441,6 @@ TABS: dict[str, tuple[str, Callable[[Client], dict]]] = {
     "transactions": ("Transactions", transactions),
     "messages": ("Emails and SMS", messages),
     "logs": ("Logs", logs),
+    "notes": ("Notes", notes),
+    "files": ("Files", files),
 }

@@ -41,6 +41,7 @@ class InvoiceStatus(enum.StrEnum):
 class ProformaOrigin(enum.StrEnum):
     ORDER = "order"  # the client placed an order
     RENEWAL = "renewal"  # the billing run generated it for a due service
+    MANUAL = "manual"  # staff wrote it by hand (admin.invoice_new)
 
 
 class TaxMode(enum.StrEnum):

@@ -35,28 +35,46 @@ def sniff(data: bytes) -> str | None:
     return mimetype
 
 
-def store_proof(stream, folder: Path, max_bytes: int) -> tuple[str, str, int]:
-    """Save an uploaded proof; returns (stored name, mimetype, size). Raises ValidationError."""
+def read_upload(stream, max_bytes: int, *, field: str, missing: str) -> bytes:
+    """An upload's bytes, read at most once past `max_bytes`. Raises ValidationError(field=`field`)
+    when it is empty (`missing` is the message) or larger than `max_bytes`."""
     data = stream.read(max_bytes + 1)
     if not data:
-        raise ValidationError("Choose the file with your proof of payment.", field="proof")
+        raise ValidationError(missing, field=field)
     if len(data) > max_bytes:
-        raise ValidationError(f"The file is larger than {max_bytes // (1024 * 1024)} MB.", field="proof")
-    mimetype = sniff(data)
-    if mimetype is None:
-        raise ValidationError("Upload a PDF, PNG or JPEG file.", field="proof")
-    folder = folder / "proofs"
+        raise ValidationError(f"The file is larger than {max_bytes // (1024 * 1024)} MB.", field=field)
+    return data
+
+
+def save_upload(data: bytes, folder: Path, subfolder: str) -> str:
+    """Write checked bytes under `folder`/`subfolder` with a random name; returns the name."""
+    folder = folder / subfolder
     folder.mkdir(parents=True, exist_ok=True)
     name = secrets.token_hex(16)
     (folder / name).write_bytes(data)
-    return name, mimetype, len(data)
+    return name
+
+
+def stored_path(folder: Path, subfolder: str, name: str) -> Path:
+    """The stored file for a name save_upload generated (never a path a user chose).
+    Raises FileNotFoundError for anything else."""
+    if not name or not all(c in "0123456789abcdef" for c in name):
+        raise FileNotFoundError(name)
+    return folder / subfolder / name
+
+
+def store_proof(stream, folder: Path, max_bytes: int) -> tuple[str, str, int]:
+    """Save an uploaded proof; returns (stored name, mimetype, size). Raises ValidationError."""
+    data = read_upload(stream, max_bytes, field="proof", missing="Choose the file with your proof of payment.")
+    mimetype = sniff(data)
+    if mimetype is None:
+        raise ValidationError("Upload a PDF, PNG or JPEG file.", field="proof")
+    return save_upload(data, folder, "proofs"), mimetype, len(data)
 
 
 def proof_file(folder: Path, name: str) -> Path:
     """The stored file for a name we generated (never a path the client chose)."""
-    if not name or not all(c in "0123456789abcdef" for c in name):
-        raise FileNotFoundError(name)
-    return folder / "proofs" / name
+    return stored_path(folder, "proofs", name)
 
 
 def send_proof(transfer: BankTransfer):

@@ -49,6 +49,8 @@ EXPECTED_TABLES = set(
         "erasure_requests",
         "sms_messages",
         "invoice_reminders",
+        "client_notes",
+        "client_files",
     ]
 )
 

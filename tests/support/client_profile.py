@@ -7,6 +7,7 @@ import uuid
 from datetime import date
 
 from app.audit.models import AuditEntry
+from app.casework.models import ClientFile, ClientNote
 from app.clients.models import Client, ProfileChange
 from app.core.types import utcnow
 from app.extensions import db
@@ -14,6 +15,8 @@ from app.invoices.models import BillingProfile, ClientKind, Invoice, ServiceRene
 from app.invoices.services import issue_credit_note
 from app.notify.models import EmailMessage, MessageStatus, ServiceNotice, SmsMessage, SmsStatus
 from app.security.models import LoginEvent
+from app.staff.models import Staff
+from app.staff.services import create_staff
 from app.wallet.models import BankTransfer, Payment, PaymentDirection, PaymentStatus, TransferStatus
 from tests import factories
 from tests.helpers import make_proforma, make_service, pay
@@ -23,8 +26,14 @@ from tests.support.sms import PHONE
 def fill_client(app, client_id: int, user_id: int, text: str, *, n: int = 1) -> None:
     """`n` of each: services (grouped, renewed, noticed), orders paid into tax invoices with
     a credit note, an unpaid proforma, payments in and out, ledger entries, emails and SMS
-    (one failed), profile changes, audit entries, sign-ins; one trusted user, one payer
-    and one bank transfer to review."""
+    (one failed), profile changes, audit entries, sign-ins, staff notes (the first pinned)
+    and files (the first client-visible); one trusted user, one payer and one bank transfer
+    to review."""
+    with app.app_context():
+        writer = db.session.scalar(db.select(Staff.id).order_by(Staff.id).limit(1))
+        if writer is None:
+            writer = create_staff(f"writer-{uuid.uuid4().hex[:8]}@example.com", "Casey Clerk", "staff-password-1").id
+            db.session.commit()
     for i in range(n):
         service_id = make_service(app, client_id, due=date(2026, 12, 20), label=f"{text} site{i}.example", group=text)
         number = make_proforma(app, client_id, 1500, description=f"{text} hosting {i}")
@@ -109,6 +118,16 @@ def fill_client(app, client_id: int, user_id: int, text: str, *, n: int = 1) -> 
                         old_value=None,
                         new_value=text,
                         ip="192.0.2.2",
+                    ),
+                    ClientNote(client_id=client_id, staff_id=writer, body=f"{text} note {i}\nline two", pinned=i == 0),
+                    ClientFile(
+                        client_id=client_id,
+                        staff_id=writer,
+                        filename=f"{text} file {i}.pdf",
+                        stored_name=uuid.uuid4().hex,
+                        mimetype="application/pdf",
+                        size_bytes=1000,
+                        client_visible=i == 0,
                     ),
                     LoginEvent(
                         user_id=user_id,

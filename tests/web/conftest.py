@@ -30,5 +30,6 @@ def world(app, owner):
             "user_id": owner.user_id,
             "token": "not-a-real-token",
             "gateway": "test",
+            "file_id": 1,
         },
     }

@@ -18,7 +18,19 @@ from tests.support.staff import make_staff, sign_in_staff
 
 XSS = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
-TABS = ["summary", "contacts", "orders", "services", "invoices", "transactions", "messages", "logs", "settings"]
+TABS = [
+    "summary",
+    "contacts",
+    "orders",
+    "services",
+    "invoices",
+    "transactions",
+    "messages",
+    "logs",
+    "notes",
+    "files",
+    "settings",
+]
 
 
 def _staff(app, *privileges, email="viewer@example.com"):
