@@ -18,8 +18,9 @@ from app.extensions import db
 from app.staff.models import Staff
 
 
-def _page(forms: dict | None = None, status: int = 200):
-    """The list; `forms` maps a request id to the (approve, reject) forms that were refused."""
+def _page(forms: dict | None = None, status: int = 200, refused: int | None = None):
+    """The list; `forms` maps a request id to the (approve, reject) forms that were refused
+    (request `refused`: its messages also head its card, for one no longer open)."""
     rows = approvals.listing()
     staff_ids = {r.requested_by for r in rows} | {r.decided_by for r in rows if r.decided_by}
     client_ids = {r.client_id for r in rows if r.client_id}
@@ -39,10 +40,15 @@ def _page(forms: dict | None = None, status: int = 200):
         names=names,
         clients=clients,
         forms=blank | (forms or {}),
+        refusals={refused: [m for form in forms[refused] for m in _messages(form)]} if refused else {},
         now=utcnow(),
         kind_label=approvals.kind_label,
     )
     return page, status
+
+
+def _messages(form) -> list[str]:
+    return [*form.form_errors, *(m for field in form for m in field.errors)]
 
 
 def _prefix(request_id: int) -> str:
@@ -66,7 +72,7 @@ def _decide(request_id: int, form, forms, action, done: str):
         if result.ok:
             flash(done, "success")
             return redirect(url_for("admin.approvals"))
-    return _page({request_id: forms}, status=422)
+    return _page({request_id: forms}, status=422, refused=request_id)
 
 
 @bp.post("/approvals/<int:request_id>/approve")
