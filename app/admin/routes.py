@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from app.admin import (  # noqa: F401  (their routes)
+    approvals,
     casework,
+    client_money,
     client_profile,
     clients,
     contact,

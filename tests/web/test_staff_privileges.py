@@ -72,6 +72,7 @@ def test_the_same_routes_open_for_a_staff_member_holding_the_privilege(app):
         "/admin/roles",
         "/admin/roles/new",
         "/admin/account",
+        "/admin/approvals",
     ):
         assert client.get(path).status_code == 200, path
 
