@@ -133,9 +133,11 @@ def _end_impersonation(reason: str) -> Response:
     )
     db.session.commit()
     flash(IMPERSONATION_ENDED.get(reason, "Your sign-in as the client has ended."), "info")
-    if staff is not None and impersonation is not None:
+    if staff is None or impersonation is None:
+        return _to("admin.login")
+    if staff_can(staff, rule_for("admin.client")):
         return _to("admin.client", client_id=impersonation.client_id)
-    return _to("admin.login")
+    return _to("admin.index")
 
 
 #: What the staff member is told when their support access ended by itself.

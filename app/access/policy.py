@@ -122,6 +122,9 @@ IMPERSONATION_REFUSED: list[tuple[str, str]] = [
     ),
     ("trusted_users.*", "the trusted users and their access"),
     ("profile.erasure*", "a request to erase the account"),
+    # Signing in (a form, an emailed link), signing up or resetting a password would swap this
+    # browser's identity without ending the support access. ("Sign out" ends it: app.access.guard.)
+    ("auth.*", "signing in, signing up and password resets"),
 ]
 
 

@@ -13,6 +13,7 @@ from app.admin.client_profile import client_or_404
 from app.clients.models import Client
 from app.core.actors import request_actor
 from app.core.form_actions import run_form_action
+from app.core.ratelimit import rate_limited
 from app.extensions import db
 from app.security.impersonation import start_impersonation
 from app.security.services import send_password_reset_by_staff, set_password_by_staff
@@ -29,6 +30,7 @@ def _back(client: Client):
 
 
 @bp.route("/clients/<int:client_id>/login-as", methods=["GET", "POST"])
+@rate_limited()  # a sign-in (as the client) and an email to the owner: not in a loop
 def client_login_as(client_id: int):
     client = client_or_404(client_id)
     form = LoginAsForm()
@@ -81,6 +83,7 @@ def client_password(client_id: int):
 
 
 @bp.route("/clients/<int:client_id>/password-reset", methods=["GET", "POST"])
+@rate_limited()  # each one emails the user
 def client_password_reset(client_id: int):
     client = client_or_404(client_id)
     form = SendResetForm.for_client(client)

@@ -149,7 +149,7 @@ def test_a_deactivated_staff_member_is_out_of_the_client_area_too(app, owner, su
     assert browser.get("/").location.startswith("/login")
 
 
-SECURITY_PAGES = ["/account/security", "/account/security/2fa", "/trusted-users", "/trusted-users/new"]
+SECURITY_PAGES = ["/account/security", "/account/security/2fa", "/trusted-users", "/trusted-users/new", "/login"]
 
 
 @pytest.mark.parametrize("path", SECURITY_PAGES)
