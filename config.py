@@ -181,6 +181,10 @@ class Config:
     STAFF_2FA_REQUIRED = env_bool("STAFF_2FA_REQUIRED", True)
     STAFF_IDLE_MINUTES = env_int("STAFF_IDLE_MINUTES", 30)
     STAFF_INVITE_MAX_AGE = env_int("STAFF_INVITE_MAX_AGE", 7 * 86400)
+    # Login as client (staff support access): at most this many minutes at a time; the
+    # client's owner is emailed when one starts unless IMPERSONATION_NOTIFY_OWNER=0.
+    IMPERSONATION_MAX_MINUTES = env_int("IMPERSONATION_MAX_MINUTES", 60)
+    IMPERSONATION_NOTIFY_OWNER = env_bool("IMPERSONATION_NOTIFY_OWNER", True)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     MAX_CONTENT_LENGTH = 6 * 1024 * 1024
     PASSWORD_MIN_LENGTH = 10

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, g
 from flask_login import current_user
 
-from app.access.policy import can_open, is_client_user
+from app.access.policy import can_open, impersonation_refuses, is_client_user
 
 # The client area's sections, in menu order. A section shows up once its
 # blueprint has the endpoint, so the menu never links to a missing page.
@@ -28,5 +28,9 @@ def client_nav() -> list[tuple[str, str]]:
     return [
         (label, ep)
         for label, ep in CLIENT_NAV
-        if ep in current_app.view_functions and is_client_user(current_user) and can_open(current_user, ep)
+        if ep in current_app.view_functions
+        and is_client_user(current_user)
+        and can_open(current_user, ep)
+        # staff signed in as the client (support access) are not offered the client's security settings
+        and not (g.get("impersonation") is not None and impersonation_refuses(ep))
     ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from flask import current_app
+from flask import current_app, g
 from flask_login import current_user
 
 from app.staff import privileges as P
@@ -111,6 +111,11 @@ RULES: list[tuple[str, str | tuple[str, ...]]] = [
     # Deciding needs billing; the service checks the privilege of the request's own kind on top.
     ("admin.approval_approve", staff(P.MANAGE_BILLING)),
     ("admin.approval_reject", staff(P.MANAGE_BILLING)),
+    ("admin.client_password", staff(P.EDIT_CLIENTS)),
+    ("admin.client_password_reset", staff(P.EDIT_CLIENTS)),
+    ("admin.client_currency", staff(P.MANAGE_BILLING)),
+    ("admin.client_login_as", staff(P.LOGIN_AS_CLIENT)),
+    ("admin.end_impersonation", STAFF),  # "Back to the admin": ending one's own support access is always allowed
     ("admin.failed_messages", staff(P.VIEW_CLIENTS)),
     ("admin.erasure_requests", staff(P.VIEW_CLIENTS)),
     ("admin.billing_runs", staff(P.MANAGE_BILLING)),
@@ -126,6 +131,28 @@ RULES: list[tuple[str, str | tuple[str, ...]]] = [
 ]
 
 Need = str | tuple[str, ...] | StaffNeed
+
+#: What staff signed in as a client (support access) may never reach, with the reason the
+#: refusal page gives: the client's own credentials and who may sign in stay the client's.
+IMPERSONATION_REFUSED: list[tuple[str, str]] = [
+    (
+        "security.*",
+        "the password, email address, two-factor authentication, IP allow-list, sessions and sign-in alerts",
+    ),
+    ("trusted_users.*", "the trusted users and their access"),
+    ("profile.erasure*", "a request to erase the account"),
+    # Signing in (a form, an emailed link), signing up or resetting a password would swap this
+    # browser's identity without ending the support access. ("Sign out" ends it: app.access.guard.)
+    ("auth.*", "signing in, signing up and password resets"),
+]
+
+
+def impersonation_refuses(endpoint: str | None) -> str | None:
+    """What a support access (staff signed in as the client) may not touch at `endpoint`,
+    or None when it may be used."""
+    if endpoint is None:
+        return None
+    return next((what for pattern, what in IMPERSONATION_REFUSED if fnmatchcase(endpoint, pattern)), None)
 
 
 def rule_for(endpoint: str | None) -> Need | None:
@@ -188,6 +215,8 @@ def may(endpoint: str) -> bool:
     """In templates: may the signed-in client user open `endpoint`? Every link,
     button and form in the client area that leads to a guarded endpoint asks
     this, so nobody is offered an action the table above refuses."""
+    if g.get("impersonation") is not None and impersonation_refuses(endpoint):
+        return False  # staff signed in as the client: the client's security settings are not offered
     return is_client_user(current_user) and can_open(current_user, endpoint)
 
 

@@ -75,12 +75,15 @@ def _choice(name: str, allowed: dict[str, Any]) -> str:
 
 
 def _actor_names(actors) -> dict[str, str]:
-    """Who "staff:2" and "user:7" are (a name, an email), for the logs; two queries at most."""
+    """Who "staff:2" and "user:7" are (a name, an email), for the logs; two queries at most.
+    "staff:2 as user:7" (staff signed in as the client) reads "Name (staff) as email"."""
+    actors = list(actors)
     ids: dict[str, set[int]] = {"staff": set(), "user": set()}
     for actor in actors:
-        kind, _, number = actor.partition(":")
-        if kind in ids and number.isdigit():
-            ids[kind].add(int(number))
+        for part in actor.split(" as "):
+            kind, _, number = part.partition(":")
+            if kind in ids and number.isdigit():
+                ids[kind].add(int(number))
     names = {}
     if ids["staff"]:
         for staff_id, name in db.session.execute(sa.select(Staff.id, Staff.name).where(Staff.id.in_(ids["staff"]))):
@@ -88,6 +91,9 @@ def _actor_names(actors) -> dict[str, str]:
     if ids["user"]:
         for user_id, email in db.session.execute(sa.select(User.id, User.email).where(User.id.in_(ids["user"]))):
             names[f"user:{user_id}"] = email
+    for actor in actors:
+        if " as " in actor:
+            names[actor] = " as ".join(names.get(part, part) for part in actor.split(" as "))
     return names
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.admin import (  # noqa: F401  (their routes)
+    account_actions,
     approvals,
     casework,
     client_money,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from flask import request
+from flask import g, request
 from flask_login import current_user
 
 Kind = Literal["user", "staff", "system"]
@@ -25,6 +25,8 @@ class Actor:
     name: str | None = None
     #: The browser's User-Agent header, for what records a browser (sessions, sign-in history).
     user_agent: str | None = None
+    #: A client user's actions taken by this staff member signed in as them (support access).
+    by_staff: int | None = None
 
     @classmethod
     def user(cls, user, *, ip: str | None = None, user_agent: str | None = None) -> Actor:
@@ -48,6 +50,8 @@ class Actor:
     def __str__(self) -> str:
         if self.kind == "system":
             return self.name or "system"
+        if self.by_staff is not None:
+            return f"staff:{self.by_staff} as {self.kind}:{self.id}"  # support access, on the user's behalf
         return f"{self.kind}:{self.id}"
 
 
@@ -64,4 +68,7 @@ def request_actor(*, for_user=None) -> Actor:
     kind, _, rest = (current_user.get_id() or "").partition(":")
     if kind not in ("user", "staff") or not current_user.is_authenticated:
         return Actor("system", ip=ip, user_agent=agent)
-    return Actor(kind, int(rest.split(":", 1)[0]), ip, user_agent=agent)
+    # Staff signed in as the client (support access, app.security.signin) act on the user's
+    # behalf: what they do is the user's, and says which staff member did it.
+    by_staff = g.get("acting_staff_id") if kind == "user" else None
+    return Actor(kind, int(rest.split(":", 1)[0]), ip, user_agent=agent, by_staff=by_staff)

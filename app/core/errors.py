@@ -82,6 +82,21 @@ class StaffForbidden(Forbidden):
         self.privilege_label = privilege_label
 
 
+class ImpersonationForbidden(Forbidden):
+    """Staff signed in as a client (support access) opening the client's own security
+    settings (403, saying so)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self.what = what
+
+
+#: A 403 told to staff signed in as a client: support access never touches these.
+IMPERSONATION_FORBIDDEN = (
+    "You are signed in as this client for support, and support access cannot open or change "
+    "{what}: only the client can. Go back to the admin for staff actions."
+)
+
 #: Headings of the statuses that share the 400 page.
 HEADINGS = {400: "We could not accept that request", 405: "That action is not available here"}
 
@@ -162,6 +177,8 @@ def _http_error(error: HTTPException):
     message = TOAST_MESSAGES.get(status, TOAST_MESSAGES[400])
     if isinstance(error, StaffForbidden):
         message = STAFF_FORBIDDEN.format(privilege=error.privilege_label)
+    elif isinstance(error, ImpersonationForbidden):
+        return error_answer(status, IMPERSONATION_FORBIDDEN.format(what=error.what), support_access=True)
     elif status == 403 and error_layout() == "admin/base.html":
         message = "Your staff roles do not allow this."
     return error_answer(status, message, heading=heading)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from babel.numbers import format_currency, get_currency_precision
 
@@ -50,3 +50,10 @@ def to_decimal(amount_minor: int, currency: str) -> Decimal:
 def format_money(amount_minor: int, currency: str, locale: str = "en") -> str:
     """1250, 'EUR' -> '€12.50' in the given locale."""
     return format_currency(to_decimal(amount_minor, currency), currency, locale=locale)
+
+
+def convert_minor(amount_minor: int, from_currency: str, to_currency: str, rate: Decimal) -> int:
+    """`amount_minor` of `from_currency` times `rate`, in minor units of `to_currency`,
+    rounded half-up (away from zero on a tie): 1999 EUR cents at 4.9 -> 9795 RON bani."""
+    value = to_decimal(amount_minor, from_currency) * rate
+    return int(value.scaleb(minor_digits(to_currency)).quantize(Decimal(1), rounding=ROUND_HALF_UP))

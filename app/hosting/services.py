@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from app.clients.services import lock_client
 from app.core.dates import today
 from app.core.errors import ValidationError
+from app.core.money import convert_minor
 from app.core.types import utcnow
 from app.extensions import db
 from app.hosting.models import BillingCycle, Product, Service, ServiceStatus
@@ -173,3 +175,17 @@ def upcoming_renewals(client_id: int, *, until: date, limit: int = 5) -> list[Se
             .limit(limit)
         )
     )
+
+
+def convert_service_prices(client_id: int, currency: str, rate: Decimal | None) -> int:
+    """The client's services (not terminated) priced in `currency` from now on (a currency
+    change): at `rate` their prices are recalculated half-up, else kept. Returns how many."""
+    services = db.session.scalars(
+        sa.select(Service).where(Service.client_id == client_id, Service.status != ServiceStatus.TERMINATED)
+    ).all()
+    for service in services:
+        if rate is not None:
+            service.price_minor = convert_minor(service.price_minor, service.currency, currency, rate)
+        service.currency = currency
+    db.session.flush()
+    return len(services)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app
@@ -17,6 +18,7 @@ from app.clients.services import lock_client
 from app.core.dates import local_date
 from app.core.errors import Conflict, DomainError, ValidationError
 from app.core.events import emit
+from app.core.money import convert_minor
 from app.core.sql import add_days
 from app.core.types import utcnow
 from app.extensions import db
@@ -460,3 +462,40 @@ def release_queued_items(cancelled_ids) -> None:
         .values(invoice_id=None)
         .execution_options(synchronize_session=False)
     )
+
+
+def convert_open_proformas(client_id: int, currency: str, rate: Decimal | None) -> list[Invoice]:
+    """Move the client's unpaid proformas to `currency` (a currency change): at `rate` their
+    lines are recalculated (half-up in minor units) and the tax and totals with them; with no
+    rate the figures stay as they are. Tax invoices and credit notes are never touched.
+    Raises Conflict for a partly paid proforma (its payment was in the old currency).
+    Call with the client locked; flushes."""
+    proformas = db.session.scalars(
+        sa.select(Invoice)
+        .where(
+            Invoice.client_id == client_id,
+            Invoice.kind == DocumentKind.PROFORMA,
+            Invoice.status == InvoiceStatus.UNPAID,
+        )
+        .order_by(Invoice.id)
+    ).all()
+    partly_paid = [proforma.number for proforma in proformas if proforma.amount_paid_minor]
+    if partly_paid:
+        raise Conflict(
+            f"Proforma {', '.join(partly_paid)} is partly paid in {proformas[0].currency}: "
+            "settle or cancel it before changing the currency."
+        )
+    for proforma in proformas:
+        if rate is not None:
+            for line in proforma.lines:
+                exact = line.amount_minor == line.unit_price_minor * line.quantity
+                line.unit_price_minor = convert_minor(line.unit_price_minor, proforma.currency, currency, rate)
+                line.amount_minor = (
+                    line.unit_price_minor * line.quantity
+                    if exact
+                    else convert_minor(line.amount_minor, proforma.currency, currency, rate)
+                )
+        proforma.currency = currency
+        recompute_totals(proforma)
+    db.session.flush()
+    return list(proformas)

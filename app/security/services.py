@@ -19,6 +19,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app, session
 
+from app.audit.services import record
 from app.clients.models import User, UserStatus, new_security_stamp
 from app.clients.services import find_user_by_email, log_change, normalize_email
 from app.core import totp
@@ -354,6 +355,33 @@ def reset_password(token: str, new: str, *, actor: Actor) -> User:
     log_change(user, "password", None, "reset by email", actor=actor.as_user(user))
     db.session.flush()
     return user
+
+
+def set_password_by_staff(user: User, new: str, *, actor: Actor) -> None:
+    """Staff set `user`'s password without an email (the client's own rules apply). Like a
+    reset it rotates the security stamp and ends every session of the user (their remember
+    cookies and signed links too); the change log and the audit log say who, never the password."""
+    if user.status is not UserStatus.ACTIVE:
+        raise DomainError("This user is suspended or invited: their password cannot be set.")
+    check_new_password(new)
+    user.password_hash = hash_password(new)
+    user.security_stamp = new_security_stamp()
+    user.reset_nonce = new_security_stamp()
+    ended = end_sessions(user)
+    log_change(user, "password", None, "set by staff", actor=actor)
+    record(
+        actor, "user.password_set", client_id=user.client_id, target=f"user:{user.id}", new=f"{ended} sessions ended"
+    )
+    db.session.flush()
+
+
+def send_password_reset_by_staff(user: User, *, actor: Actor) -> None:
+    """Staff send `user` a password reset link: the same link and email as "Forgot password"
+    (through the outbox), audited. Raises DomainError for a user who cannot sign in."""
+    if user.status is not UserStatus.ACTIVE:
+        raise DomainError("This user is suspended or invited: no reset link can be sent.")
+    request_password_reset(user.email)
+    record(actor, "user.password_reset_sent", client_id=user.client_id, target=f"user:{user.id}", new=user.email)
 
 
 # --- email change ---------------------------------------------------------------------------

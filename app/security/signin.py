@@ -20,7 +20,8 @@ from app.security.services import (
     session_is_live,
     start_session,
 )
-from app.staff.models import Staff
+from app.staff.models import Impersonation, Staff
+from app.staff.services import IMPERSONATION_SESSION_KEY, impersonation_refusal
 
 #: "Keep me signed in": '<session id>.<secret>' of one recorded session (see
 #: account.security.remember_session). Flask-Login's own remember cookie is not used.
@@ -48,7 +49,30 @@ def _load_identity(identity_id: str):
     # cookie brings one back only through _restore_remembered_login.
     if kind == "user" and not session_is_live(identity.id):
         return None
+    if kind == "staff" and IMPERSONATION_SESSION_KEY in session and _in_client_area():
+        return _impersonated_user(identity)
     return identity
+
+
+def _in_client_area() -> bool:
+    """A request of the client area (the admin, static files and health checks are not)."""
+    return request.blueprint != "admin" and request.endpoint not in (None, "static", "healthz")
+
+
+def _impersonated_user(staff: Staff):
+    """Login as client: in the client area, a staff member's browser with a live support
+    access (app.staff.models.Impersonation, its id in the session) is the client's owner.
+    The staff login stays underneath: the admin still sees the staff member, and when the
+    access ends (its time, the privilege, the staff member) the browser is staff again and
+    app.access.guard ends the access. A client user's session never becomes staff: only a
+    staff login is ever swapped, and only for a client user."""
+    impersonation = db.session.get(Impersonation, session[IMPERSONATION_SESSION_KEY])
+    refusal = impersonation_refusal(impersonation, staff)
+    if refusal is not None:
+        g.impersonation_ended = refusal
+        return staff
+    g.impersonation, g.impersonating_staff, g.acting_staff_id = impersonation, staff, staff.id
+    return impersonation.user
 
 
 def log_in(identity, *, remember: bool | None = False, fresh: bool = True) -> None:
@@ -126,6 +150,7 @@ def _enforce_ip_allowlist():
     if (
         current_user.is_authenticated
         and current_user.get_id().startswith("user:")
+        and g.get("impersonation") is None  # support access is staff's, not the client's sign-in
         and not ip_allowed(current_user, request.remote_addr)
     ):
         logout_user()

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.clients.models import new_security_stamp
+from app.clients.models import User, new_security_stamp
 from app.core.types import UTCDateTime, utcnow
 from app.extensions import db
 from app.staff.privileges import PRIVILEGES
@@ -102,3 +102,27 @@ class StaffLoginEvent(db.Model):
     ip: Mapped[str | None] = mapped_column(sa.String(45))
     user_agent: Mapped[str | None] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Impersonation(db.Model):
+    """A staff member's support access to a client's area ("login as client"): time-boxed,
+    with a reason. Its id is kept in the staff member's Flask session; while it is live
+    (not ended, before ends_at, the staff member still active and holding the privilege)
+    the client area shows that browser the client's user (app.security.signin)."""
+
+    __tablename__ = "impersonations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(sa.ForeignKey("staff.id"), index=True)
+    client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Why it ended: "back to the admin", "time is up", "privilege removed", "signed out"...
+    end_reason: Mapped[str | None] = mapped_column(sa.String(40))
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+
+    staff: Mapped[Staff] = relationship()
+    user: Mapped[User] = relationship()

@@ -22,8 +22,8 @@ from app.core.secretbox import SealBroken, open_sealed, seal
 from app.core.signing import InvalidToken, sign, unsign
 from app.core.types import utcnow
 from app.extensions import db
-from app.staff.models import Staff, StaffLoginEvent, StaffRecoveryCode, StaffRole, staff_role_members
-from app.staff.privileges import DEFAULT_ROLES, MANAGE_STAFF, PRIVILEGES
+from app.staff.models import Impersonation, Staff, StaffLoginEvent, StaffRecoveryCode, StaffRole, staff_role_members
+from app.staff.privileges import DEFAULT_ROLES, LOGIN_AS_CLIENT, MANAGE_STAFF, PRIVILEGES
 
 
 def create_staff(email: str, name: str, password: str, *, superuser: bool = False) -> Staff:
@@ -528,3 +528,67 @@ def delete_role(role: StaffRole, *, actor: Actor) -> None:
     record(actor, "role.delete", target=f"role:{role.id}", old=f"{role.name}: {_privilege_text(role.privileges)}")
     db.session.delete(role)
     db.session.flush()
+
+
+# --- support access ("login as client") ----------------------------------------------------
+
+#: The Flask session key holding a live support access's id (see app.security.signin).
+IMPERSONATION_SESSION_KEY = "impersonation"
+
+
+def impersonation_refusal(impersonation: Impersonation | None, staff: Staff | None) -> str | None:
+    """Why `impersonation` no longer holds for `staff` (None while it is live): it ended,
+    its time is up, the staff member is gone or lost the privilege, or the client's user
+    can no longer sign in. Asked on every request of the impersonating browser."""
+    if impersonation is None or impersonation.ended_at is not None:
+        return "ended"
+    if staff is None or not staff.is_active or impersonation.staff_id != staff.id:
+        return "staff signed out"
+    if utcnow() >= impersonation.ends_at:
+        return "time is up"
+    if not staff.has_privilege(LOGIN_AS_CLIENT):
+        return "privilege removed"
+    if not impersonation.user.is_active:
+        return "client not active"
+    return None
+
+
+def end_impersonation(
+    impersonation_id: int, reason: str, *, staff_id: int | None, actor: Actor
+) -> Impersonation | None:
+    """End `staff_id`'s support access (once: an ended one, or another's, is left as it is)
+    and audit it; None when there is no such access. `staff_id` None: the system ends it,
+    whoever's it is (the browser's staff member is signed out or deactivated). Flushes."""
+    impersonation = db.session.get(Impersonation, impersonation_id)
+    if impersonation is None or (staff_id is not None and impersonation.staff_id != staff_id):
+        return None
+    if impersonation.ended_at is not None:
+        return impersonation
+    impersonation.ended_at = utcnow()
+    impersonation.end_reason = reason[:40]
+    record(
+        actor,
+        "impersonation.end",
+        client_id=impersonation.client_id,
+        target=f"impersonation:{impersonation.id}",
+        new=reason,
+    )
+    return impersonation
+
+
+def record_impersonation_view(
+    impersonation: Impersonation, method: str, path: str, *, refused: bool = False, actor: Actor
+) -> None:
+    """One request of the client area made by staff during a support access, in the audit log:
+    a page view, a form sent (with its method) or a refused one (the client's security settings)."""
+    if refused:
+        action = "impersonation.refused"
+    else:
+        action = "impersonation.view" if method in ("GET", "HEAD") else "impersonation.request"
+    record(
+        actor,
+        action,
+        client_id=impersonation.client_id,
+        target=f"impersonation:{impersonation.id}",
+        new=(path if action == "impersonation.view" else f"{method} {path}")[:1000],
+    )

@@ -8,9 +8,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
+from babel.numbers import list_currencies
 from flask import current_app
 
 from app.approvals import services as approvals
@@ -25,8 +27,9 @@ from app.core.events import emit
 from app.core.money import format_money
 from app.core.types import utcnow
 from app.extensions import db
+from app.hosting.services import convert_service_prices
 from app.invoices.models import DocumentKind, Invoice, InvoiceStatus
-from app.invoices.services import InvoiceNotPayable, client_invoice, record_payment
+from app.invoices.services import InvoiceNotPayable, client_invoice, convert_open_proformas, record_payment
 from app.staff import privileges as P
 from app.wallet.gateways import Card, ChargeResult, check_card, get_gateway
 from app.wallet.models import (
@@ -1036,3 +1039,41 @@ def client_money_totals(client_id: int) -> dict[str, int]:
 
 def init_app(app) -> None:
     app.jinja_env.globals["payments_of"] = payments_of
+
+
+def change_client_currency(client_id: int, currency: str, *, rate: Decimal | None, actor: Actor) -> Client:
+    """Change the client's currency (staff, "manage billing"). Only with a zero balance
+    (the wallet's money is in the old currency); the unpaid proformas and the services move
+    to the new currency, recalculated at `rate` when given (half-up in minor units), kept
+    as they are otherwise; tax invoices never change. Audited old -> new. Flushes.
+
+    Raises ValidationError (unknown currency, the same one, a bad rate) or Conflict (a
+    balance, a partly paid proforma)."""
+    currency = (currency or "").strip().upper()
+    if currency not in list_currencies():
+        raise ValidationError("Choose an ISO 4217 currency code, like EUR or RON.", field="currency")
+    if rate is not None and rate <= 0:
+        raise ValidationError("The rate must be greater than zero.", field="rate")
+    client = lock_client(client_id)
+    old = client.currency
+    if currency == old:
+        raise ValidationError(f"The client already uses {old}.", field="currency")
+    if client.balance_minor != 0:
+        raise Conflict(
+            f"The client's balance is {format_money(client.balance_minor, old)}: the currency can change "
+            "only at a zero balance (refund or use the credit first)."
+        )
+    proformas = convert_open_proformas(client.id, currency, rate)
+    services = convert_service_prices(client.id, currency, rate)
+    client.currency = currency
+    how = f"at {rate}" if rate is not None else "amounts kept"
+    audit.record(
+        actor,
+        "client.currency",
+        client_id=client.id,
+        target=f"client:{client.id}",
+        old=old,
+        new=f"{currency} ({how}; {len(proformas)} open proformas, {services} services)",
+    )
+    db.session.flush()
+    return client

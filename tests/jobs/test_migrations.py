@@ -20,6 +20,7 @@ EXPECTED_TABLES = set(
         "staff_role_members",
         "staff_recovery_codes",
         "staff_login_events",
+        "impersonations",
         "audit_log",
         "approval_requests",
         "email_messages",
