@@ -445,7 +445,7 @@ TABS: dict[str, tuple[str, Callable[[Client], dict]]] = {
     "services": ("Services", services),
     "invoices": ("Invoices", invoices),
     "transactions": ("Transactions", transactions),
-    "messages": ("Emails and SMS", messages),
+    "messages": ("Messages", messages),
     "logs": ("Logs", logs),
     "notes": ("Notes", notes),
     "files": ("Files", files),

@@ -118,7 +118,7 @@ def client_contact(client_id: int):
             form, lambda: send_staff_message(client.id, form.user_id.data, message, actor=request_actor())
         )
         if result.ok:
-            flash("Message queued: it is sent in a moment and listed under Emails and SMS.", "success")
+            flash("Message queued: it is sent in a moment and listed under the Messages tab.", "success")
             return redirect(url_for("admin.client_tab", client_id=client.id, tab="messages"))
         status = 422
     elif form.is_submitted():
