@@ -17,7 +17,7 @@ from app.invoices.models import TAX_DOCUMENTS, Invoice, InvoiceStatus
 from app.lifecycle import services as lifecycle
 from app.wallet.models import LedgerEntry
 from app.wallet.services import balance_mismatches
-from tests.helpers import balance, credit, make_owner, make_proforma, make_service, pay
+from tests.helpers import balance, credit, make_proforma, make_service, pay
 from tests.support.client_profile import fill_client
 from tests.support.sms import PHONE
 
@@ -192,9 +192,8 @@ def test_delete_refuses_a_client_with_tax_invoices_and_deletes_one_without(app, 
 
 def test_delete_refuses_a_client_with_money_history(app, owner):
     credit(app, owner.client_id, 100)
-    with app.app_context():
-        with pytest.raises(Conflict, match="anonymize instead"):
-            lifecycle.delete_client(owner.client_id, actor=STAFF)
+    with app.app_context(), pytest.raises(Conflict, match="anonymize instead"):
+        lifecycle.delete_client(owner.client_id, actor=STAFF)
 
 
 def test_close_ends_services_and_unpaid_proformas_and_sign_in(app, owner):
