@@ -101,6 +101,14 @@ RULES: list[tuple[str, str | tuple[str, ...]]] = [
     ("admin.client_merge", staff(P.CLOSE_CLIENTS)),
     ("admin.client_delete", staff(P.CLOSE_CLIENTS)),
     ("admin.client_gdpr_pdf", staff(P.CLOSE_CLIENTS)),
+    ("admin.credit_adjust", staff(P.MANAGE_BILLING)),
+    ("admin.credit_add", staff(P.MANAGE_BILLING)),
+    # The credit log is on the profile for anyone who views clients; the statement is the same rows.
+    ("admin.client_statement", staff(P.VIEW_CLIENTS)),
+    ("admin.approvals", staff(P.VIEW_CLIENTS)),
+    # Deciding needs billing; the service checks the privilege of the request's own kind on top.
+    ("admin.approval_approve", staff(P.MANAGE_BILLING)),
+    ("admin.approval_reject", staff(P.MANAGE_BILLING)),
     ("admin.failed_messages", staff(P.VIEW_CLIENTS)),
     ("admin.erasure_requests", staff(P.VIEW_CLIENTS)),
     ("admin.billing_runs", staff(P.MANAGE_BILLING)),

@@ -2,19 +2,24 @@
 reopen, anonymize, merge another client in, delete, and the GDPR details PDF.
 
 Every action needs "close clients" and calls app.lifecycle.services (which audits it).
-Anonymize, merge and delete cannot be undone: the form asks to type the client ID.
+Anonymize, merge and delete cannot be undone: the form asks to type the client ID. Merge
+and delete are four-eyes changes: the form submits a request (app.approvals) that a second
+staff member approves on /admin/approvals; nothing moves before.
 """
 
 from __future__ import annotations
 
-from flask import abort, current_app, redirect, render_template, url_for
+import uuid
+
+from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, StringField
-from wtforms.validators import DataRequired, InputRequired
+from wtforms import BooleanField, HiddenField, IntegerField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.validators import ValidationError as FormError
 
 from app.admin.blueprint import bp
 from app.admin.client_profile import client_or_404
+from app.approvals import services as approvals
 from app.audit.services import record
 from app.core.actors import request_actor
 from app.core.form_actions import run_form_action
@@ -53,13 +58,29 @@ class AnonymizeForm(_Confirmed):
     pass
 
 
-class MergeForm(_Confirmed):
+class _FourEyes(_Confirmed):
+    """A change a second staff member approves: why it is asked, and a one-time key made
+    when the form is shown (a double submit asks once)."""
+
+    reason = StringField(
+        "Reason (the approver reads it)",
+        validators=[DataRequired("Give a reason: the second staff member reads it."), Length(max=255)],
+    )
+    key = HiddenField(validators=[DataRequired("Reload the page and try again."), Length(max=64)])
+
+    def __init__(self, client_id: int, *args, **kwargs) -> None:
+        super().__init__(client_id, *args, **kwargs)
+        if not self.key.data:
+            self.key.data = uuid.uuid4().hex
+
+
+class MergeForm(_FourEyes):
     source_id = IntegerField(
         "Client ID to merge into this one", validators=[InputRequired("Enter the ID of the client to merge.")]
     )
 
 
-class DeleteForm(_Confirmed):
+class DeleteForm(_FourEyes):
     pass
 
 
@@ -89,6 +110,10 @@ def _page(client, *, code: int = 200, **forms):
         owner=client.owner,
         forms=_forms(client.id, **forms),
         merged=lifecycle.merged_sources(client.id),
+        waiting=[
+            *approvals.pending_for(client.id, lifecycle.MERGE_KIND),
+            *approvals.pending_for(client.id, lifecycle.DELETE_KIND),
+        ],
         kept_documents=lifecycle.tombstone_documents(client.id),
     ), code
 
@@ -155,15 +180,32 @@ def client_anonymize(client_id: int):
     return _page(client, code=422, anonymize=form)
 
 
+def _asked(client_id: int, request, what: str):
+    flash(
+        f"Nothing changed yet: the {what} waits for a second staff member with the "
+        f"\u201cclose clients\u201d privilege (approval request {request.id}, on the Approvals page).",
+        "info",
+    )
+    return redirect(url_for("admin.client_lifecycle", client_id=client_id))
+
+
 @bp.post("/clients/<int:client_id>/merge")
 def client_merge(client_id: int):
     client = client_or_404(client_id)
     form = MergeForm(client.id)
     if form.validate_on_submit():
-        source_id = form.source_id.data
-        result = run_form_action(form, lambda: lifecycle.merge_clients(source_id, client.id, actor=request_actor()))
+        result = run_form_action(
+            form,
+            lambda: lifecycle.request_merge(
+                form.source_id.data,
+                client.id,
+                reason=form.reason.data,
+                key=f"{lifecycle.MERGE_KIND}:{form.key.data}",
+                actor=request_actor(),
+            ),
+        )
         if result.ok:
-            return _done(client.id, f"Client #{source_id} merged into this client.")
+            return _asked(client.id, result.value, f"merge of client #{form.source_id.data}")
     return _page(client, code=422, merge=form)
 
 
@@ -172,10 +214,17 @@ def client_delete(client_id: int):
     client = client_or_404(client_id)
     form = DeleteForm(client.id)
     if form.validate_on_submit():
-        result = run_form_action(form, lambda: lifecycle.delete_client(client.id, actor=request_actor()))
+        result = run_form_action(
+            form,
+            lambda: lifecycle.request_delete(
+                client.id,
+                reason=form.reason.data,
+                key=f"{lifecycle.DELETE_KIND}:{form.key.data}",
+                actor=request_actor(),
+            ),
+        )
         if result.ok:
-            toast(f"Client #{client_id} deleted.", "success")
-            return redirect(url_for("admin.clients"))
+            return _asked(client.id, result.value, "deletion")
     return _page(client, code=422, delete=form)
 
 

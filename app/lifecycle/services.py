@@ -15,6 +15,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
+from app.approvals import services as approvals
+from app.approvals.models import ApprovalRequest
 from app.audit.services import record
 from app.clients.models import Client, ClientStatus, ProfileChange, User, UserRole, UserStatus, new_security_stamp
 from app.clients.services import lock_client
@@ -29,6 +31,7 @@ from app.invoices.models import TAX_DOCUMENTS, BillingProfile, DocumentKind, Inv
 from app.invoices.services import cancel_unpaid_proformas
 from app.notify.models import EmailMessage, MessageStatus, SmsMessage, SmsStatus
 from app.security.models import LoginEvent, RecoveryCode, UserSession
+from app.staff import privileges as P
 from app.wallet.models import BankTransfer, EntryKind, LedgerEntry, Payment, SavedCard
 from app.wallet.services import post_entry
 from app.wallet.uploads import proof_file
@@ -292,18 +295,7 @@ def merge_clients(source_id: int, target_id: int, *, actor: Actor) -> Client:
     Raises ValidationError (field source_id) for the same client, an unknown one or another
     currency, Conflict for a tombstone or an anonymized account.
     """
-    if source_id == target_id:
-        raise ValidationError("Choose another client: a client cannot be merged into itself.", field="source_id")
-    if db.session.get(Client, source_id) is None:
-        raise ValidationError(f"There is no client #{source_id}.", field="source_id")
-    clients = {client_id: _live(client_id) for client_id in sorted((source_id, target_id))}
-    source, target = clients[source_id], clients[target_id]
-    if source.currency != target.currency:
-        raise ValidationError(
-            f"Client #{source.id} pays in {source.currency} and this client in {target.currency}: "
-            "only clients with the same currency can be merged.",
-            field="source_id",
-        )
+    source, target = _mergeable(source_id, target_id)
     moved = source.balance_minor
     if moved:
         note = f"Balance moved by the merge of client #{source.id} into #{target.id}"
@@ -341,6 +333,24 @@ def merge_clients(source_id: int, target_id: int, *, actor: Actor) -> Client:
     db.session.flush()
     db.session.expire_all()
     return target
+
+
+def _mergeable(source_id: int, target_id: int) -> tuple[Client, Client]:
+    """Both clients, locked in id order, if `source_id` can be merged into `target_id`;
+    raises as merge_clients says."""
+    if source_id == target_id:
+        raise ValidationError("Choose another client: a client cannot be merged into itself.", field="source_id")
+    if db.session.get(Client, source_id) is None:
+        raise ValidationError(f"There is no client #{source_id}.", field="source_id")
+    clients = {client_id: _live(client_id) for client_id in sorted((source_id, target_id))}
+    source, target = clients[source_id], clients[target_id]
+    if source.currency != target.currency:
+        raise ValidationError(
+            f"Client #{source.id} pays in {source.currency} and this client in {target.currency}: "
+            "only clients with the same currency can be merged.",
+            field="source_id",
+        )
+    return source, target
 
 
 def _move_users(source: Client, target: Client) -> None:
@@ -430,13 +440,8 @@ def _exists(*where) -> bool:
     return bool(db.session.scalar(sa.select(sa.exists().where(*where))))
 
 
-def delete_client(client_id: int, *, actor: Actor) -> None:
-    """Delete the client and every row it owns (owned_rows), proof files included.
-
-    Refused with Conflict ("anonymize instead") when it has tax invoices or credit notes
-    (the law keeps them), money history (ledger entries or payments: accounting records)
-    or tombstones of clients merged into it.
-    """
+def _deletable(client_id: int) -> Client:
+    """The client, locked, if it may be deleted; raises as delete_client says."""
     client = lock_client(client_id)
     if _exists(Invoice.client_id == client.id, Invoice.kind.in_(TAX_DOCUMENTS)):
         raise Conflict(
@@ -447,7 +452,20 @@ def delete_client(client_id: int, *, actor: Actor) -> None:
         raise Conflict(f"Client #{client.id} has account balance or payment history: anonymize instead.")
     if _exists(Client.merged_into_id == client.id):
         raise Conflict(f"Other clients were merged into client #{client.id}: anonymize instead.")
+    return client
+
+
+def delete_client(client_id: int, *, actor: Actor) -> None:
+    """Delete the client and every row it owns (owned_rows), proof files included.
+
+    Refused with Conflict ("anonymize instead") when it has tax invoices or credit notes
+    (the law keeps them), money history (ledger entries or payments: accounting records)
+    or tombstones of clients merged into it.
+    """
+    client = _deletable(client_id)
     _delete_proofs(client.id)
+    # Four-eyes requests about the client outlive it, as the audit log does.
+    db.session.execute(sa.update(ApprovalRequest).where(ApprovalRequest.client_id == client.id).values(client_id=None))
     owned = owned_rows(client.id)
     db.session.flush()
     for obj in list(db.session.identity_map.values()):  # the ORM objects about to go
@@ -468,3 +486,60 @@ def delete_client(client_id: int, *, actor: Actor) -> None:
         new="deleted",
     )
     db.session.flush()
+
+
+# --- four-eyes: merge and delete always wait for a second staff member ----------------------
+
+MERGE_KIND, DELETE_KIND = "client.merge", "client.delete"
+
+
+def request_merge(source_id: int, target_id: int, *, reason: str, actor: Actor, key: str | None = None):
+    """Ask a second staff member (with "close clients") to merge `source_id` into `target_id`;
+    nothing moves until approved; the same `key` (a double submit) asks once. Refused at
+    once (as merge_clients) when the merge could not run now; checked again when approved.
+    Returns the ApprovalRequest."""
+    source, target = _mergeable(source_id, target_id)
+    return approvals.submit(
+        MERGE_KIND,
+        {"source_id": source.id, "target_id": target.id},
+        client_id=target.id,
+        amount_minor=source.balance_minor or None,
+        currency=target.currency,
+        summary=f"Merge client #{source.id} ({source.display_name}) into client #{target.id} ({target.display_name})",
+        reason=reason,
+        actor=actor,
+        key=key,
+    )
+
+
+def request_delete(client_id: int, *, reason: str, actor: Actor, key: str | None = None):
+    """Ask a second staff member (with "close clients") to delete the client; refused at once
+    (as delete_client) when it could not be deleted. Returns the ApprovalRequest."""
+    client = _deletable(client_id)
+    return approvals.submit(
+        DELETE_KIND,
+        {"client_id": client.id},
+        client_id=client.id,
+        amount_minor=None,
+        currency=None,
+        summary=f"Delete client #{client.id} ({client.display_name}) and all its data",
+        reason=reason,
+        actor=actor,
+        key=key,
+    )
+
+
+approvals.register(
+    MERGE_KIND,
+    privilege=P.CLOSE_CLIENTS,
+    label="Merge clients",
+    run=lambda payload, actor: merge_clients(payload["source_id"], payload["target_id"], actor=actor),
+    always=True,
+)
+approvals.register(
+    DELETE_KIND,
+    privilege=P.CLOSE_CLIENTS,
+    label="Delete client",
+    run=lambda payload, actor: delete_client(payload["client_id"], actor=actor),
+    always=True,
+)

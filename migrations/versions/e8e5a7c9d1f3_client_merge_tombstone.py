@@ -1,7 +1,7 @@
 """clients.merged_into_id: a merged client's tombstone points at the client it was merged into
 
 Revision ID: e8e5a7c9d1f3
-Revises: d3f5a7b9c1e2
+Revises: e4a1c3b5d7f9 (four-eyes approvals, branch h4; written on d3f5a7b9c1e2)
 
 Tax invoices, credit notes and ledger entries are not moved by a merge (they are
 immutable: their triggers stay as they are); they stay on the tombstone, which the
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "e8e5a7c9d1f3"
-down_revision = "d3f5a7b9c1e2"
+down_revision = "e4a1c3b5d7f9"
 branch_labels = None
 depends_on = None
 

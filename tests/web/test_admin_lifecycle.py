@@ -8,6 +8,7 @@ import io
 import sqlalchemy as sa
 from pypdf import PdfReader
 
+from app.approvals.models import ApprovalRequest, ApprovalStatus
 from app.audit.models import AuditEntry
 from app.clients.models import Client, ClientStatus
 from app.extensions import db
@@ -27,6 +28,30 @@ def _post(staff, client_id: int, action: str, **data):
     page = staff.get(f"/admin/clients/{client_id}/lifecycle")
     token = csrf_from(page.get_data(as_text=True))
     return staff.post(f"/admin/clients/{client_id}/{action}", data={"csrf_token": token, **data})
+
+
+def _form_post(staff, client_id: int, action: str, **data):
+    """Post a four-eyes form as shown on the page (with its one-time key)."""
+    page = staff.get(f"/admin/clients/{client_id}/lifecycle").get_data(as_text=True)
+    key = page.split(f'action="/admin/clients/{client_id}/{action}"', 1)[1].split('name="key"', 1)[1]
+    key = key.split('value="', 1)[1].split('"', 1)[0]
+    return staff.post(f"/admin/clients/{client_id}/{action}", data={"csrf_token": csrf_from(page), "key": key, **data})
+
+
+def _decide(staff, request_id: int, action: str, **fields):
+    page = staff.get("/admin/approvals").get_data(as_text=True)
+    data = {f"r{request_id}-csrf_token": csrf_from(page), "csrf_token": csrf_from(page)}
+    data |= {f"r{request_id}-{name}": value for name, value in fields.items()}
+    return staff.post(f"/admin/approvals/{request_id}/{action}", data=data)
+
+
+def _request(app, kind: str) -> ApprovalRequest:
+    with app.app_context():
+        return db.session.scalars(sa.select(ApprovalRequest).where(ApprovalRequest.kind == kind)).one()
+
+
+#: Who may decide a merge or delete: the approvals page needs "manage billing", the kind "close clients".
+APPROVER = (P.VIEW_CLIENTS, P.CLOSE_CLIENTS, P.MANAGE_BILLING)
 
 
 def _audit(app, action: str, client_id: int) -> list[AuditEntry]:
@@ -91,27 +116,54 @@ def test_anonymize_and_delete_need_the_client_id_typed(app, owner):
         assert db.session.get(Client, owner.client_id).status is ClientStatus.ACTIVE
 
 
-def test_delete_refuses_a_client_with_tax_invoices_beside_the_form(app, owner, other):
+def test_delete_refuses_a_client_with_tax_invoices_and_waits_for_a_second_staff_member(app, owner, other):
     pay(app, make_proforma(app, owner.client_id, 1200))
-    closer = _staff(app, P.CLOSE_CLIENTS)
-    response = _post(closer, owner.client_id, "delete", confirm=str(owner.client_id))
+    first = _staff(app, *APPROVER, email="first@example.com")
+    second = _staff(app, *APPROVER, email="second@example.com")
+    response = _form_post(first, owner.client_id, "delete", reason="Asked by mail", confirm=str(owner.client_id))
     assert response.status_code == 422
     assert "anonymize instead" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Client, owner.client_id) is not None
-    response = _post(closer, other.client_id, "delete", confirm=str(other.client_id))
-    assert response.status_code == 302 and response.location.endswith("/admin/clients")
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ApprovalRequest)) == 0
+    no_reason = _form_post(first, other.client_id, "delete", confirm=str(other.client_id))
+    assert no_reason.status_code == 422 and "Give a reason" in no_reason.get_data(as_text=True)
+
+    response = _form_post(first, other.client_id, "delete", reason="Test account", confirm=str(other.client_id))
+    assert response.status_code == 302
+    request = _request(app, "client.delete")
+    with app.app_context():
+        assert db.session.get(Client, other.client_id) is not None  # nothing moves before approval
+    page = first.get(f"/admin/clients/{other.client_id}/lifecycle").get_data(as_text=True)
+    assert "Waiting for a second staff member" in page and "Test account" in page
+    own = _decide(first, request.id, "approve", confirm="y")
+    assert own.status_code == 422 and "another staff member must approve it" in own.get_data(as_text=True)
+    assert _decide(second, request.id, "approve", confirm="y").status_code == 302
     with app.app_context():
         assert db.session.get(Client, other.client_id) is None
+        decided = db.session.get(ApprovalRequest, request.id)
+        assert decided.status is ApprovalStatus.APPROVED and decided.client_id is None  # the record outlives it
     assert [e.new_value for e in _audit(app, "client.delete", other.client_id)] == ["deleted"]
 
 
 def test_merge_from_the_page_and_the_tombstone_url_redirects(app, owner, other):
     tax_number = pay(app, make_proforma(app, other.client_id, 1200))
     credit(app, other.client_id, 2500)
-    closer = _staff(app, P.VIEW_CLIENTS, P.CLOSE_CLIENTS)
-    response = _post(closer, owner.client_id, "merge", source_id=str(other.client_id), confirm=str(owner.client_id))
+    closer = _staff(app, *APPROVER)
+    second = _staff(app, *APPROVER, email="second@example.com")
+    response = _form_post(
+        closer,
+        owner.client_id,
+        "merge",
+        source_id=str(other.client_id),
+        reason="Same company",
+        confirm=str(owner.client_id),
+    )
     assert response.status_code == 302
+    request = _request(app, "client.merge")
+    with app.app_context():
+        assert db.session.get(Client, other.client_id).merged_into_id is None  # waiting
+    assert _decide(second, request.id, "approve", confirm="y").status_code == 302
     with app.app_context():
         assert db.session.get(Client, other.client_id).merged_into_id == owner.client_id
         assert db.session.get(Client, owner.client_id).balance_minor == 2500
@@ -133,11 +185,19 @@ def test_merge_with_another_currency_is_refused_beside_the_field(app, owner, oth
         db.session.get(Client, other.client_id).currency = "USD"
         db.session.commit()
     closer = _staff(app, P.CLOSE_CLIENTS)
-    response = _post(closer, owner.client_id, "merge", source_id=str(other.client_id), confirm=str(owner.client_id))
+    response = _form_post(
+        closer,
+        owner.client_id,
+        "merge",
+        source_id=str(other.client_id),
+        reason="Same company",
+        confirm=str(owner.client_id),
+    )
     assert response.status_code == 422
     assert "same currency" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Client, other.client_id).merged_into_id is None
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ApprovalRequest)) == 0
 
 
 def test_the_gdpr_pdf_holds_the_clients_data_and_is_audited(app, owner):
