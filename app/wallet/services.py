@@ -767,7 +767,7 @@ def request_adjustment(client_id: int, amount_minor: int, *, reason: str, key: s
     reason = _required_reason(reason)
     if amount_minor == 0:
         raise ValidationError("Enter an amount other than zero.", field="amount")
-    client = db.session.get(Client, client_id)
+    client = lock_client(client_id)  # a concurrent double submit waits, then finds the first request
     _check_not_below_zero(client, amount_minor)
     if not approvals.needs_approval(ADJUST_KIND, amount_minor):
         return StaffMoneyAction(value=adjust_balance(client_id, amount_minor, reason=reason, key=key, actor=actor))
@@ -799,10 +799,10 @@ def adjust_balance(client_id: int, amount_minor: int, *, reason: str, key: str, 
     ValidationError (field "amount") rather than take the balance below zero."""
     reason = _required_reason(reason)
     entry_key = f"adjust:{key}"
+    client = lock_client(client_id)  # first: a concurrent double submit waits here, then finds the entry
     existing = db.session.scalar(sa.select(LedgerEntry).where(LedgerEntry.idempotency_key == entry_key))
     if existing is not None:
         return existing
-    client = lock_client(client_id)
     _check_not_below_zero(client, amount_minor)
     old = client.balance_minor
     entry = post_entry(
@@ -873,7 +873,7 @@ def _checked_credit(client: Client, credit: ManualCredit) -> Invoice | None:
 def request_add_credit(client_id: int, credit: ManualCredit, *, key: str, actor: Actor) -> StaffMoneyAction:
     """Staff "add credit": add_credit now, or (above the four-eyes threshold) a request a
     second staff member approves. Raises ValidationError naming the field at fault."""
-    client = db.session.get(Client, client_id)
+    client = lock_client(client_id)  # a concurrent double submit waits, then finds the first request
     _checked_credit(client, credit)
     if not approvals.needs_approval(ADD_CREDIT_KIND, credit.amount_minor):
         return StaffMoneyAction(value=add_credit(client_id, credit, key=key, actor=actor))
@@ -900,11 +900,11 @@ def add_credit(client_id: int, credit: ManualCredit, *, key: str, actor: Actor) 
     proforma from the balance. Audited old -> new balance. The same `key` again changes
     nothing. Raises ValidationError beside the field at fault (the proforma's when the
     balance does not cover it: then nothing is recorded)."""
+    client = lock_client(client_id)  # first: a concurrent double submit waits here, then finds the payment
     replay = db.session.scalar(sa.select(Payment).where(Payment.idempotency_key == f"manual:{key}"))
     if replay is not None:
         entry = db.session.scalar(sa.select(LedgerEntry).where(LedgerEntry.payment_id == replay.id))
         return AddedCredit(replay, entry, [])
-    client = lock_client(client_id)
     proforma = _checked_credit(client, credit)
     label, kind = CREDIT_METHODS[credit.method]
     old = client.balance_minor

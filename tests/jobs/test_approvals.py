@@ -16,14 +16,16 @@ from app.extensions import db
 from app.staff import privileges as P
 from tests.support.staff import make_staff
 
-RAN: list[tuple[dict, str]] = []
+calls: list[tuple[dict, str]] = []
 
 
 @pytest.fixture
 def kinds():
     approvals.register("test.always", privilege=P.CLOSE_CLIENTS, label="Always", run=lambda p, a: None, always=True)
-    approvals.register("test.money", privilege=P.MANAGE_BILLING, label="Money", run=lambda p, a: RAN.append((p, str(a))))
-    RAN.clear()
+    approvals.register(
+        "test.money", privilege=P.MANAGE_BILLING, label="Money", run=lambda p, a: calls.append((p, str(a)))
+    )
+    calls.clear()
     yield
     approvals._KINDS.pop("test.always")
     approvals._KINDS.pop("test.money")
@@ -77,12 +79,12 @@ def test_approve_runs_once_for_another_staff_member_and_refuses_the_rest(app, ki
             approvals.approve(request.id, Actor("staff", first.id))
         with pytest.raises(Conflict):
             approvals.approve(request.id, Actor("staff", reader.id))
-        assert RAN == []
+        assert calls == []
         approvals.approve(request.id, Actor("staff", second.id))
-        assert RAN == [({"x": 1}, f"staff:{second.id}")]
+        assert calls == [({"x": 1}, f"staff:{second.id}")]
         with pytest.raises(Conflict):
             approvals.approve(request.id, Actor("staff", second.id))
-        assert len(RAN) == 1
+        assert len(calls) == 1
 
 
 def test_an_expired_request_cannot_be_approved_and_is_not_counted(app, kinds):
@@ -97,4 +99,4 @@ def test_an_expired_request_cannot_be_approved_and_is_not_counted(app, kinds):
         assert approvals.pending_count() == 0 and request.is_expired(utcnow())
         with pytest.raises(approvals.RequestExpired):
             approvals.approve(request.id, Actor("staff", second.id))
-        assert request.status is ApprovalStatus.EXPIRED and RAN == []
+        assert request.status is ApprovalStatus.EXPIRED and calls == []
