@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.approvals import services as approvals
-from app.approvals.models import ApprovalRequest
+from app.approvals.models import ApprovalRequest, ApprovalStatus
 from app.audit.services import record
 from app.clients.models import Client, ClientStatus, ProfileChange, User, UserRole, UserStatus, new_security_stamp
 from app.clients.services import lock_client
@@ -293,7 +293,8 @@ def merge_clients(source_id: int, target_id: int, *, actor: Actor) -> Client:
     - tombstones of earlier merges into the source now point at the target.
 
     Raises ValidationError (field source_id) for the same client, an unknown one or another
-    currency, Conflict for a tombstone or an anonymized account.
+    currency, Conflict for a tombstone, an anonymized account or a source with four-eyes
+    requests still pending.
     """
     source, target = _mergeable(source_id, target_id)
     moved = source.balance_minor
@@ -350,6 +351,14 @@ def _mergeable(source_id: int, target_id: int) -> tuple[Client, Client]:
             "only clients with the same currency can be merged.",
             field="source_id",
         )
+    waiting = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(ApprovalRequest)
+        .where(ApprovalRequest.client_id == source.id, ApprovalRequest.status == ApprovalStatus.PENDING)
+    )
+    if waiting:
+        # Their payloads name the source: approved after the merge, they would act on the tombstone.
+        raise Conflict(f"Client #{source.id} has {waiting} change(s) waiting for approval: decide them first.")
     return source, target
 
 

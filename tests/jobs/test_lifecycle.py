@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
+from app.approvals import services as approvals
 from app.clients.models import Client, ClientStatus, User, UserRole
 from app.core.actors import Actor
 from app.core.errors import Conflict, ValidationError
@@ -15,11 +16,13 @@ from app.extensions import db
 from app.hosting.models import Service, ServiceGroup, ServiceStatus
 from app.invoices.models import TAX_DOCUMENTS, Invoice, InvoiceStatus
 from app.lifecycle import services as lifecycle
+from app.staff import privileges as P
 from app.wallet.models import LedgerEntry
 from app.wallet.services import balance_mismatches
 from tests.helpers import balance, credit, make_proforma, make_service, pay
 from tests.support.client_profile import fill_client
 from tests.support.sms import PHONE
+from tests.support.staff import make_staff
 
 STAFF = Actor("staff", 1, "192.0.2.10")
 
@@ -216,3 +219,39 @@ def test_close_ends_services_and_unpaid_proformas_and_sign_in(app, owner):
         lifecycle.reopen_client(owner.client_id, actor=STAFF)
         db.session.commit()
         assert db.session.get(Client, owner.client_id).owner.is_active
+
+
+def test_merge_waits_for_a_second_staff_member_and_refuses_a_source_with_pending_requests(app, owner, other):
+    first = make_staff(app, P.CLOSE_CLIENTS, email="first@example.com")
+    second = make_staff(app, P.CLOSE_CLIENTS, email="second@example.com")
+    credit(app, other.client_id, 700)
+    with app.app_context(), pytest.raises(Conflict, match="anonymize instead"):
+        lifecycle.request_delete(other.client_id, reason="no", actor=Actor("staff", first.id))  # money history
+    with app.app_context():
+        delete = approvals.submit(
+            "client.delete",
+            {"client_id": other.client_id},
+            client_id=other.client_id,
+            amount_minor=None,
+            currency=None,
+            summary="x",
+            reason="y",
+            actor=Actor("staff", first.id),
+        )
+        db.session.commit()
+        with pytest.raises(Conflict, match="waiting for approval"):
+            lifecycle.request_merge(other.client_id, owner.client_id, reason="Same", actor=Actor("staff", first.id))
+        db.session.rollback()
+        approvals.reject(delete.id, Actor("staff", second.id), "not now")
+        request = lifecycle.request_merge(
+            other.client_id, owner.client_id, reason="Same", actor=Actor("staff", first.id)
+        )
+        db.session.commit()
+        assert db.session.get(Client, other.client_id).merged_into_id is None  # nothing moved yet
+        with pytest.raises(Conflict):
+            approvals.approve(request.id, Actor("staff", first.id))  # not the requester
+        db.session.rollback()
+        approvals.approve(request.id, Actor("staff", second.id))
+        db.session.commit()
+        assert db.session.get(Client, other.client_id).merged_into_id == owner.client_id
+    assert balance(app, owner.client_id) == 700
