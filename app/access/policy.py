@@ -103,6 +103,15 @@ RULES: list[tuple[str, str | tuple[str, ...]]] = [
     ("admin.service_group_*", staff(P.EDIT_CLIENTS)),
     ("admin.queued_item_*", staff(P.MANAGE_BILLING)),
     ("admin.invoice_new", staff(P.MANAGE_BILLING)),
+    # The account's lifecycle page and its actions (app/admin/client_lifecycle.py).
+    ("admin.client_lifecycle", staff(P.CLOSE_CLIENTS)),
+    ("admin.client_close", staff(P.CLOSE_CLIENTS)),
+    ("admin.client_archive", staff(P.CLOSE_CLIENTS)),
+    ("admin.client_reopen", staff(P.CLOSE_CLIENTS)),
+    ("admin.client_anonymize", staff(P.CLOSE_CLIENTS)),
+    ("admin.client_merge", staff(P.CLOSE_CLIENTS)),
+    ("admin.client_delete", staff(P.CLOSE_CLIENTS)),
+    ("admin.client_gdpr_pdf", staff(P.CLOSE_CLIENTS)),
     ("admin.credit_adjust", staff(P.MANAGE_BILLING)),
     ("admin.credit_add", staff(P.MANAGE_BILLING)),
     # The credit log is on the profile for anyone who views clients; the statement is the same rows.

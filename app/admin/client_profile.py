@@ -18,6 +18,7 @@ from app.core.actors import request_actor
 from app.core.form_actions import run_form_action
 from app.core.htmx import is_htmx, toast
 from app.extensions import db
+from app.lifecycle.services import resolve_tombstone
 from app.profile.services import update_client_settings
 
 #: Every tab, the settings last (it holds a form: app/admin/client_settings.py).
@@ -50,16 +51,30 @@ def _swaps_the_tabs() -> bool:
     return is_htmx() and headers.get("HX-Target") == "client-tabs" and not headers.get("HX-History-Restore-Request")
 
 
+def _tombstone_redirect(client: Client, tab: str | None = None):
+    """A merged client's old URL leads to the client it was merged into."""
+    target = resolve_tombstone(client)
+    if tab:
+        return redirect(url_for("admin.client_tab", client_id=target.id, tab=tab))
+    return redirect(url_for("admin.client", client_id=target.id))
+
+
 @bp.route("/clients/<int:client_id>")
 def client(client_id: int):
-    return render_tab(client_or_404(client_id), "summary")
+    found = client_or_404(client_id)
+    if found.merged_into_id is not None:
+        return _tombstone_redirect(found)
+    return render_tab(found, "summary")
 
 
 @bp.route("/clients/<int:client_id>/<tab>")
 def client_tab(client_id: int, tab: str):
     if tab not in ALL_TABS:
         abort(404)
-    return render_tab(client_or_404(client_id), tab)
+    found = client_or_404(client_id)
+    if found.merged_into_id is not None:
+        return _tombstone_redirect(found, tab)
+    return render_tab(found, tab)
 
 
 @bp.post("/clients/<int:client_id>/settings")

@@ -6,6 +6,7 @@ from app.admin import (  # noqa: F401  (their routes)
     account_actions,
     approvals,
     casework,
+    client_lifecycle,
     client_money,
     client_profile,
     clients,

@@ -9,6 +9,7 @@ item stays, a file's declared type must be what its bytes are. They flush, never
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -423,3 +424,19 @@ def create_manual_invoice(client: Client, lines: list[ManualLine], *, due_date: 
         new=f"{proforma.number}: {format_money(proforma.total_minor, proforma.currency)}",
     )
     return proforma
+
+
+def erase_casework(client_id: int) -> int:
+    """For an anonymized account: note texts replaced by a placeholder (the timeline of who
+    wrote when stays) and files deleted, from disk and their rows. Returns the files deleted."""
+    db.session.execute(
+        sa.update(ClientNote).where(ClientNote.client_id == client_id).values(body="(removed: account anonymized)")
+    )
+    files = db.session.scalars(sa.select(ClientFile).where(ClientFile.client_id == client_id)).all()
+    folder = Path(current_app.config["UPLOAD_FOLDER"])
+    for item in files:
+        with contextlib.suppress(OSError):  # a name we did not generate: nothing of ours to delete
+            stored_path(folder, FILES_SUBFOLDER, item.stored_name).unlink(missing_ok=True)
+        db.session.delete(item)
+    db.session.flush()
+    return len(files)

@@ -108,9 +108,13 @@ class Client(BillingDetails, db.Model):
     # Cached sum of the wallet ledger, in minor units of `currency`.
     balance_minor: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A merged client's tombstone: the client it was merged into (app.lifecycle.services.merge_clients).
+    # Its old client ID still resolves there; None for every live client.
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clients.id"), index=True)
 
     group: Mapped[ClientGroup | None] = relationship()
     users: Mapped[list[User]] = relationship(back_populates="client", order_by="User.id")
+    merged_into: Mapped[Client | None] = relationship(remote_side=[id])
 
     @property
     def owner(self) -> User | None:

@@ -189,3 +189,24 @@ def convert_service_prices(client_id: int, currency: str, rate: Decimal | None) 
         service.currency = currency
     db.session.flush()
     return len(services)
+
+
+def terminate_client_services(client_id: int, *, on: date) -> list[int]:
+    """End every service of a closing client: running and suspended ones are terminated
+    on `on`, pending (never started) ones cancelled. The caller holds the client's row
+    lock. Returns the ids changed. No notice is sent: the account itself is closing."""
+    changed = db.session.scalars(
+        sa.update(Service)
+        .where(Service.client_id == client_id, Service.status.in_([ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED]))
+        .values(status=ServiceStatus.TERMINATED, terminated_on=on)
+        .returning(Service.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    changed += db.session.scalars(
+        sa.update(Service)
+        .where(Service.client_id == client_id, Service.status == ServiceStatus.PENDING)
+        .values(status=ServiceStatus.CANCELLED)
+        .returning(Service.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return list(changed)

@@ -499,3 +499,24 @@ def convert_open_proformas(client_id: int, currency: str, rate: Decimal | None) 
         recompute_totals(proforma)
     db.session.flush()
     return list(proformas)
+
+
+def cancel_unpaid_proformas(client_id: int) -> list[int]:
+    """Cancel the client's unpaid proformas with nothing paid on them (closing an account);
+    their queued items go back to the queue. Part-paid ones stay: money is on them.
+    The caller holds the client's row lock. Returns the proformas' ids."""
+    cancelled = db.session.scalars(
+        sa.update(Invoice)
+        .where(
+            Invoice.client_id == client_id,
+            Invoice.kind == DocumentKind.PROFORMA,
+            Invoice.status == InvoiceStatus.UNPAID,
+            Invoice.amount_paid_minor == 0,
+        )
+        .values(status=InvoiceStatus.CANCELLED)
+        .returning(Invoice.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if cancelled:
+        release_queued_items(cancelled)
+    return list(cancelled)

@@ -22,7 +22,7 @@ from app.core.errors import ValidationError
 from app.extensions import db
 from app.hosting.models import Product, Service
 from app.invoices.models import BillingProfile, Invoice
-from app.notify.models import EmailMessage
+from app.notify.models import EmailMessage, SmsMessage
 from app.notify.services import archived_text, queue_email
 from app.profile.models import ErasureRequest
 from app.security.models import LoginEvent, UserSession
@@ -248,6 +248,7 @@ def account_data(client: Client) -> dict[str, Any]:
         "bank_transfers": _rows(BankTransfer, BankTransfer.client_id == client.id),
         "saved_cards": _rows(SavedCard, SavedCard.client_id == client.id),
         "emails": _export_emails(client, user_ids),
+        "sms_messages": _rows(SmsMessage, SmsMessage.client_id == client.id),
         "login_events": _rows(LoginEvent, LoginEvent.user_id.in_(user_ids)),
         "sessions": _rows(UserSession, UserSession.user_id.in_(user_ids)),
         "profile_changes": _rows(ProfileChange, ProfileChange.client_id == client.id),

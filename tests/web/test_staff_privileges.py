@@ -46,6 +46,7 @@ def test_a_staff_member_without_a_privilege_gets_403_with_the_layout_on_each_rou
         P.LOGIN_AS_CLIENT,
         P.MANAGE_STAFF,
         P.MANAGE_TEMPLATES,
+        P.CLOSE_CLIENTS,
     } <= needed.keys()
     for number, (privilege, routes) in enumerate(sorted(needed.items(), key=lambda item: item[0])):
         others = [p for p in P.PRIVILEGES if p != privilege]

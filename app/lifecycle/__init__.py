@@ -1,0 +1,1 @@
+"""The client account's lifecycle: close, archive, reopen, anonymize, merge and delete."""
