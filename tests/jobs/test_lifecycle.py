@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.approvals import services as approvals
+from app.casework.models import ClientFile, ClientNote
 from app.clients.models import Client, ClientStatus, User, UserRole
 from app.core.actors import Actor
 from app.core.errors import Conflict, ValidationError
@@ -167,6 +168,10 @@ def test_anonymize_leaves_tax_invoices_intact_and_the_name_email_and_phone_nowhe
         emails = {u.email for u in client.users}
         assert len(emails) == len(client.users)  # a placeholder unique per row
         assert not any(u.is_active for u in client.users)
+        # Staff's notes keep their place in the timeline, not their text; files are gone.
+        notes = db.session.scalars(sa.select(ClientNote.body).where(ClientNote.client_id == client.id)).all()
+        assert notes and set(notes) == {"(removed: account anonymized)"}
+        assert db.session.scalar(sa.select(sa.func.count()).where(ClientFile.client_id == client.id)) == 0
         with pytest.raises(Conflict):
             lifecycle.anonymize_client(client.id, actor=STAFF)
     assert app.test_cli_runner().invoke(args=["wallet", "verify"]).exit_code == 0
