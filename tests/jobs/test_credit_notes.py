@@ -76,7 +76,7 @@ def test_by_amount_one_adjustment_line_at_the_invoice_rate_never_more_than_left(
         assert (note.subtotal_minor, note.tax_minor, note.total_minor) == (-413, -87, -500)
         assert note.tax_rate_bp == invoice.tax_rate_bp == 2100
 
-        with pytest.raises(ValidationError, match="Only €7.10 is left to credit") as refused:
+        with pytest.raises(ValidationError, match=r"Only €7\.10 is left to credit") as refused:
             issue_credit_note(invoice, reason="too much", amount_minor=711)
         assert refused.value.field == "amount"
         db.session.rollback()
@@ -148,4 +148,4 @@ def test_the_client_sees_the_credit_note_beside_the_invoice_and_its_pdf(app, cli
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
     assert f"Credit note {note_number} for invoice {number}" in text
-    assert "-€12.10" in text.replace("−", "-") and "service not delivered" in text
+    assert "-€12.10" in text and "service not delivered" in text
