@@ -6,6 +6,7 @@ import secrets
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, StringField, ValidationError
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from app.core.errors import InvalidAmount
@@ -36,7 +37,7 @@ class RefundForm(FlaskForm):
 
     def __init__(self, destinations: list[str], *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.to.choices = [(d, DESTINATION_LABELS[d]) for d in destinations]
+        self.to.choices = [SelectChoice(d, DESTINATION_LABELS[d]) for d in destinations]
         if self.to.data is None and destinations:
             self.to.data = destinations[0]
 
@@ -47,7 +48,11 @@ class RefundForm(FlaskForm):
 class CreditNoteForm(FlaskForm):
     mode = RadioField(
         "Credit",
-        choices=[("whole", "The whole invoice"), ("lines", "Some lines"), ("amount", "An amount")],
+        choices=[
+            SelectChoice("whole", "The whole invoice"),
+            SelectChoice("lines", "Some lines"),
+            SelectChoice("amount", "An amount"),
+        ],
         default="whole",
     )
     amount = StringField("Amount, VAT included", filters=[strip])
