@@ -28,7 +28,7 @@ def _amount_minor(field, currency: str) -> int:
 
 class RefundForm(FlaskForm):
     amount = StringField("Amount to refund", filters=[strip], validators=[DataRequired("Enter the amount to refund.")])
-    to = RadioField("Refund", validators=[DataRequired("Choose where the money goes.")])
+    to = RadioField("Where the money goes", validators=[DataRequired("Choose where the money goes.")])
     reason = StringField(
         "Reason", filters=[strip], validators=[DataRequired("Give the reason for the refund."), Length(max=200)]
     )
