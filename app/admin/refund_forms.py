@@ -60,6 +60,11 @@ class CreditNoteForm(FlaskForm):
         "Reason", filters=[strip], validators=[DataRequired("Give the reason for the credit note."), Length(max=200)]
     )
     lines = HiddenField()  # where a refusal about the lines is shown
+    # What was left to credit when the page was shown: a second submit issues nothing more.
+    left = HiddenField()
+
+    def expected_left_minor(self) -> int | None:
+        return int(self.left.data) if (self.left.data or "").lstrip("-").isdigit() else None
 
     def amount_minor(self, currency: str) -> int | None:
         if self.mode.data != "amount":

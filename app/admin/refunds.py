@@ -84,7 +84,8 @@ def credit_note_new(client_id: int, number: str):
     invoice = client_invoice(client.id, number)
     if invoice is None or invoice.kind is not DocumentKind.TAX_INVOICE:
         abort(404)
-    form = CreditNoteForm()
+    left = credit_left(invoice)
+    form = CreditNoteForm(left=str(left.total_minor))
     if form.validate_on_submit():
         result = run_form_action(
             form,
@@ -94,6 +95,7 @@ def credit_note_new(client_id: int, number: str):
                 lines=form.line_credits(request.form, invoice.lines),
                 amount_minor=form.amount_minor(invoice.currency),
                 actor=request_actor(),
+                expected_left_minor=form.expected_left_minor(),
             ),
         )
         if result.ok:
@@ -101,11 +103,14 @@ def credit_note_new(client_id: int, number: str):
             flash(f"Credit note {note.number} issued for {format_money(-note.total_minor, note.currency)}.", "success")
             return redirect(url_for("admin.client_tab", client_id=client.id, tab="invoices"))
     status = 422 if form.is_submitted() else 200
+    if form.is_submitted():
+        left = credit_left(invoice)  # as it is now: the next submit is checked against it
+        form.left.data = str(left.total_minor)
     page = render_template(
         "admin/credit_note_new.html",
         client=client,
         invoice=invoice,
-        left=credit_left(invoice),
+        left=left,
         notes=credit_notes_of(invoice),
         form=form,
     )

@@ -373,6 +373,14 @@ class CreditLeft:
     by_amount: bool  # an earlier credit note credited an amount, not lines
 
 
+class CreditChanged(Conflict):
+    def __init__(self, number: str) -> None:
+        super().__init__(
+            f"A credit note for invoice {number} was issued meanwhile (a second submit?): "
+            "nothing more was credited. Check what is left and submit again if needed."
+        )
+
+
 def credit_notes_of(tax_invoice: Invoice) -> list[Invoice]:
     """The credit notes issued for `tax_invoice`, oldest first."""
     return list(
@@ -415,6 +423,7 @@ def issue_credit_note(
     amount_minor: int | None = None,
     issued_at: datetime | None = None,
     actor: Actor | None = None,
+    expected_left_minor: int | None = None,
 ) -> Invoice:
     """A credit note (a negative tax document, number from the CN series) correcting `tax_invoice`.
 
@@ -434,9 +443,11 @@ def issue_credit_note(
 
     Never more than is left to credit (earlier credit notes count). Holds the client's row
     lock, so two credit notes at once cannot both take what is left. `actor` (staff) is
-    audited as "invoice.credit_note". Raises DomainError when the invoice is not a tax
-    invoice or is already fully credited, ValidationError (field "reason", "lines" or
-    "amount") for a missing reason, an unknown line, a quantity or amount beyond what is left.
+    audited as "invoice.credit_note". `expected_left_minor`: what the staff member saw left
+    to credit; another credit note since (a double submit) raises CreditChanged and issues
+    nothing. Raises DomainError when the invoice is not a tax invoice or is already fully
+    credited, ValidationError (field "reason", "lines" or "amount") for a missing reason, an
+    unknown line, a quantity or amount beyond what is left.
     """
     if tax_invoice.kind is not DocumentKind.TAX_INVOICE:
         raise DomainError("Only a tax invoice can be credited.")
@@ -445,6 +456,8 @@ def issue_credit_note(
         raise ValidationError("Give the reason for the credit note.", field="reason")
     lock_client(tax_invoice.client_id)
     left = credit_left(tax_invoice)
+    if expected_left_minor is not None and expected_left_minor != left.total_minor:
+        raise CreditChanged(tax_invoice.number)
     if left.total_minor <= 0:
         raise DomainError(f"Invoice {tax_invoice.number} is already fully credited.")
     if amount_minor is not None:

@@ -224,10 +224,12 @@ def test_a_credit_note_by_hand_by_lines_from_the_invoices_tab(app, owner):
     refused = staff.post(url, data={"csrf_token": token, "mode": "lines", f"qty-{line_id}": "2", "reason": "x"})
     assert refused.status_code == 422 and "has 1 left to credit" in refused.get_data(as_text=True)
     assert credit_notes(app) == []
-    done = staff.post(
-        url, data={"csrf_token": token, "mode": "lines", f"qty-{line_id}": "1", "reason": "Not delivered"}
-    )
-    assert done.status_code == 302
+    left = re.search(r'id="left" name="left" type="hidden" value="(\d+)"', page).group(1)
+    form = {"csrf_token": token, "left": left, "mode": "lines", f"qty-{line_id}": "1", "reason": "Not delivered"}
+    assert staff.post(url, data=form).status_code == 302
+    # The same page submitted again issues nothing more.
+    again = staff.post(url, data={**form, "mode": "amount", "amount": "1.00"})
+    assert again.status_code == 422 and "issued meanwhile" in again.get_data(as_text=True)
     [note] = credit_notes(app)
     assert note.total_minor == -1210 and note.credit_reason == "Not delivered"
     with app.app_context():
