@@ -745,8 +745,13 @@ def refund_payment(
     if to == REFUND_TO_CARD:
         try:
             result = get_gateway(original.gateway).refund(original.external_id, amount_minor, idempotency_key=ref_key)
-        except (NotImplementedError, RuntimeError) as error:
+        except NotImplementedError as error:
             raise ValidationError(str(error), field="to") from None  # rolled back: nothing recorded
+        except RuntimeError:  # get_gateway: a gateway this site no longer runs
+            raise ValidationError(
+                f"The {original.gateway} gateway is not configured here: refund in its dashboard, or to the wallet.",
+                field="to",
+            ) from None
         refund.completed_at = utcnow()
         if not result.ok:
             refund.status, refund.failure_message = PaymentStatus.FAILED, (result.message or "Refund declined.")[:255]

@@ -261,3 +261,28 @@ def test_another_clients_payment_is_a_404(app, owner):
     payment_id, _ = paid_by_card(app, owner.client_id)
     staff = billing_clerk(app)
     assert staff.get(f"/admin/clients/{other.client_id}/payments/{payment_id}/refund").status_code == 404
+
+
+def test_a_gateway_that_cannot_refund_says_so_beside_the_destination_and_records_nothing(app, owner):
+    import pytest
+
+    from app.wallet.gateways import GatewayWithoutRefunds
+
+    class RealGateway(GatewayWithoutRefunds):
+        name = "bigbank"
+
+    with pytest.raises(NotImplementedError, match="The bigbank gateway cannot refund from here yet"):
+        RealGateway().refund("ch_1", 100)
+
+    payment_id, _ = paid_by_card(app, owner.client_id)
+    with app.app_context():
+        db.session.execute(sa.update(Payment).where(Payment.id == payment_id).values(gateway="bigbank"))
+        db.session.commit()
+    staff = billing_clerk(app)
+    before = state(app, owner.client_id)
+    url, data = refund_form(staff, owner.client_id, payment_id)
+    response = staff.post(url, data={**data, "amount": "1.00", "to": "card", "reason": "x"})
+    assert response.status_code == 422 and "The bigbank gateway is not configured here" in response.get_data(
+        as_text=True
+    )
+    assert state(app, owner.client_id) == before
