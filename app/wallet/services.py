@@ -717,8 +717,9 @@ def refund_payment(
     as is left to credit on it) in the same transaction. A declined refund is recorded
     failed with the gateway's message and moves nothing. Audited as "payment.refund".
 
-    The four-eyes hook goes in front of this call (the caller asks needs_approval("refund",
-    amount_minor) and submits these same arguments); this function itself moves the money.
+    The four-eyes hook goes in front of this call: a request_refund asks check_refund, then
+    needs_approval("refund", amount_minor), and submits these same arguments; the kind's run
+    calls this function (the key makes the approved run idempotent). This one moves the money.
     Raises ValidationError (field "amount", "to" or "reason"), DomainError for a payment
     that cannot be refunded or a key used for another refund, PaymentInProgress.
     """
@@ -729,17 +730,8 @@ def refund_payment(
             raise DomainError("This form was already used for a different refund.")
         note = db.session.get(Invoice, existing.invoice_id) if existing.invoice_id else None
         return RefundOutcome(existing, note if note and note.kind is DocumentKind.CREDIT_NOTE else None, made=False)
-    original = db.session.get(Payment, payment_id)
-    if original is None:
-        raise DomainError("There is no such payment.")
-    client = lock_client(original.client_id)
-    db.session.refresh(original)
-    destinations = refund_destinations(original)
-    if not destinations:
-        raise DomainError("Only a succeeded incoming card payment, or a payment of an invoice, can be refunded.")
     reason = (reason or "").strip()
-    left = original.amount_minor - refunded_minor([original.id]).get(original.id, 0)
-    _check_refund(original, client, amount_minor, to, reason, left, destinations)
+    original, left = check_refund(payment_id, amount_minor=amount_minor, to=to, reason=reason)
     refund = _start_refund(original, amount_minor, to, reason, ref_key)
     tax_invoice = paid_tax_invoice(original)
     if to == REFUND_TO_CARD:
@@ -780,6 +772,23 @@ def refund_payment(
     db.session.flush()
     _audit_refund(actor, original, refund, left)
     return RefundOutcome(refund, note, made=True)
+
+
+def check_refund(payment_id: int, *, amount_minor: int, to: str, reason: str) -> tuple[Payment, int]:
+    """Whether the refund may be made now, under the client's row lock: the payment and what
+    is left to refund of it. A four-eyes request calls it before it waits, so a refund that
+    would be refused never reaches the second staff member. Raises as refund_payment."""
+    original = db.session.get(Payment, payment_id)
+    if original is None:
+        raise DomainError("There is no such payment.")
+    client = lock_client(original.client_id)
+    db.session.refresh(original)
+    destinations = refund_destinations(original)
+    if not destinations:
+        raise DomainError("Only a succeeded incoming card payment, or a payment of an invoice, can be refunded.")
+    left = original.amount_minor - refunded_minor([original.id]).get(original.id, 0)
+    _check_refund(original, client, amount_minor, to, (reason or "").strip(), left, destinations)
+    return original, left
 
 
 def _check_refund(original, client, amount_minor, to, reason, left, destinations) -> None:
