@@ -68,10 +68,11 @@ def payment_refund(client_id: int, payment_id: int):
 def _flash_refund(outcome) -> None:
     refund = outcome.refund
     amount = format_money(refund.amount_minor, refund.currency)
-    if not outcome.made:
+    if refund.status is PaymentStatus.FAILED:
+        again = "" if outcome.made else "This form was already sent once. "
+        flash(f"{again}The gateway refused the refund: {refund.failure_message} Nothing was refunded.", "error")
+    elif not outcome.made:
         flash(f"This refund was already made ({amount}); nothing changed.", "info")
-    elif refund.status is PaymentStatus.FAILED:
-        flash(f"The gateway refused the refund: {refund.failure_message} Nothing was refunded.", "error")
     else:
         where = "to the client's balance" if refund.gateway == "wallet" else "to the card"
         note = f" Credit note {outcome.credit_note.number} issued." if outcome.credit_note else ""
