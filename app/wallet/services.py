@@ -724,6 +724,9 @@ def refund_payment(
     that cannot be refunded or a key used for another refund, PaymentInProgress.
     """
     ref_key = f"refund:{key}"
+    client_id = db.session.scalar(sa.select(Payment.client_id).where(Payment.id == payment_id))
+    if client_id is not None:
+        lock_client(client_id)  # first: a concurrent double submit waits here, then finds the first refund
     existing = db.session.scalar(sa.select(Payment).where(Payment.idempotency_key == ref_key))
     if existing is not None:
         if existing.refund_of_id != payment_id or existing.amount_minor != amount_minor:
