@@ -81,6 +81,13 @@ class Config:
     ORDER_CANCEL_DAYS = env_int("ORDER_CANCEL_DAYS", 30)
     INVOICES_PER_PAGE = 20
 
+    # Four-eyes: a staff balance change (edit credit, add credit, a bank transfer credited
+    # with another amount than declared) above this amount, in minor units of the client's
+    # currency, waits for a second staff member (0: every one waits). Requests expire after
+    # FOUR_EYES_TTL_HOURS.
+    FOUR_EYES_THRESHOLD_MINOR = env_int("FOUR_EYES_THRESHOLD_MINOR", 10000)
+    FOUR_EYES_TTL_HOURS = env_int("FOUR_EYES_TTL_HOURS", 48)
+
     # The seller's time zone: the date on an invoice, the year of its number and the
     # billing run's "today" are the seller's calendar day (IANA name, e.g. Europe/Bucharest).
     BILLING_TIMEZONE = os.environ.get("BILLING_TIMEZONE", "UTC")

@@ -113,6 +113,7 @@ def _memory_rate_limits(app: Flask) -> bool:
 
 def _import_models() -> None:
     """Every model must be imported for Alembic autogenerate and relationships."""
+    from app.approvals import models as _approvals  # noqa: F401
     from app.audit import models as _audit  # noqa: F401
     from app.clients import models as _clients  # noqa: F401
     from app.hosting import models as _hosting  # noqa: F401

@@ -92,6 +92,14 @@ RULES: list[tuple[str, str | tuple[str, ...]]] = [
     ("admin.client", staff(P.VIEW_CLIENTS)),
     ("admin.client_tab", staff(P.VIEW_CLIENTS)),
     ("admin.client_settings", staff(P.EDIT_CLIENTS)),
+    ("admin.credit_adjust", staff(P.MANAGE_BILLING)),
+    ("admin.credit_add", staff(P.MANAGE_BILLING)),
+    # The credit log is on the profile for anyone who views clients; the statement is the same rows.
+    ("admin.client_statement", staff(P.VIEW_CLIENTS)),
+    ("admin.approvals", staff(P.VIEW_CLIENTS)),
+    # Deciding needs billing; the service checks the privilege of the request's own kind on top.
+    ("admin.approval_approve", staff(P.MANAGE_BILLING)),
+    ("admin.approval_reject", staff(P.MANAGE_BILLING)),
     ("admin.failed_messages", staff(P.VIEW_CLIENTS)),
     ("admin.erasure_requests", staff(P.VIEW_CLIENTS)),
     ("admin.billing_runs", staff(P.MANAGE_BILLING)),

@@ -15,7 +15,7 @@ from app.extensions import db
 from app.invoices.models import DocumentKind
 from app.invoices.services import client_invoice, credit_left, credit_notes_of, issue_credit_note
 from app.wallet.models import Payment, PaymentDirection, PaymentStatus
-from app.wallet.services import paid_tax_invoice, refund_destinations, refund_payment, refunded_minor
+from app.wallet.services import paid_tax_invoice, refund_destinations, refunded_minor, request_refund
 
 
 def _incoming_payment_or_404(client_id: int, payment_id: int) -> Payment:
@@ -37,10 +37,10 @@ def payment_refund(client_id: int, payment_id: int):
     destinations = refund_destinations(payment)
     form = RefundForm(destinations, amount=str(to_decimal(max(left, 0), payment.currency)))
     if form.validate_on_submit():
-        # Four-eyes goes here: if approvals.needs_approval("refund", amount) submit these arguments instead.
+        # Above the four-eyes threshold the refund waits for a second staff member.
         result = run_form_action(
             form,
-            lambda: refund_payment(
+            lambda: request_refund(
                 payment.id,
                 amount_minor=form.amount_minor(payment.currency),
                 to=form.to.data,
@@ -50,7 +50,14 @@ def payment_refund(client_id: int, payment_id: int):
             ),
         )
         if result.ok:
-            _flash_refund(result.value)
+            if result.value.waiting:
+                flash(
+                    "Nothing moved yet: the refund is waiting for a second staff member "
+                    f"(approval request {result.value.approval.id}).",
+                    "info",
+                )
+            else:
+                _flash_refund(result.value.value)
             return redirect(url_for("admin.client_tab", client_id=client.id, tab="transactions"))
     status = 422 if form.is_submitted() else 200
     page = render_template(

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from app.admin import client_profile, clients, refunds, sign_in, staff_pages, views  # noqa: F401  (their routes)
+from app.admin import (  # noqa: F401  (their routes)
+    approvals,
+    client_money,
+    client_profile,
+    clients,
+    refunds,
+    sign_in,
+    staff_pages,
+    views,
+)
 from app.admin.blueprint import bp
 
 __all__ = ["bp"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, ValidationError
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional
 
 from app.core.errors import InvalidAmount
 from app.core.forms import strip
@@ -13,16 +13,21 @@ from app.core.money import parse_amount
 
 class ApproveTransferForm(FlaskForm):
     received = StringField("Amount received", filters=[strip], validators=[DataRequired("Enter the amount received.")])
+    reason = StringField(
+        "Reason, if the amount differs from the declared one",
+        filters=[strip],
+        validators=[Optional(), Length(max=200)],
+    )
     confirm = BooleanField(
         "I found this payment on the bank statement, with this reference",
         validators=[DataRequired("Tick this once you have found the payment on the bank statement.")],
     )
 
-    def received_minor(self, currency: str, declared_minor: int) -> int:
-        """The amount in minor units: at most ten times what the client declared (a typo
-        must not credit a fortune). Raises ValidationError beside the field."""
+    def received_minor(self, currency: str) -> int:
+        """The amount in minor units (how much may be credited is the wallet's rule:
+        approve_bank_transfer). Raises ValidationError beside the field."""
         try:
-            return parse_amount(self.received.data or "", currency, max_minor=declared_minor * 10)
+            return parse_amount(self.received.data or "", currency)
         except InvalidAmount as error:
             self.received.errors = [*self.received.errors, error.message]
             raise ValidationError(error.message) from None

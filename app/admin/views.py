@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from app.admin.blueprint import bp
 from app.admin.transfer_forms import ApproveTransferForm, RejectTransferForm
+from app.approvals import services as four_eyes
 from app.clients.models import Client, User, UserRole
 from app.core.actors import request_actor
 from app.core.form_actions import run_form_action
@@ -17,7 +18,7 @@ from app.invoices.models import BillingRun
 from app.notify.models import EmailMessage, MessageStatus, SmsMessage, SmsStatus
 from app.profile.models import ErasureRequest
 from app.wallet.models import BankTransfer, TransferStatus
-from app.wallet.services import approve_bank_transfer, reject_bank_transfer
+from app.wallet.services import TRANSFER_KIND, approve_bank_transfer, reject_bank_transfer
 from app.wallet.uploads import send_proof
 
 #: How many rows a "waiting" list shows (the oldest first: they have waited longest).
@@ -36,6 +37,7 @@ def index():
         "failed_emails": _count(EmailMessage, EmailMessage.status == MessageStatus.FAILED),
         "failed_sms": _count(SmsMessage, SmsMessage.status == SmsStatus.FAILED),
         "erasure_requests": _count(ErasureRequest, ErasureRequest.status == "open"),
+        "approvals": four_eyes.pending_count(),
     }
     last_run = db.session.scalars(sa.select(BillingRun).order_by(BillingRun.id.desc()).limit(1)).first()
     return render_template("admin/index.html", staff=current_user, waiting=waiting, last_run=last_run)
@@ -113,8 +115,19 @@ def bank_transfers():
 
 def _review_page(transfer: BankTransfer, approve: ApproveTransferForm, reject: RejectTransferForm, status=200):
     client, owner = _clients_by_id([transfer.client_id])[transfer.client_id]
+    waiting = [
+        r
+        for r in four_eyes.pending_for(transfer.client_id, TRANSFER_KIND)
+        if r.payload.get("transfer_id") == transfer.id
+    ]
     page = render_template(
-        "admin/bank_transfer.html", transfer=transfer, client=client, owner=owner, approve=approve, reject=reject
+        "admin/bank_transfer.html",
+        transfer=transfer,
+        client=client,
+        owner=owner,
+        approve=approve,
+        reject=reject,
+        waiting=waiting,
     )
     return page, status
 
@@ -139,12 +152,19 @@ def approve_transfer(transfer_id: int):
             form,
             lambda: approve_bank_transfer(
                 transfer.id,
-                received_minor=form.received_minor(transfer.currency, transfer.amount_minor),
+                received_minor=form.received_minor(transfer.currency),
+                reason=form.reason.data or "",
                 actor=request_actor(),
             ),
         )
         if result.ok:
-            if result.value.changed:
+            if result.value.approval is not None:
+                flash(
+                    f"{transfer.reference}: nothing credited yet. The different amount is waiting for a second "
+                    f"staff member (approval request {result.value.approval.id}).",
+                    "info",
+                )
+            elif result.value.changed:
                 flash(f"{transfer.reference} approved: the balance was credited and the client emailed.", "success")
             else:
                 flash(f"{transfer.reference} was already approved and credited; nothing changed.", "info")

@@ -6,25 +6,28 @@ balance change goes through post_entry, under the client's row lock."""
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
 
+from app.approvals import services as approvals
+from app.approvals.models import ApprovalRequest
 from app.audit import services as audit
 from app.clients.models import Client
 from app.clients.services import lock_client
 from app.core.actors import Actor
 from app.core.dates import today, zone
-from app.core.errors import DomainError, ValidationError
+from app.core.errors import Conflict, DomainError, ValidationError
 from app.core.events import emit
 from app.core.money import format_money
 from app.core.types import utcnow
 from app.extensions import db
 from app.invoices.models import DocumentKind, Invoice, InvoiceStatus
-from app.invoices.services import InvoiceNotPayable, credit_left, issue_credit_note, record_payment
+from app.invoices.services import InvoiceNotPayable, client_invoice, credit_left, issue_credit_note, record_payment
+from app.staff import privileges as P
 from app.wallet.gateways import Card, ChargeResult, check_card, get_gateway
 from app.wallet.models import (
     BankTransfer,
@@ -560,17 +563,28 @@ def attach_proof(transfer: BankTransfer, stream, filename: str) -> BankTransfer:
 @dataclass(frozen=True)
 class TransferReview:
     """The outcome of a staff review: the transfer, and whether this call changed it
-    (False when it had already been approved / rejected: a double click, a second tab)."""
+    (False when it had already been approved / rejected: a double click, a second tab,
+    or when the amount now waits for a second staff member: `approval`)."""
 
     transfer: BankTransfer
     changed: bool
+    approval: ApprovalRequest | None = None
 
 
-def approve_bank_transfer(transfer_id: int, *, received_minor: int, actor: Actor) -> TransferReview:
+#: A typo must not credit a fortune: a transfer is credited at most this many times what was declared.
+MAX_RECEIVED_FACTOR = 10
+
+
+def approve_bank_transfer(transfer_id: int, *, received_minor: int, actor: Actor, reason: str = "") -> TransferReview:
     """Staff (`actor`) saw the money arrive: record the payment and credit the wallet, once.
 
-    The client is emailed that the balance was credited. Raises DomainError for a
-    rejected transfer, ValidationError for an amount that is not positive.
+    The declared amount is credited as it is. Another amount needs a `reason`, and when
+    it differs from the declared one by more than the four-eyes threshold it waits for a
+    second staff member ("approve payments"): the review returns the request and nothing
+    moves. The client is emailed that the balance was credited. Raises DomainError for a
+    rejected transfer, ValidationError for an amount that is not positive or more than ten
+    times the declared one (field "received"), or a different amount without a reason
+    (field "reason"), Conflict when a different amount is already waiting for approval.
     """
     transfer = db.session.get(BankTransfer, transfer_id, with_for_update=True, populate_existing=True)
     if transfer.status is TransferStatus.APPROVED:
@@ -579,6 +593,55 @@ def approve_bank_transfer(transfer_id: int, *, received_minor: int, actor: Actor
         raise DomainError("This transfer was rejected; it cannot be approved.")
     if received_minor <= 0:
         raise ValidationError("Enter the amount received.", field="received")
+    cap = transfer.amount_minor * MAX_RECEIVED_FACTOR
+    if received_minor > cap:
+        raise ValidationError(
+            f"The amount can be at most {format_money(cap, transfer.currency)} "
+            f"({MAX_RECEIVED_FACTOR} times the declared amount): check it for a typo.",
+            field="received",
+        )
+    reason = (reason or "").strip()
+    difference = received_minor - transfer.amount_minor
+    if difference and not reason:
+        raise ValidationError(
+            f"The client declared {format_money(transfer.amount_minor, transfer.currency)}: "
+            "say why a different amount is credited.",
+            field="reason",
+        )
+    if difference and approvals.needs_approval(TRANSFER_KIND, difference):
+        return TransferReview(
+            transfer, changed=False, approval=_ask_transfer_approval(transfer, received_minor, reason, actor)
+        )
+    return _credit_transfer(transfer, received_minor, reason=reason, actor=actor)
+
+
+def _ask_transfer_approval(transfer: BankTransfer, received_minor: int, reason: str, actor: Actor) -> ApprovalRequest:
+    """A four-eyes request to credit `received_minor` for the transfer. Raises Conflict when one waits already."""
+    waiting = [
+        r
+        for r in approvals.pending_for(transfer.client_id, TRANSFER_KIND)
+        if r.payload.get("transfer_id") == transfer.id
+    ]
+    if waiting:
+        raise Conflict(
+            f"A different amount for {transfer.reference} already waits for approval (request {waiting[0].id})."
+        )
+    declared = format_money(transfer.amount_minor, transfer.currency)
+    return approvals.submit(
+        TRANSFER_KIND,
+        {"transfer_id": transfer.id, "received_minor": received_minor, "reason": reason},
+        client_id=transfer.client_id,
+        amount_minor=received_minor,
+        currency=transfer.currency,
+        summary=f"Credit bank transfer {transfer.reference} with "
+        f"{format_money(received_minor, transfer.currency)} (declared {declared})",
+        reason=reason,
+        actor=actor,
+    )
+
+
+def _credit_transfer(transfer: BankTransfer, received_minor: int, *, reason: str, actor: Actor) -> TransferReview:
+    """Record the payment, credit the wallet, mark the transfer approved, audit, email (transfer locked)."""
     payment = Payment(
         client_id=transfer.client_id,
         gateway="bank_transfer",
@@ -597,7 +660,7 @@ def approve_bank_transfer(transfer_id: int, *, received_minor: int, actor: Actor
         EntryKind.BANK_TRANSFER,
         key=f"bank-transfer:{transfer.id}",
         actor=actor,
-        description=f"Bank transfer {transfer.reference}",
+        description=f"Bank transfer {transfer.reference}" + (f": {reason}" if reason else ""),
         payment_id=payment.id,
         bank_transfer_id=transfer.id,
     )
@@ -613,10 +676,20 @@ def approve_bank_transfer(transfer_id: int, *, received_minor: int, actor: Actor
         client_id=transfer.client_id,
         target=f"bank_transfer:{transfer.id}",
         old=f"{old_status}, declared {transfer.amount_minor} {transfer.currency}",
-        new=f"approved, received {received_minor} {transfer.currency}",
+        new=f"approved, received {received_minor} {transfer.currency}" + (f" ({reason})" if reason else ""),
     )
     emit("bank_transfer_reviewed", transfer_id=transfer.id)
     return TransferReview(transfer, changed=True)
+
+
+def _run_transfer_approval(payload: dict, actor: Actor) -> TransferReview:
+    """The approved different amount: credit it, unless the transfer was credited or rejected meanwhile."""
+    transfer = db.session.get(BankTransfer, payload["transfer_id"], with_for_update=True, populate_existing=True)
+    if transfer.status is TransferStatus.APPROVED:
+        raise Conflict(f"{transfer.reference} was credited meanwhile: reject this request instead.")
+    if transfer.status is TransferStatus.REJECTED:
+        raise Conflict(f"{transfer.reference} was rejected meanwhile: reject this request instead.")
+    return _credit_transfer(transfer, payload["received_minor"], reason=payload.get("reason", ""), actor=actor)
 
 
 def reject_bank_transfer(transfer_id: int, *, reason: str, actor: Actor) -> TransferReview:
@@ -860,6 +933,308 @@ def _audit_refund(actor: Actor, original: Payment, refund: Payment, left: int) -
 
 def _destination(refund: Payment) -> str:
     return "wallet" if refund.gateway == "wallet" else "card"
+
+
+# --- staff balance actions: edit credit, add credit (four-eyes above the threshold) -----------
+
+ADJUST_KIND, ADD_CREDIT_KIND, TRANSFER_KIND = "wallet.adjust", "wallet.add_credit", "bank_transfer.approve"
+
+#: How staff say money reached us when they add credit by hand, and the ledger kind it makes.
+CREDIT_METHODS: dict[str, tuple[str, EntryKind]] = {
+    "bank_transfer": ("Bank transfer", EntryKind.BANK_TRANSFER),
+    "cash": ("Cash", EntryKind.TOP_UP),
+    "other": ("Other", EntryKind.TOP_UP),
+}
+
+
+@dataclass(frozen=True)
+class StaffMoneyAction:
+    """What came of a staff balance action: done (`value`), or waiting for a second staff
+    member (`approval`), nothing moved yet."""
+
+    value: object = None
+    approval: ApprovalRequest | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.approval is not None
+
+
+MINUS = "\N{MINUS SIGN}"
+
+
+def _money(amount_minor: int, currency: str, *, signed: bool = False) -> str:
+    text = format_money(abs(amount_minor), currency)
+    return ("+" if amount_minor > 0 else MINUS) + text if signed else text
+
+
+def _required_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Give a reason: it goes into the credit log.", field="reason")
+    return reason[:200]
+
+
+def request_adjustment(client_id: int, amount_minor: int, *, reason: str, key: str, actor: Actor) -> StaffMoneyAction:
+    """Staff "edit credit": adjust_balance now, or (above the four-eyes threshold) a request
+    for a second staff member, which runs adjust_balance once approved. Raises ValidationError
+    for a zero amount, a missing reason or a debit larger than the balance."""
+    reason = _required_reason(reason)
+    if amount_minor == 0:
+        raise ValidationError("Enter an amount other than zero.", field="amount")
+    client = lock_client(client_id)  # a concurrent double submit waits, then finds the first request
+    _check_not_below_zero(client, amount_minor)
+    if not approvals.needs_approval(ADJUST_KIND, amount_minor):
+        return StaffMoneyAction(value=adjust_balance(client_id, amount_minor, reason=reason, key=key, actor=actor))
+    request = approvals.submit(
+        ADJUST_KIND,
+        {"client_id": client_id, "amount_minor": amount_minor, "reason": reason, "key": key},
+        client_id=client_id,
+        amount_minor=amount_minor,
+        currency=client.currency,
+        summary=f"Adjust the balance by {_money(amount_minor, client.currency, signed=True)}",
+        reason=reason,
+        actor=actor,
+        key=f"adjust:{key}",
+    )
+    return StaffMoneyAction(approval=request)
+
+
+def _check_not_below_zero(client: Client, amount_minor: int) -> None:
+    if client.balance_minor + amount_minor < 0:
+        raise ValidationError(
+            f"The balance is {_money(client.balance_minor, client.currency)}: an adjustment cannot take it below zero.",
+            field="amount",
+        )
+
+
+def adjust_balance(client_id: int, amount_minor: int, *, reason: str, key: str, actor: Actor) -> LedgerEntry:
+    """One manual adjustment entry (credit log, no payment), signed, with the reason in its
+    description, audited old -> new balance. The same `key` again changes nothing. Raises
+    ValidationError (field "amount") rather than take the balance below zero."""
+    reason = _required_reason(reason)
+    entry_key = f"adjust:{key}"
+    client = lock_client(client_id)  # first: a concurrent double submit waits here, then finds the entry
+    existing = db.session.scalar(sa.select(LedgerEntry).where(LedgerEntry.idempotency_key == entry_key))
+    if existing is not None:
+        return existing
+    _check_not_below_zero(client, amount_minor)
+    old = client.balance_minor
+    entry = post_entry(
+        client_id, amount_minor, EntryKind.ADJUSTMENT, key=entry_key, actor=actor, description=f"Adjustment: {reason}"
+    )
+    audit.record(
+        actor,
+        "wallet.adjust",
+        client_id=client_id,
+        target=f"ledger_entry:{entry.id}",
+        old=_money(old, client.currency),
+        new=f"{_money(entry.balance_after_minor, client.currency)} "
+        f"({_money(amount_minor, client.currency, signed=True)}: {reason})",
+    )
+    return entry
+
+
+@dataclass(frozen=True)
+class AddedCredit:
+    """Money staff recorded by hand: the payment, its ledger entry, and the tax invoice when it paid a proforma."""
+
+    payment: Payment
+    entry: LedgerEntry
+    tax_invoices: list[Invoice]
+
+
+@dataclass(frozen=True)
+class ManualCredit:
+    """What staff typed on the add-credit form (amount in minor units, in the client's currency)."""
+
+    amount_minor: int
+    method: str
+    reference: str
+    proforma_number: str = ""
+    note: str = ""
+
+
+def _checked_credit(client: Client, credit: ManualCredit) -> Invoice | None:
+    """Refuse what cannot be recorded, beside its field; return the proforma to pay, if named."""
+    if credit.amount_minor <= 0:
+        raise ValidationError("Enter an amount greater than zero.", field="amount")
+    if credit.method not in CREDIT_METHODS:
+        raise ValidationError("Choose how the money arrived.", field="method")
+    if not credit.reference.strip():
+        raise ValidationError("Enter the payment's reference (bank statement line, receipt number).", field="reference")
+    taken = db.session.scalar(
+        sa.select(Payment).where(Payment.gateway == "manual", Payment.external_id == credit.reference.strip())
+    )
+    if taken is not None:
+        raise ValidationError(
+            f"A payment with this reference was already recorded (payment {taken.id}, client {taken.client_id}).",
+            field="reference",
+        )
+    if not credit.proforma_number.strip():
+        return None
+    proforma = client_invoice(client.id, credit.proforma_number.strip())
+    if proforma is None or proforma.kind is not DocumentKind.PROFORMA:
+        raise ValidationError("This client has no proforma with this number.", field="proforma")
+    if proforma.status is not InvoiceStatus.UNPAID:
+        raise ValidationError(f"Proforma {proforma.number} is not unpaid.", field="proforma")
+    if proforma.currency != client.currency:
+        raise ValidationError(
+            f"Proforma {proforma.number} is in {proforma.currency}, the balance in {client.currency}.", field="proforma"
+        )
+    return proforma
+
+
+def request_add_credit(client_id: int, credit: ManualCredit, *, key: str, actor: Actor) -> StaffMoneyAction:
+    """Staff "add credit": add_credit now, or (above the four-eyes threshold) a request a
+    second staff member approves. Raises ValidationError naming the field at fault."""
+    client = lock_client(client_id)  # a concurrent double submit waits, then finds the first request
+    _checked_credit(client, credit)
+    if not approvals.needs_approval(ADD_CREDIT_KIND, credit.amount_minor):
+        return StaffMoneyAction(value=add_credit(client_id, credit, key=key, actor=actor))
+    label = CREDIT_METHODS[credit.method][0]
+    paying = f", then pay {credit.proforma_number.strip()}" if credit.proforma_number.strip() else ""
+    request = approvals.submit(
+        ADD_CREDIT_KIND,
+        {"client_id": client_id, "key": key, **asdict(credit)},
+        client_id=client_id,
+        amount_minor=credit.amount_minor,
+        currency=client.currency,
+        summary=f"Add {_money(credit.amount_minor, client.currency)} received by {label.lower()} "
+        f"(reference {credit.reference.strip()}){paying}",
+        reason=credit.note.strip() or f"{label} received, reference {credit.reference.strip()}",
+        actor=actor,
+        key=f"manual:{key}",
+    )
+    return StaffMoneyAction(approval=request)
+
+
+def add_credit(client_id: int, credit: ManualCredit, *, key: str, actor: Actor) -> AddedCredit:
+    """Record money staff received (a Payment through gateway "manual", succeeded, the
+    reference as its external id) and credit the wallet; with a proforma number, pay that
+    proforma from the balance. Audited old -> new balance. The same `key` again changes
+    nothing. Raises ValidationError beside the field at fault (the proforma's when the
+    balance does not cover it: then nothing is recorded)."""
+    client = lock_client(client_id)  # first: a concurrent double submit waits here, then finds the payment
+    replay = db.session.scalar(sa.select(Payment).where(Payment.idempotency_key == f"manual:{key}"))
+    if replay is not None:
+        entry = db.session.scalar(sa.select(LedgerEntry).where(LedgerEntry.payment_id == replay.id))
+        return AddedCredit(replay, entry, [])
+    proforma = _checked_credit(client, credit)
+    label, kind = CREDIT_METHODS[credit.method]
+    old = client.balance_minor
+    reference = credit.reference.strip()[:100]
+    payment = Payment(
+        client_id=client_id,
+        gateway="manual",
+        external_id=reference,
+        idempotency_key=f"manual:{key}",
+        amount_minor=credit.amount_minor,
+        currency=client.currency,
+        status=PaymentStatus.SUCCEEDED,
+        completed_at=utcnow(),
+        invoice_id=proforma.id if proforma else None,
+    )
+    db.session.add(payment)
+    db.session.flush()
+    note = f": {credit.note.strip()}" if credit.note.strip() else ""
+    entry = post_entry(
+        client_id,
+        credit.amount_minor,
+        kind,
+        key=f"manual:{key}",
+        actor=actor,
+        description=f"{label} received, reference {reference}{note}",
+        payment_id=payment.id,
+    )
+    issued = _pay_named_proforma(client, proforma, key=key, actor=actor) if proforma else []
+    paid = f", paid {proforma.number}" if proforma else ""
+    audit.record(
+        actor,
+        "wallet.add_credit",
+        client_id=client_id,
+        target=f"payment:{payment.id}",
+        old=_money(old, client.currency),
+        new=f"{_money(client.balance_minor, client.currency)} "
+        f"(+{_money(credit.amount_minor, client.currency)} by {label.lower()}, reference {reference}{paid})",
+    )
+    return AddedCredit(payment, entry, issued)
+
+
+def _pay_named_proforma(client: Client, proforma: Invoice, *, key: str, actor: Actor) -> list[Invoice]:
+    try:
+        return pay_invoices_from_wallet(client.id, [proforma.id], key=f"manual:{key}", actor=actor)
+    except InsufficientFunds:
+        raise ValidationError(
+            f"With this credit the balance would be {_money(client.balance_minor, client.currency)}, "
+            f"less than the {_money(proforma.balance_due_minor, proforma.currency)} due on {proforma.number}: "
+            "record the full amount, or leave the proforma out.",
+            field="proforma",
+        ) from None
+
+
+def _run_adjustment(payload: dict, actor: Actor) -> LedgerEntry:
+    return adjust_balance(
+        payload["client_id"], payload["amount_minor"], reason=payload["reason"], key=payload["key"], actor=actor
+    )
+
+
+def _run_add_credit(payload: dict, actor: Actor) -> AddedCredit:
+    fields = {name: payload[name] for name in ManualCredit.__dataclass_fields__}
+    return add_credit(payload["client_id"], ManualCredit(**fields), key=payload["key"], actor=actor)
+
+
+approvals.register(ADJUST_KIND, privilege=P.MANAGE_BILLING, label="Balance adjustment", run=_run_adjustment)
+approvals.register(ADD_CREDIT_KIND, privilege=P.MANAGE_BILLING, label="Add credit", run=_run_add_credit)
+approvals.register(
+    TRANSFER_KIND, privilege=P.APPROVE_PAYMENTS, label="Bank transfer, different amount", run=_run_transfer_approval
+)
+
+
+# --- refunds through four-eyes ------------------------------------------------------------
+
+REFUND_KIND = "refund"
+
+
+def request_refund(
+    payment_id: int, *, amount_minor: int, to: str, reason: str, key: str, actor: Actor
+) -> StaffMoneyAction:
+    """Staff's refund: refund_payment now, or (above the four-eyes threshold) a request a second
+    staff member approves, whose run is refund_payment with the same key (so it refunds once).
+    The refund is checked first: one that would be refused never waits. Raises as refund_payment."""
+    if db.session.scalar(sa.select(Payment.id).where(Payment.idempotency_key == f"refund:{key}")) is None:
+        original, _ = check_refund(payment_id, amount_minor=amount_minor, to=to, reason=reason)
+        if approvals.needs_approval(REFUND_KIND, amount_minor):
+            where = "to the card" if to == REFUND_TO_CARD else "to the balance"
+            request = approvals.submit(
+                REFUND_KIND,
+                {"payment_id": payment_id, "amount_minor": amount_minor, "to": to, "reason": reason, "key": key},
+                client_id=original.client_id,
+                amount_minor=amount_minor,
+                currency=original.currency,
+                summary=f"Refund {format_money(amount_minor, original.currency)} of payment #{original.id} {where}",
+                reason=reason,
+                actor=actor,
+                key=f"refund-request:{key}",
+            )
+            return StaffMoneyAction(approval=request)
+    return StaffMoneyAction(
+        value=refund_payment(payment_id, amount_minor=amount_minor, to=to, reason=reason, key=key, actor=actor)
+    )
+
+
+def _run_refund(payload: dict, actor: Actor) -> RefundOutcome:
+    return refund_payment(
+        payload["payment_id"],
+        amount_minor=payload["amount_minor"],
+        to=payload["to"],
+        reason=payload["reason"],
+        key=payload["key"],
+        actor=actor,
+    )
+
+
+approvals.register(REFUND_KIND, privilege=P.MANAGE_BILLING, label="Refund", run=_run_refund)
 
 
 # --- statements -------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import io
@@ -14,21 +13,16 @@ from flask_login import current_user
 
 from app.access.policy import can
 from app.core.actors import request_actor
-from app.core.dates import today
 from app.core.errors import DomainError, ValidationError
 from app.core.form_actions import run_form_action
-from app.core.money import to_decimal
-from app.core.pdf import render_pdf
 from app.core.rendering import redirect_to, render_page
-from app.core.templating import local_time
 from app.extensions import csrf, db
 from app.invoices.services import InvoiceNotPayable
-from app.wallet.forms import AddFundsForm, PayInvoicesForm, ProofForm, StatementForm
+from app.wallet.forms import AddFundsForm, PayInvoicesForm, ProofForm
 from app.wallet.models import BankTransfer, LedgerEntry, PaymentStatus, SavedCard, TransferStatus
 from app.wallet.services import (
     CardPayment,
     PaymentInProgress,
-    account_statement,
     attach_proof,
     charge_card_to_wallet,
     confirm_gateway_payment,
@@ -37,6 +31,7 @@ from app.wallet.services import (
     plan_payment,
     start_bank_transfer,
 )
+from app.wallet.statements import statement_download, statement_period
 from app.wallet.uploads import send_proof
 
 bp = Blueprint("wallet", __name__)
@@ -155,80 +150,11 @@ def transfer_proof(transfer_id: int):
 @bp.route("/wallet/statement")
 def statement():
     client = current_user.client
-    form = StatementForm(request.args)
-    form.validate()
-    start, end = form.period(today(client.timezone))  # the client's days, as the entries are shown
-    form.start.data, form.end.data = start, end
-    try:
-        result = account_statement(client, start, end)
-    except ValidationError as error:
-        form.end.errors = [error.message]
-        result = account_statement(client, start, start)
-    kind = request.args.get("format")
-    name = f"statement-{client.id}-{result.start:%Y%m%d}-{result.end:%Y%m%d}"
-    if kind == "csv":
-        return current_app.response_class(
-            statement_csv(result),
-            mimetype="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
-    if kind == "pdf":
-        pdf = render_pdf(render_template("pdf/statement.html", statement=result, client=client))
-        return current_app.response_class(
-            pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'}
-        )
+    form, result = statement_period(client, request.args)
+    download = statement_download(client, result, request.args.get("format"))
+    if download is not None:
+        return download
     return render_template("wallet/statement.html", statement=result, form=form, client=client)
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: str) -> str:
-    """Neutralize a cell a spreadsheet would run as a formula (CSV injection)."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
-def statement_csv(result) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["Date", "Description", "Reference", "Credit", "Debit", "Balance", "Currency"])
-    writer.writerow(
-        [
-            result.start.isoformat(),
-            "Opening balance",
-            "",
-            "",
-            "",
-            to_decimal(result.opening_minor, result.currency),
-            result.currency,
-        ]
-    )
-    for entry in result.entries:
-        credit = to_decimal(entry.amount_minor, entry.currency) if entry.amount_minor > 0 else ""
-        debit = to_decimal(-entry.amount_minor, entry.currency) if entry.amount_minor < 0 else ""
-        writer.writerow(
-            [
-                local_time(entry.created_at, "%Y-%m-%d %H:%M"),  # the reader's (the client's) zone
-                spreadsheet_safe(entry.description),
-                spreadsheet_safe(entry.kind.label),
-                credit,
-                debit,
-                to_decimal(entry.balance_after_minor, entry.currency),
-                entry.currency,
-            ]
-        )
-    writer.writerow(
-        [
-            result.end.isoformat(),
-            "Closing balance",
-            "",
-            "",
-            "",
-            to_decimal(result.closing_minor, result.currency),
-            result.currency,
-        ]
-    )
-    return out.getvalue()
 
 
 # --- paying invoices ----------------------------------------------------------------

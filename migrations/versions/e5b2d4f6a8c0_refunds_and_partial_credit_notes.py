@@ -1,7 +1,7 @@
 """Refunds and partial credit notes
 
 Revision ID: e5b2d4f6a8c0
-Revises: d3f5a7b9c1e2
+Revises: e4a1c3b5d7f9
 
 payments.refund_of_id and payments.reason: an outgoing payment (a refund) names the
 incoming one it pays back and why. invoices.credit_reason: why a credit note was
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "e5b2d4f6a8c0"
-down_revision = "d3f5a7b9c1e2"
+down_revision = "e4a1c3b5d7f9"
 branch_labels = None
 depends_on = None
 

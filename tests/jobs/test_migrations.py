@@ -21,6 +21,7 @@ EXPECTED_TABLES = set(
         "staff_recovery_codes",
         "staff_login_events",
         "audit_log",
+        "approval_requests",
         "email_messages",
         "products",
         "product_prices",

@@ -92,10 +92,19 @@ def test_the_review_names_the_client_and_crediting_needs_the_confirmation(app, o
     assert "Tick this once you have found the payment on the bank statement." in refused.get_data(as_text=True)
     assert balance(app, owner.client_id) == 0 and count(app, AuditEntry, AuditEntry.action.like("bank_transfer.%")) == 0
 
-    too_much = staff.post(url, data={"csrf_token": csrf_from(page), "received": "5000.01", "confirm": "y"})
+    too_much = staff.post(
+        url, data={"csrf_token": csrf_from(page), "received": "5000.01", "confirm": "y", "reason": "Typo"}
+    )
     assert too_much.status_code == 422 and balance(app, owner.client_id) == 0
+    assert "(10 times the declared amount)" in too_much.get_data(as_text=True)
 
-    done = staff.post(url, data={"csrf_token": csrf_from(page), "received": "49.50", "confirm": "y"})
+    no_reason = staff.post(url, data={"csrf_token": csrf_from(page), "received": "49.50", "confirm": "y"})
+    assert no_reason.status_code == 422 and balance(app, owner.client_id) == 0
+    assert "say why a different amount is credited" in no_reason.get_data(as_text=True).split('id="reason-msg"')[1]
+
+    done = staff.post(
+        url, data={"csrf_token": csrf_from(page), "received": "49.50", "confirm": "y", "reason": "Bank fee"}
+    )
     assert done.status_code == 302 and balance(app, owner.client_id) == 4950
     with app.app_context():
         [entry] = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action.like("bank_transfer.%"))).all()
@@ -105,7 +114,8 @@ def test_the_review_names_the_client_and_crediting_needs_the_confirmation(app, o
             f"bank_transfer:{transfer_id}",
         )
         assert entry.actor_kind == "staff" and entry.actor.startswith("staff:") and entry.ip == "127.0.0.1"
-        assert entry.old_value == "pending, declared 5000 EUR" and entry.new_value == "approved, received 4950 EUR"
+        assert entry.old_value == "pending, declared 5000 EUR"
+        assert entry.new_value == "approved, received 4950 EUR (Bank fee)"
 
 
 def test_a_rejection_is_audited_with_its_reason(app, owner):

@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import pytest
 import sqlalchemy as sa
 
+from app.approvals.models import ApprovalRequest
 from app.audit.models import AuditEntry
 from app.core.actors import Actor
 from app.extensions import db
@@ -264,8 +266,6 @@ def test_another_clients_payment_is_a_404(app, owner):
 
 
 def test_a_gateway_that_cannot_refund_says_so_beside_the_destination_and_records_nothing(app, owner):
-    import pytest
-
     from app.wallet.gateways import GatewayWithoutRefunds
 
     class RealGateway(GatewayWithoutRefunds):
@@ -286,3 +286,30 @@ def test_a_gateway_that_cannot_refund_says_so_beside_the_destination_and_records
         as_text=True
     )
     assert state(app, owner.client_id) == before
+
+
+@pytest.mark.app_config(FOUR_EYES_THRESHOLD_MINOR=1000)
+def test_a_refund_over_the_threshold_waits_for_a_second_staff_member(app, owner):
+    payment_id, _ = paid_by_card(app, owner.client_id)  # 12.10, over 10.00
+    first = billing_clerk(app, email="first@example.com")
+    url, data = refund_form(first, owner.client_id, payment_id)
+    form = {**data, "amount": "12.10", "to": "wallet", "reason": "Cancelled in the first month"}
+    answer = first.post(url, data=form, follow_redirects=True).get_data(as_text=True)
+    assert "waiting for a second staff member" in answer
+    first.post(url, data=form)  # a double submit asks once
+    before = state(app, owner.client_id)
+    assert (before["out"], before["notes"]) == (0, 0)
+    with app.app_context():
+        [request] = db.session.scalars(sa.select(ApprovalRequest)).all()
+        request_id = request.id
+    second = billing_clerk(app, email="second@example.com")
+    page = second.get("/admin/approvals").get_data(as_text=True)
+    decision = {
+        f"r{request_id}-csrf_token": csrf_from(page),
+        "csrf_token": csrf_from(page),
+        f"r{request_id}-confirm": "y",
+    }
+    assert second.post(f"/admin/approvals/{request_id}/approve", data=decision).status_code == 302
+    after = state(app, owner.client_id)
+    assert (after["out"], after["notes"], after["balance"]) == (1, 1, before["balance"] + 1210)
+    wallet_verifies(app)

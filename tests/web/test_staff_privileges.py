@@ -59,7 +59,13 @@ def test_the_same_routes_open_for_a_staff_member_holding_the_privilege(app):
     staff = make_staff(app, P.VIEW_CLIENTS, P.APPROVE_PAYMENTS, P.MANAGE_BILLING, email="clerk2@example.com")
     client = app.test_client()
     sign_in_staff(client, staff)
-    for path in ("/admin/bank-transfers", "/admin/messages/failed", "/admin/erasure-requests", "/admin/billing-runs"):
+    for path in (
+        "/admin/bank-transfers",
+        "/admin/messages/failed",
+        "/admin/erasure-requests",
+        "/admin/billing-runs",
+        "/admin/approvals",
+    ):
         assert client.get(path).status_code == 200, path
 
 

@@ -1,0 +1,1 @@
+"""Four-eyes: a money change above a threshold waits for a second staff member."""
