@@ -128,6 +128,8 @@ RULES: list[tuple[str, str | tuple[str, ...]]] = [
     ("admin.failed_messages", staff(P.VIEW_CLIENTS)),
     ("admin.erasure_requests", staff(P.VIEW_CLIENTS)),
     ("admin.billing_runs", staff(P.MANAGE_BILLING)),
+    ("admin.payment_refund", staff(P.MANAGE_BILLING)),
+    ("admin.credit_note_new", staff(P.MANAGE_BILLING)),
     ("admin.bank_transfers", staff(P.APPROVE_PAYMENTS)),
     ("admin.bank_transfer", staff(P.APPROVE_PAYMENTS)),
     ("admin.approve_transfer", staff(P.APPROVE_PAYMENTS)),

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import abort, current_app, request
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from app.access.policy import PERMISSIONS
 from app.admin.casework_forms import ButtonForm, FileForm, MoveServiceForm, NoteForm, QueuedItemForm, ServiceGroupForm
@@ -344,9 +344,19 @@ def transactions(client: Client) -> dict:
             sa.func.coalesce(sa.func.sum(Payment.fee_minor), 0),
         ).where(*succeeded)
     ).one()
+    refund = aliased(Payment)
+    refunded = (
+        sa.select(sa.func.coalesce(sa.func.sum(refund.amount_minor), 0))
+        .where(
+            refund.refund_of_id == Payment.id,
+            refund.status.in_([PaymentStatus.PENDING, PaymentStatus.SUCCEEDED]),
+        )
+        .scalar_subquery()
+    )
     payments = _page(
         "payments",
-        sa.select(Payment, Invoice.number)
+        # With what is refunded of each (no query more): a "Refund" link while some is left.
+        sa.select(Payment, Invoice.number, refunded)
         .outerjoin(Invoice, Invoice.id == Payment.invoice_id)
         .where(Payment.client_id == client.id),
         Payment.id,

@@ -110,6 +110,8 @@ class Invoice(db.Model):
     # Tax invoice: the proforma it was issued from. Credit note: the invoice it corrects.
     source_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id"), index=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Credit note: why it was issued (staff's reason, or the refund's).
+    credit_reason: Mapped[str | None] = mapped_column(sa.String(255))
     # A checkout's idempotency key: a double submit places one order.
     order_key: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -151,6 +153,8 @@ class InvoiceLine(db.Model):
     quantity: Mapped[int] = mapped_column(default=1)
     unit_price_minor: Mapped[int]
     amount_minor: Mapped[int]
+    # Credit note line: the invoice line it credits (None for an adjustment by amount).
+    credited_line_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoice_lines.id"))
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
 

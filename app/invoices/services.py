@@ -7,18 +7,21 @@ commits once.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app
 
+from app.audit import services as audit
 from app.clients.models import Client, ClientKind
 from app.clients.services import lock_client
+from app.core.actors import Actor
 from app.core.dates import local_date
 from app.core.errors import Conflict, DomainError, ValidationError
 from app.core.events import emit
-from app.core.money import convert_minor
+from app.core.money import convert_minor, format_money
 from app.core.sql import add_days
 from app.core.types import utcnow
 from app.extensions import db
@@ -35,7 +38,7 @@ from app.invoices.models import (
 )
 from app.invoices.numbering import take_number
 from app.invoices.proformas import BuyerDetails, LineSpec, Payer, build_proforma, buyer_columns
-from app.invoices.tax import InvalidTaxId, normalize_tax_id
+from app.invoices.tax import InvalidTaxId, normalize_tax_id, tax_amount
 from app.invoices.vies import (
     needs_verification,
     recompute_totals,
@@ -348,20 +351,126 @@ def settle_proforma(proforma: Invoice, *, paid_at: datetime) -> Invoice:
     return tax_invoice
 
 
-def issue_credit_note(tax_invoice: Invoice, *, reason: str, issued_at: datetime | None = None) -> Invoice:
-    """A negative tax document cancelling `tax_invoice` in full."""
-    if tax_invoice.kind is not DocumentKind.TAX_INVOICE:
-        raise DomainError("Only a tax invoice can be credited.")
-    lock_client(tax_invoice.client_id)
-    credited = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Invoice.total_minor), 0)).where(
-            Invoice.kind == DocumentKind.CREDIT_NOTE, Invoice.source_id == tax_invoice.id
+# --- credit notes -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineCredit:
+    """Credit `quantity` of the tax invoice's line `line_id` (None: all of it that is left)."""
+
+    line_id: int
+    quantity: int | None = None
+
+
+@dataclass(frozen=True)
+class CreditLeft:
+    """What is left to credit on a tax invoice, after its earlier credit notes (positive amounts)."""
+
+    subtotal_minor: int
+    tax_minor: int
+    total_minor: int
+    quantity: dict[int, int]  # per invoice line id: the quantity not credited yet
+    amount: dict[int, int]  # per invoice line id: the amount not credited yet
+    by_amount: bool  # an earlier credit note credited an amount, not lines
+
+
+class CreditChanged(Conflict):
+    def __init__(self, number: str) -> None:
+        super().__init__(
+            f"A credit note for invoice {number} was issued meanwhile (a second submit?): "
+            "nothing more was credited. Check what is left and submit again if needed."
+        )
+
+
+def credit_notes_of(tax_invoice: Invoice) -> list[Invoice]:
+    """The credit notes issued for `tax_invoice`, oldest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Invoice)
+            .where(Invoice.kind == DocumentKind.CREDIT_NOTE, Invoice.source_id == tax_invoice.id)
+            .order_by(Invoice.id)
         )
     )
-    if -credited >= tax_invoice.total_minor:
+
+
+def credit_left(tax_invoice: Invoice) -> CreditLeft:
+    """What `tax_invoice` still can be credited: the sum of its credit notes counts."""
+    notes = credit_notes_of(tax_invoice)
+    quantity = {line.id: line.quantity for line in tax_invoice.lines}
+    amount = {line.id: line.amount_minor for line in tax_invoice.lines}
+    by_amount = False
+    for note in notes:
+        for line in note.lines:
+            if line.credited_line_id in quantity:
+                quantity[line.credited_line_id] -= line.quantity
+                amount[line.credited_line_id] += line.amount_minor  # negative on the note
+            else:
+                by_amount = True
+    return CreditLeft(
+        subtotal_minor=tax_invoice.subtotal_minor + sum(n.subtotal_minor for n in notes),
+        tax_minor=tax_invoice.tax_minor + sum(n.tax_minor for n in notes),
+        total_minor=tax_invoice.total_minor + sum(n.total_minor for n in notes),
+        quantity=quantity,
+        amount=amount,
+        by_amount=by_amount,
+    )
+
+
+def issue_credit_note(
+    tax_invoice: Invoice,
+    *,
+    reason: str,
+    lines: list[LineCredit] | None = None,
+    amount_minor: int | None = None,
+    issued_at: datetime | None = None,
+    actor: Actor | None = None,
+    expected_left_minor: int | None = None,
+) -> Invoice:
+    """A credit note (a negative tax document, number from the CN series) correcting `tax_invoice`.
+
+    Three ways, as a Romanian (or any EU) accountant issues a "factura de stornare":
+
+    - whole (neither `lines` nor `amount_minor`): what is left of the invoice, line by line
+      (or, after an earlier credit by amount, as one line for the rest);
+    - by line (`lines`): some lines, each in full or a quantity of it, at the line's price;
+    - by amount (`amount_minor`, VAT included: what the client gets back): ONE adjustment
+      line "Adjustment of invoice F-..." at the invoice's VAT rate, not the sum spread over
+      the lines. A partial refund or discount is a reduction of the taxable amount (VAT
+      Directive art. 90, Romanian Fiscal Code art. 287): the document must name the invoice
+      it corrects and show the base and the VAT reduced at the rate first applied; a single
+      line says exactly that, while spreading it leaves a rounding cent on every line and
+      suggests services were partly returned when they were not. The amount is split into
+      base and VAT (the base rounded half up, VAT the rest), never beyond what is left.
+
+    Never more than is left to credit (earlier credit notes count). Holds the client's row
+    lock, so two credit notes at once cannot both take what is left. `actor` (staff) is
+    audited as "invoice.credit_note". `expected_left_minor`: what the staff member saw left
+    to credit; another credit note since (a double submit) raises CreditChanged and issues
+    nothing. Raises DomainError when the invoice is not a tax invoice or is already fully
+    credited, ValidationError (field "reason", "lines" or "amount") for a missing reason, an
+    unknown line, a quantity or amount beyond what is left.
+    """
+    if tax_invoice.kind is not DocumentKind.TAX_INVOICE:
+        raise DomainError("Only a tax invoice can be credited.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Give the reason for the credit note.", field="reason")
+    lock_client(tax_invoice.client_id)
+    left = credit_left(tax_invoice)
+    if expected_left_minor is not None and expected_left_minor != left.total_minor:
+        raise CreditChanged(tax_invoice.number)
+    if left.total_minor <= 0:
         raise DomainError(f"Invoice {tax_invoice.number} is already fully credited.")
-    issued_at = issued_at or utcnow()
-    issued_on = local_date(issued_at)
+    if amount_minor is not None:
+        credit_lines, subtotal, tax = _credit_by_amount(tax_invoice, left, amount_minor)
+    elif lines:
+        credit_lines, subtotal, tax = _credit_by_lines(tax_invoice, left, lines)
+    elif left.by_amount:
+        credit_lines, subtotal, tax = _credit_by_amount(tax_invoice, left, left.total_minor)
+    else:
+        whole = [LineCredit(line.id) for line in tax_invoice.lines if left.quantity[line.id] > 0]
+        credit_lines, subtotal, tax = _credit_by_lines(tax_invoice, left, whole)
+    issued_on = local_date(issued_at or utcnow())
     note = Invoice(
         client_id=tax_invoice.client_id,
         kind=DocumentKind.CREDIT_NOTE,
@@ -371,29 +480,106 @@ def issue_credit_note(tax_invoice: Invoice, *, reason: str, issued_at: datetime 
         issue_date=issued_on,
         due_date=issued_on,
         source_id=tax_invoice.id,
-        subtotal_minor=-tax_invoice.subtotal_minor,
-        tax_minor=-tax_invoice.tax_minor,
-        total_minor=-tax_invoice.total_minor,
+        subtotal_minor=-subtotal,
+        tax_minor=-tax,
+        total_minor=-(subtotal + tax),
         tax_mode=tax_invoice.tax_mode,
         tax_rate_bp=tax_invoice.tax_rate_bp,
-        tax_note=f"Credit note for invoice {tax_invoice.number}: {reason}",
+        tax_note=tax_invoice.tax_note,
+        credit_reason=reason[:255],
         seller=dict(tax_invoice.seller),
         **_copy(tax_invoice, ("payer_id", *BUYER_COLUMNS)),
     )
-    note.lines = [
-        InvoiceLine(
-            position=line.position,
-            description=line.description,
-            group_name=line.group_name,
-            quantity=line.quantity,
-            unit_price_minor=-line.unit_price_minor,
-            amount_minor=-line.amount_minor,
-        )
-        for line in tax_invoice.lines
-    ]
+    note.lines = credit_lines
     db.session.add(note)
     db.session.flush()
+    if actor is not None:
+        audit.record(
+            actor,
+            "invoice.credit_note",
+            client_id=tax_invoice.client_id,
+            target=f"invoice:{tax_invoice.id}",
+            old=f"{tax_invoice.number}: {left.total_minor} {tax_invoice.currency} left to credit",
+            new=f"{note.number}: {note.total_minor} {note.currency}: {reason}",
+        )
     return note
+
+
+def _credit_by_lines(tax_invoice: Invoice, left: CreditLeft, credits: list[LineCredit]):
+    """The credit note's lines for `credits`, with their subtotal and VAT (positive)."""
+    by_id = {line.id: line for line in tax_invoice.lines}
+    note_lines: list[InvoiceLine] = []
+    for credit in credits:
+        line = by_id.get(credit.line_id)
+        if line is None:
+            raise ValidationError("Choose lines of this invoice.", field="lines")
+        quantity = left.quantity[line.id] if credit.quantity is None else credit.quantity
+        if quantity <= 0 or quantity > left.quantity[line.id] or left.amount[line.id] <= 0:
+            raise ValidationError(
+                f"Line {line.position} ({line.description}) has {max(left.quantity[line.id], 0)} left to credit.",
+                field="lines",
+            )
+        # The rest of a line is what is left of its amount: no cent lost to rounding.
+        amount = left.amount[line.id] if quantity == left.quantity[line.id] else line.unit_price_minor * quantity
+        note_lines.append(
+            InvoiceLine(
+                position=line.position,
+                description=line.description,
+                group_name=line.group_name,
+                service_id=line.service_id,
+                period_start=line.period_start,
+                period_end=line.period_end,
+                quantity=quantity,
+                unit_price_minor=-line.unit_price_minor,
+                amount_minor=-amount,
+                credited_line_id=line.id,
+            )
+        )
+    if not note_lines:
+        raise ValidationError("Choose at least one line to credit.", field="lines")
+    subtotal = sum(-line.amount_minor for line in note_lines)
+    if subtotal >= left.subtotal_minor:
+        tax = left.tax_minor  # the rest of the invoice: its VAT exactly
+    else:
+        tax = min(tax_amount(subtotal, tax_invoice.tax_rate_bp), left.tax_minor)
+    if subtotal + tax > left.total_minor:
+        raise ValidationError(_only_left(tax_invoice, left), field="lines")
+    return note_lines, subtotal, tax
+
+
+def _credit_by_amount(tax_invoice: Invoice, left: CreditLeft, amount_minor: int):
+    """One adjustment line for `amount_minor` (VAT included), with its base and VAT (positive)."""
+    if amount_minor <= 0:
+        raise ValidationError("Enter an amount above zero.", field="amount")
+    if amount_minor > left.total_minor:
+        raise ValidationError(_only_left(tax_invoice, left), field="amount")
+    if amount_minor == left.total_minor:
+        subtotal, tax = left.subtotal_minor, left.tax_minor
+    else:
+        divisor = 10000 + tax_invoice.tax_rate_bp
+        subtotal = (amount_minor * 10000 * 2 + divisor) // (2 * divisor)  # half up
+        tax = amount_minor - subtotal
+        if tax > left.tax_minor:
+            tax = left.tax_minor
+            subtotal = amount_minor - tax
+        if subtotal > left.subtotal_minor:
+            subtotal = left.subtotal_minor
+            tax = amount_minor - subtotal
+    line = InvoiceLine(
+        position=1,
+        description=f"Adjustment of invoice {tax_invoice.number}",
+        quantity=1,
+        unit_price_minor=-subtotal,
+        amount_minor=-subtotal,
+    )
+    return [line], subtotal, tax
+
+
+def _only_left(tax_invoice: Invoice, left: CreditLeft) -> str:
+    return (
+        f"Only {format_money(left.total_minor, tax_invoice.currency)} is left to credit "
+        f"on invoice {tax_invoice.number}."
+    )
 
 
 def client_invoice(client_id: int, number: str) -> Invoice | None:

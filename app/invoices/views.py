@@ -23,6 +23,7 @@ from app.invoices.services import (
     check_billing_editable,
     choose_payer,
     client_invoice,
+    credit_notes_of,
     update_billing_details,
 )
 from app.invoices.vies import vat_notice
@@ -69,10 +70,12 @@ def view(number: str):
         tax_invoice = db.session.scalar(
             sa.select(Invoice).where(Invoice.source_id == invoice.id, Invoice.kind == DocumentKind.TAX_INVOICE)
         )
+    credit_notes = credit_notes_of(invoice) if invoice.kind is DocumentKind.TAX_INVOICE else []
     return render_template(
         "invoices/view.html",
         invoice=invoice,
         tax_invoice=tax_invoice,
+        credit_notes=credit_notes,
         vat_notice=vat_notice(invoice),
     )
 

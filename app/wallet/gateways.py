@@ -34,6 +34,13 @@ class ChargeResult:
     token: str | None = None  # when the card was saved
 
 
+@dataclass(frozen=True)
+class RefundResult:
+    ok: bool
+    external_id: str  # the gateway's refund id
+    message: str | None = None
+
+
 class CardError(ValidationError):
     """The card details are wrong or not accepted (field names the form field)."""
 
@@ -51,6 +58,24 @@ class PaymentGateway(Protocol):
         token: str | None = None,
         save: bool = False,
     ) -> ChargeResult: ...
+
+    def refund(self, external_id: str, amount_minor: int, *, idempotency_key: str | None = None) -> RefundResult:
+        """Pay `amount_minor` of the charge `external_id` back to its card. The same
+        `idempotency_key` again refunds nothing twice (a retry after a crash). A gateway
+        that cannot refund raises NotImplementedError (see GatewayWithoutRefunds)."""
+        ...
+
+
+class GatewayWithoutRefunds:
+    """Mixin for a real gateway whose refund API is not wired in yet: says so clearly
+    instead of pretending (staff refund in the gateway's dashboard, or to the wallet)."""
+
+    name = "gateway"
+
+    def refund(self, external_id: str, amount_minor: int, *, idempotency_key: str | None = None) -> RefundResult:
+        raise NotImplementedError(
+            f"The {self.name} gateway cannot refund from here yet: refund in its dashboard, or to the wallet."
+        )
 
 
 ACCEPTED_BRANDS = ("Visa", "MasterCard")
@@ -128,6 +153,14 @@ class TestGateway:
             return ChargeResult(False, external_id, brand, last4, 0, DECLINES[card.number])
         saved = f"tok_{brand}_{last4}_{secrets.token_hex(8)}" if save else None
         return ChargeResult(True, external_id, brand, last4, fee, token=saved)
+
+    def refund(self, external_id: str, amount_minor: int, *, idempotency_key: str | None = None) -> RefundResult:
+        """Refunds any charge this gateway made (ids "ch_test_..."); another id is
+        "No such charge", as a real gateway answers."""
+        if not external_id.startswith("ch_test_"):
+            return RefundResult(False, "", "No such charge on the test gateway.")
+        seed = idempotency_key or f"{external_id}:{amount_minor}:{secrets.token_hex(8)}"
+        return RefundResult(True, "re_test_" + hashlib.sha256(seed.encode()).hexdigest()[:24])
 
 
 def get_gateway(name: str) -> PaymentGateway:

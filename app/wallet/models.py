@@ -97,6 +97,9 @@ class Payment(db.Model):
     card_brand: Mapped[str | None] = mapped_column(sa.String(20))
     card_last4: Mapped[str | None] = mapped_column(sa.String(4))
     failure_message: Mapped[str | None] = mapped_column(sa.String(255))
+    # A refund (direction OUT): the incoming payment it pays back, and why.
+    refund_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payments.id"), index=True)
+    reason: Mapped[str | None] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -29,7 +29,14 @@ from app.core.types import utcnow
 from app.extensions import db
 from app.hosting.services import convert_service_prices
 from app.invoices.models import DocumentKind, Invoice, InvoiceStatus
-from app.invoices.services import InvoiceNotPayable, client_invoice, convert_open_proformas, record_payment
+from app.invoices.services import (
+    InvoiceNotPayable,
+    client_invoice,
+    convert_open_proformas,
+    credit_left,
+    issue_credit_note,
+    record_payment,
+)
 from app.staff import privileges as P
 from app.wallet.gateways import Card, ChargeResult, check_card, get_gateway
 from app.wallet.models import (
@@ -723,6 +730,221 @@ def reject_bank_transfer(transfer_id: int, *, reason: str, actor: Actor) -> Tran
     return TransferReview(transfer, changed=True)
 
 
+# --- refunds ---------------------------------------------------------------------------
+
+#: Where a refund goes: back to the card through the gateway, or into the client's balance.
+REFUND_TO_CARD, REFUND_TO_WALLET = "card", "wallet"
+
+
+def paid_tax_invoice(payment: Payment) -> Invoice | None:
+    """The tax invoice `payment` paid: issued from the proforma it was charged for (or named directly)."""
+    if payment.invoice_id is None:
+        return None
+    invoice = db.session.get(Invoice, payment.invoice_id)
+    if invoice is None or invoice.kind is DocumentKind.TAX_INVOICE:
+        return invoice
+    return db.session.scalar(
+        sa.select(Invoice).where(Invoice.source_id == invoice.id, Invoice.kind == DocumentKind.TAX_INVOICE)
+    )
+
+
+def refunded_minor(payment_ids: list[int]) -> dict[int, int]:
+    """How much of each incoming payment was refunded (or is being): one query for a page of payments."""
+    rows = db.session.execute(
+        sa.select(Payment.refund_of_id, sa.func.sum(Payment.amount_minor))
+        .where(
+            Payment.refund_of_id.in_(payment_ids),
+            Payment.status.in_([PaymentStatus.PENDING, PaymentStatus.SUCCEEDED]),
+        )
+        .group_by(Payment.refund_of_id)
+    ).all()
+    return {payment_id: total for payment_id, total in rows}
+
+
+def refund_destinations(payment: Payment) -> list[str]:
+    """Where `payment` can be refunded: "card" for a succeeded card charge (back through the
+    gateway), "wallet" when it paid a tax invoice (the money comes back as balance). A top-up
+    not spent on an invoice goes back to the card only (it is in the balance already); a
+    payment neither by card nor for an invoice (a bank transfer top-up) has none."""
+    if payment.direction is not PaymentDirection.IN or payment.status is not PaymentStatus.SUCCEEDED:
+        return []
+    destinations = []
+    if payment.card_last4 and payment.external_id:
+        destinations.append(REFUND_TO_CARD)
+    if paid_tax_invoice(payment) is not None:
+        destinations.append(REFUND_TO_WALLET)
+    return destinations
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    """The outgoing payment (succeeded, or failed with the gateway's message), the credit
+    note issued with it (if the refunded payment paid a tax invoice), and whether this call
+    made it (False: a replay of the same form key, which refunds nothing again)."""
+
+    refund: Payment
+    credit_note: Invoice | None
+    made: bool
+
+
+def refund_payment(
+    payment_id: int, *, amount_minor: int, to: str, reason: str, key: str, actor: Actor
+) -> RefundOutcome:
+    """Refund `amount_minor` of an incoming payment to the card (through its gateway) or to
+    the wallet, once per `key` (the form's one-time key).
+
+    Records an outgoing Payment (refund_of_id, reason). To the card: the gateway's refund is
+    called (with the key: a retry after a crash refunds nothing twice); a top-up not spent on
+    an invoice also leaves the balance (a REFUND debit). To the wallet: a REFUND credit. If
+    the payment paid a tax invoice, a credit note by amount is issued for the refund (as much
+    as is left to credit on it) in the same transaction. A declined refund is recorded
+    failed with the gateway's message and moves nothing. Audited as "payment.refund".
+
+    The four-eyes hook goes in front of this call: a request_refund asks check_refund, then
+    needs_approval("refund", amount_minor), and submits these same arguments; the kind's run
+    calls this function (the key makes the approved run idempotent). This one moves the money.
+    Raises ValidationError (field "amount", "to" or "reason"), DomainError for a payment
+    that cannot be refunded or a key used for another refund, PaymentInProgress.
+    """
+    ref_key = f"refund:{key}"
+    client_id = db.session.scalar(sa.select(Payment.client_id).where(Payment.id == payment_id))
+    if client_id is not None:
+        lock_client(client_id)  # first: a concurrent double submit waits here, then finds the first refund
+    existing = db.session.scalar(sa.select(Payment).where(Payment.idempotency_key == ref_key))
+    if existing is not None:
+        if existing.refund_of_id != payment_id or existing.amount_minor != amount_minor:
+            raise DomainError("This form was already used for a different refund.")
+        note = db.session.get(Invoice, existing.invoice_id) if existing.invoice_id else None
+        return RefundOutcome(existing, note if note and note.kind is DocumentKind.CREDIT_NOTE else None, made=False)
+    reason = (reason or "").strip()
+    original, left = check_refund(payment_id, amount_minor=amount_minor, to=to, reason=reason)
+    refund = _start_refund(original, amount_minor, to, reason, ref_key)
+    tax_invoice = paid_tax_invoice(original)
+    if to == REFUND_TO_CARD:
+        try:
+            result = get_gateway(original.gateway).refund(original.external_id, amount_minor, idempotency_key=ref_key)
+        except NotImplementedError as error:
+            raise ValidationError(str(error), field="to") from None  # rolled back: nothing recorded
+        except RuntimeError:  # get_gateway: a gateway this site no longer runs
+            raise ValidationError(
+                f"The {original.gateway} gateway is not configured here: refund in its dashboard, or to the wallet.",
+                field="to",
+            ) from None
+        refund.completed_at = utcnow()
+        if not result.ok:
+            refund.status, refund.failure_message = PaymentStatus.FAILED, (result.message or "Refund declined.")[:255]
+            _audit_refund(actor, original, refund, left)
+            return RefundOutcome(refund, None, made=True)
+        refund.external_id = result.external_id
+    refund.status, refund.completed_at = PaymentStatus.SUCCEEDED, utcnow()
+    db.session.flush()
+    note = None
+    if tax_invoice is not None:
+        note = _credit_refund(tax_invoice, amount_minor, reason, actor)
+        refund.invoice_id = (note or tax_invoice).id
+    if to == REFUND_TO_WALLET or tax_invoice is None:
+        # To the wallet: the money comes back as balance. To the card, for a top-up never
+        # spent on an invoice: the money was in the balance and leaves it.
+        post_entry(
+            original.client_id,
+            amount_minor if to == REFUND_TO_WALLET else -amount_minor,
+            EntryKind.REFUND,
+            key=f"refund:{refund.id}",
+            actor=actor,
+            description=f"Refund of payment #{original.id}: {reason}",
+            payment_id=refund.id,
+            invoice_id=tax_invoice.id if tax_invoice else None,
+        )
+    db.session.flush()
+    _audit_refund(actor, original, refund, left)
+    return RefundOutcome(refund, note, made=True)
+
+
+def check_refund(payment_id: int, *, amount_minor: int, to: str, reason: str) -> tuple[Payment, int]:
+    """Whether the refund may be made now, under the client's row lock: the payment and what
+    is left to refund of it. A four-eyes request calls it before it waits, so a refund that
+    would be refused never reaches the second staff member. Raises as refund_payment."""
+    original = db.session.get(Payment, payment_id)
+    if original is None:
+        raise DomainError("There is no such payment.")
+    client = lock_client(original.client_id)
+    db.session.refresh(original)
+    destinations = refund_destinations(original)
+    if not destinations:
+        raise DomainError("Only a succeeded incoming card payment, or a payment of an invoice, can be refunded.")
+    left = original.amount_minor - refunded_minor([original.id]).get(original.id, 0)
+    _check_refund(original, client, amount_minor, to, (reason or "").strip(), left, destinations)
+    return original, left
+
+
+def _check_refund(original, client, amount_minor, to, reason, left, destinations) -> None:
+    if to not in destinations:
+        where = {REFUND_TO_CARD: "to the card", REFUND_TO_WALLET: "to the balance"}.get(to, "there")
+        raise ValidationError(f"This payment cannot be refunded {where}.", field="to")
+    if amount_minor <= 0:
+        raise ValidationError("Enter an amount above zero.", field="amount")
+    if amount_minor > left:
+        raise ValidationError(
+            f"Only {format_money(max(left, 0), original.currency)} of this payment is left to refund.", field="amount"
+        )
+    if original.currency != client.currency:
+        raise DomainError("This payment is in another currency than the client's balance.")
+    if to == REFUND_TO_CARD and paid_tax_invoice(original) is None and amount_minor > client.balance_minor:
+        raise ValidationError(
+            f"This top-up is in the balance, which holds only {format_money(client.balance_minor, client.currency)} "
+            "now: the client spent part of it.",
+            field="amount",
+        )
+    if not reason:
+        raise ValidationError("Give the reason for the refund.", field="reason")
+
+
+def _start_refund(original: Payment, amount_minor: int, to: str, reason: str, key: str) -> Payment:
+    refund = Payment(
+        client_id=original.client_id,
+        gateway=original.gateway if to == REFUND_TO_CARD else "wallet",
+        idempotency_key=key,
+        direction=PaymentDirection.OUT,
+        amount_minor=amount_minor,
+        currency=original.currency,
+        status=PaymentStatus.PENDING,
+        card_brand=original.card_brand if to == REFUND_TO_CARD else None,
+        card_last4=original.card_last4 if to == REFUND_TO_CARD else None,
+        refund_of_id=original.id,
+        reason=reason[:255],
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(refund)
+    except sa.exc.IntegrityError:
+        raise PaymentInProgress() from None  # the same form submitted twice at once
+    return refund
+
+
+def _credit_refund(tax_invoice: Invoice, amount_minor: int, reason: str, actor: Actor) -> Invoice | None:
+    """The refund's credit note: by amount, as much as is left to credit (none if nothing is)."""
+    creditable = min(amount_minor, credit_left(tax_invoice).total_minor)
+    if creditable <= 0:
+        return None
+    return issue_credit_note(tax_invoice, reason=f"Refund: {reason}", amount_minor=creditable, actor=actor)
+
+
+def _audit_refund(actor: Actor, original: Payment, refund: Payment, left: int) -> None:
+    outcome = refund.status.value + (f" ({refund.failure_message})" if refund.failure_message else "")
+    audit.record(
+        actor,
+        "payment.refund",
+        client_id=original.client_id,
+        target=f"payment:{original.id}",
+        old=f"{left} {original.currency} left to refund",
+        new=f"{refund.amount_minor} {refund.currency} to the {_destination(refund)}, {outcome}: {refund.reason}",
+    )
+
+
+def _destination(refund: Payment) -> str:
+    return "wallet" if refund.gateway == "wallet" else "card"
+
+
 # --- staff balance actions: edit credit, add credit (four-eyes above the threshold) -----------
 
 ADJUST_KIND, ADD_CREDIT_KIND, TRANSFER_KIND = "wallet.adjust", "wallet.add_credit", "bank_transfer.approve"
@@ -977,6 +1199,52 @@ approvals.register(ADD_CREDIT_KIND, privilege=P.MANAGE_BILLING, label="Add credi
 approvals.register(
     TRANSFER_KIND, privilege=P.APPROVE_PAYMENTS, label="Bank transfer, different amount", run=_run_transfer_approval
 )
+
+
+# --- refunds through four-eyes ------------------------------------------------------------
+
+REFUND_KIND = "refund"
+
+
+def request_refund(
+    payment_id: int, *, amount_minor: int, to: str, reason: str, key: str, actor: Actor
+) -> StaffMoneyAction:
+    """Staff's refund: refund_payment now, or (above the four-eyes threshold) a request a second
+    staff member approves, whose run is refund_payment with the same key (so it refunds once).
+    The refund is checked first: one that would be refused never waits. Raises as refund_payment."""
+    if db.session.scalar(sa.select(Payment.id).where(Payment.idempotency_key == f"refund:{key}")) is None:
+        original, _ = check_refund(payment_id, amount_minor=amount_minor, to=to, reason=reason)
+        if approvals.needs_approval(REFUND_KIND, amount_minor):
+            where = "to the card" if to == REFUND_TO_CARD else "to the balance"
+            request = approvals.submit(
+                REFUND_KIND,
+                {"payment_id": payment_id, "amount_minor": amount_minor, "to": to, "reason": reason, "key": key},
+                client_id=original.client_id,
+                amount_minor=amount_minor,
+                currency=original.currency,
+                summary=f"Refund {format_money(amount_minor, original.currency)} of payment #{original.id} {where}",
+                reason=reason,
+                actor=actor,
+                key=f"refund-request:{key}",
+            )
+            return StaffMoneyAction(approval=request)
+    return StaffMoneyAction(
+        value=refund_payment(payment_id, amount_minor=amount_minor, to=to, reason=reason, key=key, actor=actor)
+    )
+
+
+def _run_refund(payload: dict, actor: Actor) -> RefundOutcome:
+    return refund_payment(
+        payload["payment_id"],
+        amount_minor=payload["amount_minor"],
+        to=payload["to"],
+        reason=payload["reason"],
+        key=payload["key"],
+        actor=actor,
+    )
+
+
+approvals.register(REFUND_KIND, privilege=P.MANAGE_BILLING, label="Refund", run=_run_refund)
 
 
 # --- statements -------------------------------------------------------------------------
