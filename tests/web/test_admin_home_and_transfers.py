@@ -62,7 +62,7 @@ def test_the_home_counts_what_waits_each_a_link(app, owner):
     transfers = page.split('href="/admin/bank-transfers"', 1)[1].split("</a>", 1)[0]
     assert '<span class="tile-value">2</span>' in transfers and "1 more waiting for the client&#39;s proof" in transfers
     failed = page.split('href="/admin/messages/failed"', 1)[1].split("</a>", 1)[0]
-    assert '<span class="tile-value">1</span>' in failed and "1 emails, 0 SMS" in failed
+    assert '<span class="tile-value">1</span>' in failed and "1 email, 0 SMS" in failed
     run = page.split('href="/admin/billing-runs"', 1)[1].split("</a>", 1)[0]
     assert "01 Dec 2026" in run and "12 proformas, 3 suspended, 1 terminated" in run
 
