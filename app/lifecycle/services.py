@@ -25,6 +25,7 @@ from app.core.actors import Actor
 from app.core.dates import today
 from app.core.errors import Conflict, ValidationError
 from app.core.passwords import hash_password
+from app.core.types import utcnow
 from app.extensions import db
 from app.hosting.models import Service, ServiceGroup
 from app.hosting.services import terminate_client_services
@@ -359,7 +360,11 @@ def _mergeable(source_id: int, target_id: int) -> tuple[Client, Client]:
     waiting = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(ApprovalRequest)
-        .where(ApprovalRequest.client_id == source.id, ApprovalRequest.status == ApprovalStatus.PENDING)
+        .where(
+            ApprovalRequest.client_id == source.id,
+            ApprovalRequest.status == ApprovalStatus.PENDING,
+            ApprovalRequest.expires_at > utcnow(),  # an expired one can never run (and is never swept)
+        )
     )
     if waiting:
         # Their payloads name the source: approved after the merge, they would act on the tombstone.

@@ -652,6 +652,19 @@ def _ask_transfer_approval(transfer: BankTransfer, received_minor: int, reason: 
 
 def _credit_transfer(transfer: BankTransfer, received_minor: int, *, reason: str, actor: Actor) -> TransferReview:
     """Record the payment, credit the wallet, mark the transfer approved, audit, email (transfer locked)."""
+    client = lock_client(transfer.client_id)
+    if client.currency != transfer.currency:
+        raise Conflict(
+            f"This transfer was declared in {transfer.currency} and the client now pays in {client.currency}: "
+            "it cannot be credited as it is. Reject it and ask the client to start a new one."
+        )
+    used = db.session.scalar(
+        sa.select(Payment.id).where(
+            Payment.gateway == "manual", sa.func.upper(Payment.external_id) == transfer.reference
+        )
+    )
+    if used is not None:
+        raise Conflict(f"Reference {transfer.reference} was already credited by hand (payment {used}).")
     payment = Payment(
         client_id=transfer.client_id,
         gateway="bank_transfer",
@@ -889,7 +902,18 @@ def _check_refund(original, client, amount_minor, to, reason, left, destinations
         )
     if original.currency != client.currency:
         raise DomainError("This payment is in another currency than the client's balance.")
-    if to == REFUND_TO_CARD and paid_tax_invoice(original) is None and amount_minor > client.balance_minor:
+    tax_invoice = paid_tax_invoice(original)
+    if tax_invoice is not None:
+        # A payment of an invoice is refunded at most as far as the invoice can still be credited:
+        # what the payment brought beyond it (an add-credit's surplus) is balance, not invoice money.
+        creditable = credit_left(tax_invoice).total_minor
+        if amount_minor > creditable:
+            raise ValidationError(
+                f"Invoice {tax_invoice.number} has only {format_money(max(creditable, 0), original.currency)} "
+                "left to credit: a refund of its payment cannot be more.",
+                field="amount",
+            )
+    if to == REFUND_TO_CARD and tax_invoice is None and amount_minor > client.balance_minor:
         raise ValidationError(
             f"This top-up is in the balance, which holds only {format_money(client.balance_minor, client.currency)} "
             "now: the client spent part of it.",
@@ -1079,6 +1103,17 @@ def _checked_credit(client: Client, credit: ManualCredit) -> Invoice | None:
     if taken is not None:
         raise ValidationError(
             f"A payment with this reference was already recorded (payment {taken.id}, client {taken.client_id}).",
+            field="reference",
+        )
+    transfer = db.session.scalar(
+        sa.select(BankTransfer).where(
+            BankTransfer.reference == credit.reference.strip().upper(), BankTransfer.status != TransferStatus.REJECTED
+        )
+    )
+    if transfer is not None:
+        raise ValidationError(
+            f"This is the reference of bank transfer {transfer.reference} (client {transfer.client_id}): "
+            "credit it from its review page, not here.",
             field="reference",
         )
     if not credit.proforma_number.strip():
@@ -1330,6 +1365,16 @@ def change_client_currency(client_id: int, currency: str, *, rate: Decimal | Non
         raise Conflict(
             f"The client's balance is {format_money(client.balance_minor, old)}: the currency can change "
             "only at a zero balance (refund or use the credit first)."
+        )
+    open_transfers = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            BankTransfer.client_id == client.id,
+            BankTransfer.status.in_([TransferStatus.AWAITING_PROOF, TransferStatus.PENDING]),
+        )
+    )
+    if open_transfers:
+        raise Conflict(
+            f"The client has {open_transfers} bank transfer(s) in {old} still open: approve or reject them first."
         )
     proformas = convert_open_proformas(client.id, currency, rate)
     services = convert_service_prices(client.id, currency, rate)
