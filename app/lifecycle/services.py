@@ -471,6 +471,19 @@ def _deletable(client_id: int) -> Client:
         raise Conflict(f"Client #{client.id} has account balance or payment history: anonymize instead.")
     if _exists(Client.merged_into_id == client.id):
         raise Conflict(f"Other clients were merged into client #{client.id}: anonymize instead.")
+    waiting = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(ApprovalRequest)
+        .where(
+            ApprovalRequest.client_id == client.id,
+            ApprovalRequest.kind != DELETE_KIND,  # the delete request itself is pending while it runs
+            ApprovalRequest.status == ApprovalStatus.PENDING,
+            ApprovalRequest.expires_at > utcnow(),
+        )
+    )
+    if waiting:
+        # Approved after the delete, they would act on a client id that no longer exists.
+        raise Conflict(f"Client #{client.id} has {waiting} change(s) waiting for approval: decide them first.")
     return client
 
 
@@ -479,7 +492,8 @@ def delete_client(client_id: int, *, actor: Actor) -> None:
 
     Refused with Conflict ("anonymize instead") when it has tax invoices or credit notes
     (the law keeps them), money history (ledger entries or payments: accounting records)
-    or tombstones of clients merged into it.
+    or tombstones of clients merged into it; and while other four-eyes requests about it
+    wait for a decision.
     """
     client = _deletable(client_id)
     _delete_proofs(client.id)

@@ -123,3 +123,28 @@ def test_an_expired_request_does_not_block_a_merge(app, owner, clerk):
         db.session.commit()
         assert db.session.get(Client, source.client_id).merged_into_id == owner.client_id
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ApprovalRequest)) == 1
+
+
+def test_a_client_with_a_change_waiting_for_approval_cannot_be_deleted(app, clerk):
+    doomed = make_owner(app, email="doomed@example.com")
+    with app.app_context():
+        request = approvals.submit(
+            "wallet.adjust",
+            {"client_id": doomed.client_id, "amount_minor": 50000},
+            client_id=doomed.client_id,
+            amount_minor=50000,
+            currency="EUR",
+            summary="adjust",
+            reason="test",
+            actor=clerk,
+        )
+        db.session.commit()
+        with pytest.raises(Conflict, match="waiting for approval"):
+            lifecycle.request_delete(doomed.client_id, reason="duplicate", actor=clerk)
+        db.session.rollback()
+        request = db.session.get(ApprovalRequest, request.id)
+        request.expires_at = utcnow() - timedelta(hours=1)  # it can never run now
+        db.session.commit()
+        lifecycle.delete_client(doomed.client_id, actor=clerk)
+        db.session.commit()
+        assert db.session.get(Client, doomed.client_id) is None
