@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, SelectMultipleField
+from wtforms import IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.clients.models import Client
+from app.core.forms import CheckboxesField
 from app.profile.services import (
     AUTOMATION_DAYS,
     AUTOMATION_SWITCHES,
@@ -25,11 +25,6 @@ _DAYS_LABELS = {
     "suspend_days_after": "Suspend, days after the due date",
     "terminate_days_after": "Terminate, days after the due date",
 }
-
-
-class _Checkboxes(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def _days_field(name: str) -> IntegerField:
@@ -53,7 +48,7 @@ def _switch_field(name: str) -> SelectField:
 
 
 class ClientSettingsForm(FlaskForm):
-    locked_fields = _Checkboxes(
+    locked_fields = CheckboxesField(
         "Fields the client cannot change",
         choices=[SelectChoice(name, label) for name, label in LOCKABLE_FIELDS.items()],
     )

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectMultipleField, StringField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.core.forms import strip
+from app.core.forms import CheckboxesField, strip
 from app.staff.privileges import PRIVILEGES
-
-
-class CheckboxesField(SelectMultipleField):
-    """Several choices as checkboxes; a value outside the choices is an error on the field."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def _name_field(message: str) -> StringField:

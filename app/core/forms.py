@@ -1,14 +1,15 @@
-"""Form helpers every domain uses: country choices, trimming, phone numbers, the one-time code form."""
+"""Form helpers every domain uses: country choices, trimming, phone numbers, checkboxes, the one-time code form."""
 
 from __future__ import annotations
 
 import phonenumbers
 from babel import Locale
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import EmailField, PasswordField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.validators import ValidationError as FieldInvalid
+from wtforms.widgets import CheckboxInput, ListWidget
 
 
 def country_choices(locale: str = "en") -> list[SelectChoice]:
@@ -66,3 +67,11 @@ def normalize_phone(field, country: str | None) -> None:
         field.data = to_e164(field.data, country or None)
     except ValueError as exc:
         raise FieldInvalid(str(exc)) from None
+
+
+class CheckboxesField(SelectMultipleField):
+    """Several choices as checkboxes (templates: _macros/forms.html `checkboxes`); a value
+    outside the choices is an error on the field."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, SelectMultipleField
+from wtforms import DateField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.core.forms import CheckboxesField
 from app.notify import NOTIFICATION_TYPES
 
 #: The type filter: the subscribable email types, the security/account emails, and SMS.
@@ -17,13 +17,6 @@ TYPE_CHOICES = [
     SelectChoice("account", "Emails: account and security"),
     SelectChoice("sms", "SMS"),
 ]
-
-
-class CheckboxesField(SelectMultipleField):
-    """Several choices as checkboxes; a value outside the choices is an error on the field."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class NotificationSettingsForm(FlaskForm):

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectMultipleField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.access.policy import PERMISSIONS
-from app.core.forms import strip
+from app.core.forms import CheckboxesField, strip
 from app.trusted_users.services import NOTIFICATION_TYPES, Access
-
-
-class CheckboxesField(SelectMultipleField):
-    """Several choices as checkboxes; a value outside the choices is an error on the field."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def check_password(field) -> None:
