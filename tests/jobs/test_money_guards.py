@@ -38,6 +38,20 @@ def clerk(app):
     return Actor("staff", make_staff(app, superuser=True, email="clerk@example.com").id, "192.0.2.9")
 
 
+def _waiting_adjustment(client_id: int, clerk: Actor) -> ApprovalRequest:
+    """A four-eyes request about `client_id` (an adjustment of 500.00), committed by the caller."""
+    return approvals.submit(
+        "wallet.adjust",
+        {"client_id": client_id, "amount_minor": 50000},
+        client_id=client_id,
+        amount_minor=50000,
+        currency="EUR",
+        summary="adjust",
+        reason="test",
+        actor=clerk,
+    )
+
+
 def test_a_refund_of_an_invoice_payment_is_at_most_what_the_invoice_can_still_be_credited(app, owner, clerk):
     number = make_proforma(app, owner.client_id, 1000)
     with app.app_context():
@@ -107,16 +121,7 @@ def test_a_transfer_reference_is_credited_once_whichever_page_is_used(app, owner
 def test_an_expired_request_does_not_block_a_merge(app, owner, clerk):
     source = make_owner(app, email="source@example.com")
     with app.app_context():
-        request = approvals.submit(
-            "wallet.adjust",
-            {"client_id": source.client_id, "amount_minor": 50000},
-            client_id=source.client_id,
-            amount_minor=50000,
-            currency="EUR",
-            summary="adjust",
-            reason="test",
-            actor=clerk,
-        )
+        request = _waiting_adjustment(source.client_id, clerk)
         request.expires_at = utcnow() - timedelta(hours=1)
         db.session.commit()
         lifecycle.merge_clients(source.client_id, owner.client_id, actor=clerk)
@@ -128,16 +133,7 @@ def test_an_expired_request_does_not_block_a_merge(app, owner, clerk):
 def test_a_client_with_a_change_waiting_for_approval_cannot_be_deleted(app, clerk):
     doomed = make_owner(app, email="doomed@example.com")
     with app.app_context():
-        request = approvals.submit(
-            "wallet.adjust",
-            {"client_id": doomed.client_id, "amount_minor": 50000},
-            client_id=doomed.client_id,
-            amount_minor=50000,
-            currency="EUR",
-            summary="adjust",
-            reason="test",
-            actor=clerk,
-        )
+        request = _waiting_adjustment(doomed.client_id, clerk)
         db.session.commit()
         with pytest.raises(Conflict, match="waiting for approval"):
             lifecycle.request_delete(doomed.client_id, reason="duplicate", actor=clerk)
