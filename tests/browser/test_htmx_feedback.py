@@ -66,15 +66,23 @@ def test_the_sixth_sign_in_shows_the_rate_limit_instead_of_doing_nothing(served,
     base, app = served
     owner = make_owner(app)
     page.goto(f"{base}/login")
+
+    def sign_in_answered():
+        """Wait for the server's answer to this attempt: the error shown from the last one is
+        already on the page, so waiting for it would let the next click race this request."""
+        return page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/login"))
+
     for _ in range(5):
         page.fill("#email", owner.email)
         page.fill("#password", "wrong-password-1")
-        page.click("button[type=submit]")
+        with sign_in_answered():
+            page.click("button[type=submit]")
         page.wait_for_selector(".alert-error")
         assert page.inner_text(".alert-error") == "The email or password is incorrect."
 
     page.fill("#password", owner.password)  # right, but too late
-    page.click("button[type=submit]")
+    with sign_in_answered():
+        page.click("button[type=submit]")
 
     toast = page.wait_for_selector("#toasts .toast-error")
     assert toast.inner_text().startswith("Too many attempts. Try again in ")
