@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 
-.PHONY: run test lint screenshots clean
+.PHONY: run test lint screenshots clean messages translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,20 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-run: $(VENV)/.runtime
+# The compiled catalogs (.mo) are built from translations/*/LC_MESSAGES/messages.po, not committed.
+translations: $(VENV)/.runtime
+	$(BIN)/python scripts/i18n.py compile
+
+# After marking new strings: extract them and add them (empty) to every language's catalog.
+messages: $(VENV)/.runtime
+	$(BIN)/python scripts/i18n.py messages
+
+run: translations
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev translations
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache

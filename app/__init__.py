@@ -27,7 +27,7 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     # app.core (so this package) at import time, and only create_app wires them together.
     from app import cli
     from app.access import guard
-    from app.core import errors, ids, queue, sql, templating
+    from app.core import errors, i18n, ids, queue, sql, templating
     from app.core import htmx as toasts
     from app.core.ratelimit import limiter
     from app.extensions import csrf, db, htmx, login_manager, migrate
@@ -42,7 +42,7 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     limiter.init_app(app)
 
-    for module in (ids, login, queue, sql, templating, toasts, errors, cli, guards, guard, wallet_services):
+    for module in (i18n, ids, login, queue, sql, templating, toasts, errors, cli, guards, guard, wallet_services):
         module.init_app(app)
     # Event handlers run in the order they subscribe: hosting renews a paid invoice's
     # services before notify writes about it.

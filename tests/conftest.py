@@ -288,3 +288,10 @@ def http_server():
     server.hits = hits
     yield server
     server.shutdown()
+
+
+def pytest_sessionstart(session) -> None:
+    """The compiled catalogs (.mo, not committed) from translations/*.po, as `make test` does."""
+    import runpy
+
+    runpy.run_path(str(Path(__file__).resolve().parent.parent / "scripts" / "i18n.py"))["compile_all"]()

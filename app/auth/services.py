@@ -10,6 +10,7 @@ from flask import current_app
 from app.clients.models import Client, ClientKind, User, UserRole
 from app.clients.services import find_user_by_email, normalize_email
 from app.core.errors import EmailTaken, InvalidCredentials
+from app.core.i18n import current_language
 from app.core.passwords import hash_password, needs_rehash, verify_password
 from app.core.ratelimit import count_wrong_credential, refuse_if_too_many_credential_checks
 from app.core.urls import external_url
@@ -46,7 +47,8 @@ def register_client(data: SignUp) -> User:
         company_name=(data.company_name or "").strip() or None,
         country=data.country,
         currency=current_app.config["DEFAULT_CURRENCY"],
-        language=current_app.config["DEFAULT_LANGUAGE"],
+        # The language the sign-up page was read in becomes the account's.
+        language=current_language(),
     )
     owner = User(
         client=client,

@@ -24,6 +24,8 @@ from app.core.actors import request_actor
 from app.core.errors import InvalidCredentials, ValidationError
 from app.core.form_actions import run_form_action
 from app.core.forms import CodeForm
+from app.core.i18n import LANGUAGES
+from app.core.i18n import SESSION_KEY as LANGUAGE_SESSION_KEY
 from app.core.ratelimit import rate_limited
 from app.core.rendering import redirect_to, render_page
 from app.core.signing import InvalidToken
@@ -311,3 +313,13 @@ def _current_session_id() -> int | None:
 
     token = session.get("sid")
     return db.session.scalar(sa.select(UserSession.id).where(UserSession.token == token)) if token else None
+
+
+@bp.post("/language")
+def set_language():
+    """The login page's language switcher: the choice holds until a signed-in user's own."""
+    code = request.form.get("language", "")
+    if code in LANGUAGES:
+        session[LANGUAGE_SESSION_KEY] = code
+    target = request.form.get("next")
+    return redirect(target if is_safe_next(target) else url_for("auth.login"))

@@ -89,6 +89,7 @@ class Client(BillingDetails, db.Model):
     status: Mapped[ClientStatus] = mapped_column(str_enum(ClientStatus), default=ClientStatus.ACTIVE)
     group_id: Mapped[int | None] = mapped_column(sa.ForeignKey("client_groups.id"))
     currency: Mapped[str] = mapped_column(sa.String(3))
+    # The account's default language (app.core.i18n): its users' unless they chose their own.
     language: Mapped[str] = mapped_column(sa.String(8), default="en")
     timezone: Mapped[str] = mapped_column(sa.String(40), default="Europe/Bucharest")
     # Billing details (the default payer of this account's invoices): BillingDetails.
@@ -143,7 +144,8 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_ip: Mapped[str | None] = mapped_column(sa.String(45))
 
-    language: Mapped[str] = mapped_column(sa.String(8), default="en")
+    # The interface, email and SMS language this user chose; None = their client's.
+    language: Mapped[str | None] = mapped_column(sa.String(8))
     avatar_png: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
     # Two-factor authentication (TOTP). The last accepted time step refuses a replay.
     # Sealed with app.core.secretbox (AES-GCM keyed from SECRET_KEY): never the plain seed.

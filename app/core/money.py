@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from babel.numbers import format_currency, get_currency_precision
 
 from app.core.errors import InvalidAmount
+from app.core.i18n import current_language
 
 # ASCII digits only, an optional single decimal point, no sign, exponent,
 # underscore or thousands separator: anything else is refused, not guessed.
@@ -47,9 +48,10 @@ def to_decimal(amount_minor: int, currency: str) -> Decimal:
     return Decimal(amount_minor).scaleb(-minor_digits(currency))
 
 
-def format_money(amount_minor: int, currency: str, locale: str = "en") -> str:
-    """1250, 'EUR' -> '€12.50' in the given locale."""
-    return format_currency(to_decimal(amount_minor, currency), currency, locale=locale)
+def format_money(amount_minor: int, currency: str, locale: str | None = None) -> str:
+    """1250, 'EUR' -> '€12.50' in `locale` (default: the language being rendered, so
+    '12,50 €' in Romanian)."""
+    return format_currency(to_decimal(amount_minor, currency), currency, locale=locale or current_language())
 
 
 def convert_minor(amount_minor: int, from_currency: str, to_currency: str, rate: Decimal) -> int:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 
 from babel import Locale
+from babel.dates import format_datetime
 from flask import Flask, has_request_context
 from flask_login import current_user
 
 from app.core.dates import zone
+from app.core.i18n import current_language
 from app.core.money import format_money, to_decimal
 from app.core.useragent import describe as describe_agent
 
@@ -19,8 +22,35 @@ def group_lines(lines) -> list[tuple[str | None, list]]:
     return [(name, list(run)) for name, run in itertools.groupby(lines, key=lambda line: line.group_name)]
 
 
+# strftime directives and the CLDR pattern letters that say the same in any language.
+_CLDR = {"d": "dd", "b": "MMM", "B": "MMMM", "Y": "yyyy", "m": "MM", "H": "HH", "M": "mm", "S": "ss"}
+_DIRECTIVE = re.compile(r"%(.)|([^%]+)")
+
+
+def format_moment(moment: datetime | date, fmt: str) -> str:
+    """`moment` written with a strftime-style `fmt` in the current language ("%d %B %Y"
+    is "02 December 2026", "02 decembrie 2026", "02 декабря 2026"). %Z is the zone's
+    abbreviation, as strftime gives it."""
+    pattern, literal = [], ""
+    for directive, text in _DIRECTIVE.findall(fmt):
+        if text or directive == "Z":
+            literal += text or (moment.strftime("%Z") if isinstance(moment, datetime) else "")
+            continue
+        if directive not in _CLDR:
+            raise ValueError(f"format_moment does not know %{directive}")
+        if literal:  # quoted as one run: two quoted runs side by side would read as a quote
+            pattern.append("'" + literal.replace("'", "''") + "'")
+            literal = ""
+        pattern.append(_CLDR[directive])
+    if literal:
+        pattern.append("'" + literal.replace("'", "''") + "'")
+    if not isinstance(moment, datetime):
+        moment = datetime(moment.year, moment.month, moment.day)
+    return format_datetime(moment, "".join(pattern), tzinfo=moment.tzinfo, locale=current_language())
+
+
 def local_time(moment: datetime | None, fmt: str = "%d %b %Y, %H:%M", zone_name: str | None = None) -> str:
-    """A stored (UTC) moment as the reader's wall-clock time.
+    """A stored (UTC) moment as the reader's wall-clock time, in the reader's language.
 
     The zone is `zone_name` (emails pass their client's), else the signed-in
     client's, else BILLING_TIMEZONE.
@@ -29,7 +59,12 @@ def local_time(moment: datetime | None, fmt: str = "%d %b %Y, %H:%M", zone_name:
         return ""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(zone(zone_name or _reader_zone())).strftime(fmt)
+    return format_moment(moment.astimezone(zone(zone_name or _reader_zone())), fmt)
+
+
+def day(value: date | None, fmt: str = "%d %b %Y") -> str:
+    """A calendar date (a due date, an issue date) in the reader's language."""
+    return "" if value is None else format_moment(value, fmt)
 
 
 def _reader_zone() -> str | None:
@@ -40,16 +75,17 @@ def _reader_zone() -> str | None:
 
 
 def country_name(code: str | None) -> str:
-    """'RO' -> 'Romania' (English names, as on the forms); an unknown code as given."""
+    """'RO' -> 'Romania' ('România' in Romanian); an unknown code as given."""
     if not code:
         return ""
-    return Locale.parse("en").territories.get(code.upper(), code)
+    return Locale.parse(current_language()).territories.get(code.upper(), code)
 
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["country_name"] = country_name
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["browser"] = describe_agent
+    app.jinja_env.filters["day"] = day
     app.jinja_env.filters["money"] = lambda minor, currency: format_money(minor, currency)
     app.jinja_env.filters["group_lines"] = group_lines
     app.jinja_env.filters["decimal_amount"] = lambda minor, currency: str(to_decimal(minor, currency))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from flask import current_app, render_template
 
+from app.core.i18n import in_language, recipient_language
 from app.extensions import db
 from app.notify.models import EmailMessage
 
@@ -38,15 +39,16 @@ def queue_email(
     job once the caller's transaction commits.
     """
     context = {"brand": current_app.config["BRAND_NAME"], "user": to, "client": client, **context}
-    subject = render_template(f"emails/{template}.subject.txt", **context)
+    with in_language(recipient_language(to, client)):  # each recipient reads their own
+        subject, body_text, body_html = _render(template, context)
     message = EmailMessage(
         client_id=client.id if client else None,
         user_id=to.id,
         recipients=[address or to.email],
         template=template,
-        subject=" ".join(subject.split()),
-        body_text=render_template(f"emails/{template}.txt", **context),
-        body_html=render_template(f"emails/{template}.html", subject=subject, **context),
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
         pay_invoice_id=pay_invoice.id if pay_invoice is not None else None,
     )
     db.session.add(message)
@@ -59,17 +61,24 @@ def queue_staff_email(template: str, *, to: Staff, **context) -> EmailMessage:
     """Render `template` for staff member `to` and add it to the outbox (flushes, never
     commits): like queue_email, but the row names no client user (staff are not users)."""
     context = {"brand": current_app.config["BRAND_NAME"], "user": to, "client": None, **context}
-    subject = render_template(f"emails/{template}.subject.txt", **context)
+    with in_language(recipient_language(to)):
+        subject, body_text, body_html = _render(template, context)
     message = EmailMessage(
-        recipients=[to.email],
-        template=template,
-        subject=" ".join(subject.split()),
-        body_text=render_template(f"emails/{template}.txt", **context),
-        body_html=render_template(f"emails/{template}.html", subject=subject, **context),
+        recipients=[to.email], template=template, subject=subject, body_text=body_text, body_html=body_html
     )
     db.session.add(message)
     db.session.flush()
     return message
+
+
+def _render(template: str, context: dict) -> tuple[str, str, str]:
+    """The subject (on one line), text and HTML of email `template`."""
+    subject = " ".join(render_template(f"emails/{template}.subject.txt", **context).split())
+    return (
+        subject,
+        render_template(f"emails/{template}.txt", **context),
+        render_template(f"emails/{template}.html", subject=subject, **context),
+    )
 
 
 def build_mime(message: EmailMessage) -> MimeMessage:

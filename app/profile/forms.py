@@ -13,12 +13,10 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from app.clients.forms import BillingFields, kind_field
 from app.clients.models import ClientKind
 from app.core.forms import country_choices, normalize_phone, strip
+from app.core.i18n import LANGUAGES, _
 from app.invoices.tax import InvalidTaxId, normalize_tax_id
 from app.notify.services import sms_reach_problem
 from app.profile.services import LOCKABLE_FIELDS
-
-#: Interface languages a user can choose.
-LANGUAGES: dict[str, str] = {"en": "English", "ro": "Română", "de": "Deutsch", "fr": "Français"}
 
 LOCKED_NOTE = "Contact us to change this."
 LOCKED_REFUSED = "This field can't be changed from your account. Contact us to change this."
@@ -40,7 +38,7 @@ class DetailsForm(BillingFields, FlaskForm):
     )
     phone = StringField("Mobile phone", filters=[strip], validators=[Length(max=32)])
     sms_opt_in = BooleanField("Send me SMS alerts for new invoices and service suspensions")
-    language = SelectField("Interface language")
+    language = SelectField("Interface language", coerce=lambda code: code or None)
     kind = kind_field("Account type", "Company or organization")
     billing_name = StringField(
         "Name on invoices",
@@ -49,12 +47,12 @@ class DetailsForm(BillingFields, FlaskForm):
     )
     country = SelectField("Country", validators=[DataRequired(message="Choose your country.")])
 
-    def __init__(self, *args, locked: list[str] | tuple[str, ...] = (), **kwargs) -> None:
+    def __init__(self, *args, locked: list[str] | tuple[str, ...] = (), account_language: str = "en", **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.language.choices = [SelectChoice(code, label) for code, label in LANGUAGES.items()]
-        if self.language.object_data and self.language.object_data not in LANGUAGES:
-            # A language staff set that the menu does not offer stays selectable.
-            self.language.choices.append(SelectChoice(self.language.object_data, self.language.object_data))
+        self.language.choices = [
+            SelectChoice("", _("The account's language (%(name)s)", name=LANGUAGES.get(account_language, ""))),
+            *(SelectChoice(code, name) for code, name in LANGUAGES.items()),
+        ]
         self.country.choices = country_choices()
         self.locked = frozenset(locked) & LOCKABLE_FIELDS.keys()
         self.refused: set[str] = set()

@@ -55,7 +55,12 @@ def _details_page(form: DetailsForm, avatar_form: AvatarForm, status: int = 200)
 
 def _details_form(**kwargs) -> DetailsForm:
     user = _me()
-    return DetailsForm(data=current_details(user), locked=user.client.locked_fields or [], **kwargs)
+    return DetailsForm(
+        data=current_details(user),
+        locked=user.client.locked_fields or [],
+        account_language=user.client.language,
+        **kwargs,
+    )
 
 
 @bp.route("/account/details", methods=["GET", "POST"])

@@ -11,7 +11,7 @@ from tests.helpers import csrf_token
 PERSON_FORM = {
     "name": "Ion Ionescu",
     "phone": "",
-    "language": "en",
+    "language": "",  # the account's language
     "kind": "person",
     "billing_name": "Ion Ionescu",
     "company_name": "",
