@@ -12,6 +12,7 @@ English is the source language: its catalog is filled with the messages themselv
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import sys
@@ -78,7 +79,8 @@ def messages() -> None:
             catalog = read(path, language)
         else:
             catalog = Catalog(locale=language, project="Billfold", charset="utf-8")
-        catalog.update(template, no_fuzzy_matching=True)
+        # A copy each: update() puts the template's own Message objects into the catalog.
+        catalog.update(copy.deepcopy(template), no_fuzzy_matching=True)
         catalog.obsolete.clear()
         if language == "en":
             for message in catalog:
@@ -139,26 +141,30 @@ def problems() -> list[str]:
             continue
         catalog = read(path, language)
         for message in template:
-            if not message.id:
-                continue
-            have = catalog.get(message.id)
-            label = message.id[0] if isinstance(message.id, tuple) else message.id
-            if have is None:
-                found.append(f"{language}: missing {label!r} (run make messages, then translate it)")
-                continue
-            if not _translated(have):
-                found.append(f"{language}: not translated: {label!r}")
-                continue
-            ids = message.id if isinstance(message.id, tuple) else (message.id,)
-            strings = have.string if isinstance(have.string, tuple) else (have.string,)
-            if isinstance(message.id, tuple) and len(strings) != catalog.num_plurals:
-                found.append(f"{language}: {label!r} needs {catalog.num_plurals} plural forms")
-            expected = set().union(*(placeholders(i) for i in ids))
-            for string in strings:
-                # A plural form may leave out the count (Russian "одна"), never add or rename one.
-                got = placeholders(string)
-                if got - expected or (got != expected and not isinstance(message.id, tuple)):
-                    found.append(f"{language}: placeholders differ in {label!r}: {sorted(got)} != {sorted(expected)}")
+            if message.id:
+                found += compare(message, catalog.get(message.id), language, catalog.num_plurals)
+    return found
+
+
+def compare(message, have, language: str, num_plurals: int) -> list[str]:
+    """What is wrong with `have` (a catalog's entry, or None) as the translation of `message`."""
+    label = message.id[0] if isinstance(message.id, tuple) else message.id
+    if have is None:
+        return [f"{language}: missing {label!r} (run make messages, then translate it)"]
+    if not _translated(have):
+        return [f"{language}: not translated: {label!r}"]
+    plural = isinstance(message.id, tuple)
+    ids = message.id if plural else (message.id,)
+    strings = have.string if isinstance(have.string, tuple) else (have.string,)
+    found = []
+    if plural and len(strings) != num_plurals:
+        found.append(f"{language}: {label!r} needs {num_plurals} plural forms")
+    expected = set().union(*(placeholders(i) for i in ids))
+    for string in strings:
+        got = placeholders(string)
+        # A plural form may leave out the count (Russian "одна"), never add or rename one.
+        if got - expected or (got != expected and not plural):
+            found.append(f"{language}: placeholders differ in {label!r}: {sorted(got)} != {sorted(expected)}")
     return found
 
 

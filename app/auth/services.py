@@ -10,7 +10,7 @@ from flask import current_app
 from app.clients.models import Client, ClientKind, User, UserRole
 from app.clients.services import find_user_by_email, normalize_email
 from app.core.errors import EmailTaken, InvalidCredentials
-from app.core.i18n import current_language
+from app.core.i18n import current_language, offered
 from app.core.passwords import hash_password, needs_rehash, verify_password
 from app.core.ratelimit import count_wrong_credential, refuse_if_too_many_credential_checks
 from app.core.urls import external_url
@@ -31,6 +31,7 @@ class SignUp:
     phone: str | None = None  # E.164, already validated
     sms_opt_in: bool = False
     password_hash: str | None = None  # set when the password was hashed earlier (a confirmed sign-up)
+    language: str | None = None  # the language the sign-up form was read in: the account's
 
 
 def register_client(data: SignUp) -> User:
@@ -47,8 +48,8 @@ def register_client(data: SignUp) -> User:
         company_name=(data.company_name or "").strip() or None,
         country=data.country,
         currency=current_app.config["DEFAULT_CURRENCY"],
-        # The language the sign-up page was read in becomes the account's.
-        language=current_language(),
+        # The language the sign-up form was read in becomes the account's.
+        language=offered(data.language) or current_language(),
     )
     owner = User(
         client=client,

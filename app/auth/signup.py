@@ -38,6 +38,7 @@ class Addressee:
 
     email: str
     name: str
+    language: str | None = None
     id: None = None
 
 
@@ -84,7 +85,7 @@ def sign_up_requested(token: str) -> None:
     if user is None:
         queue_email(
             "signup_confirm",
-            to=Addressee(email=data.email, name=data.name),
+            to=Addressee(email=data.email, name=data.name, language=data.language),
             confirm_url=external_url("auth.register_confirm", token=token),
             max_age_hours=current_app.config["SIGNUP_CONFIRM_MAX_AGE"] // 3600,
         )

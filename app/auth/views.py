@@ -24,7 +24,7 @@ from app.core.actors import request_actor
 from app.core.errors import InvalidCredentials, ValidationError
 from app.core.form_actions import run_form_action
 from app.core.forms import CodeForm
-from app.core.i18n import LANGUAGES
+from app.core.i18n import LANGUAGES, current_language
 from app.core.i18n import SESSION_KEY as LANGUAGE_SESSION_KEY
 from app.core.ratelimit import rate_limited
 from app.core.rendering import redirect_to, render_page
@@ -61,6 +61,7 @@ def register():
             company_name=form.company_name.data,
             phone=form.phone.data or None,
             sms_opt_in=form.sms_opt_in.data,
+            language=current_language(),
         )
         # The same answer and the same work for an address with an account and one
         # without: a job sends the confirmation link, or tells the owner someone tried.

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, date, datetime
 
 from babel import Locale
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from flask import Flask, has_request_context
 from flask_login import current_user
 
@@ -31,10 +31,18 @@ def format_moment(moment: datetime | date, fmt: str) -> str:
     """`moment` written with a strftime-style `fmt` in the current language ("%d %B %Y"
     is "02 December 2026", "02 decembrie 2026", "02 декабря 2026"). %Z is the zone's
     abbreviation, as strftime gives it."""
+    language = current_language()
+    if language != "en":
+        # Each language's own way of writing a whole date ("2 de diciembre de 2026", "2 декабря 2026 г.").
+        for whole, width in (("%d %B %Y", "long"), ("%d %b %Y", "medium")):
+            if whole in fmt:
+                written = format_date(moment, width, locale=language).replace("%", "%%")
+                fmt = fmt.replace(whole, written)
     pattern, literal = [], ""
     for directive, text in _DIRECTIVE.findall(fmt):
-        if text or directive == "Z":
-            literal += text or (moment.strftime("%Z") if isinstance(moment, datetime) else "")
+        if text or directive in "Z%":
+            zone_name = moment.strftime("%Z") if isinstance(moment, datetime) else ""
+            literal += text or (zone_name if directive == "Z" else "%")
             continue
         if directive not in _CLDR:
             raise ValueError(f"format_moment does not know %{directive}")
@@ -46,7 +54,7 @@ def format_moment(moment: datetime | date, fmt: str) -> str:
         pattern.append("'" + literal.replace("'", "''") + "'")
     if not isinstance(moment, datetime):
         moment = datetime(moment.year, moment.month, moment.day)
-    return format_datetime(moment, "".join(pattern), tzinfo=moment.tzinfo, locale=current_language())
+    return format_datetime(moment, "".join(pattern), tzinfo=moment.tzinfo, locale=language)
 
 
 def local_time(moment: datetime | None, fmt: str = "%d %b %Y, %H:%M", zone_name: str | None = None) -> str:
