@@ -104,6 +104,12 @@ def _check_config(app: Flask) -> None:
         raise RuntimeError(
             f"BILLING_TIMEZONE {app.config['BILLING_TIMEZONE']!r} is not a time zone (use a name like Europe/Bucharest)"
         ) from None
+    from app.core.i18n import LANGUAGES
+
+    if app.config["DEFAULT_LANGUAGE"] not in LANGUAGES:
+        raise RuntimeError(
+            f"DEFAULT_LANGUAGE {app.config['DEFAULT_LANGUAGE']!r} has no catalog: use one of {', '.join(LANGUAGES)}"
+        )
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("postgres://") or uri.startswith("postgresql://"):
         # psycopg 3 is the installed driver.

@@ -30,6 +30,12 @@ def test_an_unknown_billing_time_zone_refuses_to_start(zone):
         create_app(ProductionConfig, {**PRODUCTION, "BILLING_TIMEZONE": zone})
 
 
+@pytest.mark.parametrize("language", ["de", "", "ro-RO"])
+def test_a_default_language_without_a_catalog_refuses_to_start(language):
+    with pytest.raises(RuntimeError, match=r"DEFAULT_LANGUAGE .* has no catalog: use one of en, ro, es, ru, hi"):
+        create_app(ProductionConfig, {**PRODUCTION, "DEFAULT_LANGUAGE": language})
+
+
 def test_production_sets_secure_cookies():
     app = create_app(ProductionConfig, PRODUCTION)
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
