@@ -17,15 +17,16 @@ from fnmatch import fnmatchcase
 from flask import current_app, g
 from flask_login import current_user
 
+from app.core.i18n import _l
 from app.staff import privileges as P
 
 #: Permissions an owner can give a trusted user.
 PERMISSIONS: dict[str, str] = {
-    "invoices.view": "View and download invoices",
-    "invoices.pay": "Pay invoices and edit their billing details (with View invoices)",
-    "wallet": "Account balance: add funds, pay with it, statements",
-    "services": "Services: view them, and order new ones (with View and Pay invoices)",
-    "profile": "Edit the account's details",
+    "invoices.view": _l("View and download invoices"),
+    "invoices.pay": _l("Pay invoices and edit their billing details (with View invoices)"),
+    "wallet": _l("Account balance: add funds, pay with it, statements"),
+    "services": _l("Services: view them, and order new ones (with View and Pay invoices)"),
+    "profile": _l("Edit the account's details"),
 }
 
 PUBLIC = "public"  # no login needed
