@@ -35,7 +35,7 @@ class RegisterForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("Choose a password."))])
     kind = kind_field(_l("Account type"), _l("Company or organization"), default=ClientKind.PERSON.value)
     company_name = StringField(_l("Company name"), validators=[Length(max=160)])
-    country = SelectField("Country", validators=[DataRequired(message=_l("Choose your country."))])
+    country = SelectField(_l("Country"), validators=[DataRequired(message=_l("Choose your country."))])
     phone = StringField(_l("Mobile phone"), validators=[Length(max=32)])
     sms_opt_in = BooleanField(_l("Send me SMS alerts for new invoices and suspensions"))
 

@@ -11,12 +11,12 @@ from wtforms.validators import DataRequired, Length
 from wtforms.validators import ValidationError as FieldInvalid
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.core.i18n import _, _l
+from app.core.i18n import _, _l, current_language
 
 
-def country_choices(locale: str = "en") -> list[SelectChoice]:
-    """ISO 3166 two-letter countries, sorted by their name."""
-    territories = Locale.parse(locale).territories
+def country_choices(locale: str | None = None) -> list[SelectChoice]:
+    """ISO 3166 two-letter countries, sorted by their name in `locale` (default: the reader's language)."""
+    territories = Locale.parse(locale or current_language()).territories
     codes = [
         code
         for code in territories

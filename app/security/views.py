@@ -177,7 +177,7 @@ def allowlist():
         )
     )
     if form.validate_on_submit() and run_form_action(form, change, catch=ValidationError).ok:
-        flash("IP allow-list saved.", "success")
+        flash(_("IP allow-list saved."), "success")
         return redirect(url_for("security.index"))
     return _security_page(422, allowlist_form=form)
 
@@ -265,7 +265,10 @@ def twofactor_recovery_download():
             "error",
         )
         return redirect(url_for("security.index"))
-    body = "\n".join([f"{current_app.config['BRAND_NAME']} recovery codes for {current_user.email}", "", *codes, ""])
+    heading = _(
+        "%(brand)s recovery codes for %(email)s", brand=current_app.config["BRAND_NAME"], email=current_user.email
+    )
+    body = "\n".join([heading, "", *codes, ""])
     return current_app.response_class(
         body,
         mimetype="text/plain",
