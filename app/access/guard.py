@@ -34,6 +34,7 @@ from app.access.policy import (
 )
 from app.core.actors import Actor
 from app.core.errors import ImpersonationForbidden, StaffForbidden
+from app.core.i18n import _, _l
 from app.extensions import db
 from app.staff.privileges import PRIVILEGES
 from app.staff.services import IMPERSONATION_SESSION_KEY, end_impersonation, record_impersonation_view
@@ -132,7 +133,7 @@ def _end_impersonation(reason: str) -> Response:
         session.pop(IMPERSONATION_SESSION_KEY), reason, staff_id=staff.id if staff else None, actor=actor
     )
     db.session.commit()
-    flash(IMPERSONATION_ENDED.get(reason, "Your sign-in as the client has ended."), "info")
+    flash(str(IMPERSONATION_ENDED.get(reason) or _("Your sign-in as the client has ended.")), "info")
     if staff is None or impersonation is None:
         return _to("admin.login")
     if staff_can(staff, rule_for("admin.client")):
@@ -142,9 +143,9 @@ def _end_impersonation(reason: str) -> Response:
 
 #: What the staff member is told when their support access ended by itself.
 IMPERSONATION_ENDED = {
-    "time is up": "Your time signed in as the client is up: you are back in the admin.",
-    "privilege removed": "You no longer hold “Log in as a client”: your sign-in as the client has ended.",
-    "signed out": "You signed out of the client area: you are back in the admin.",
+    "time is up": _l("Your time signed in as the client is up: you are back in the admin."),
+    "privilege removed": _l("You no longer hold “Log in as a client”: your sign-in as the client has ended."),
+    "signed out": _l("You signed out of the client area: you are back in the admin."),
 }
 
 #: Endpoints that never load an identity.
@@ -154,11 +155,11 @@ _NO_USER = ("static", "healthz")
 def _ended_staff_session(staff) -> str | None:
     """Why the signed-in staff member's session is over (None while it holds)."""
     if current_app.config["STAFF_2FA_REQUIRED"] and not staff.has_2fa:
-        return "Staff accounts need two-factor authentication: sign in again to set it up."
+        return _("Staff accounts need two-factor authentication: sign in again to set it up.")
     now = int(time.time())
     seen = session.get("staff_seen")
     if seen is not None and now - seen > current_app.config["STAFF_IDLE_MINUTES"] * 60:
-        return "You were signed out after a while without activity. Sign in again to go on."
+        return _("You were signed out after a while without activity. Sign in again to go on.")
     if seen is None or now - seen >= _SEEN_RESOLUTION:
         session["staff_seen"] = now
     return None

@@ -6,20 +6,21 @@ from flask import current_app, g
 from flask_login import current_user
 
 from app.access.policy import can_open, impersonation_refuses, is_client_user
+from app.core.i18n import _l
 
 # The client area's sections, in menu order. A section shows up once its
 # blueprint has the endpoint, so the menu never links to a missing page.
 CLIENT_NAV: list[tuple[str, str]] = [
-    ("Dashboard", "dashboard.index"),
-    ("Services", "hosting.services"),
-    ("Invoices", "invoices.index"),
-    ("Order", "hosting.cart"),
-    ("Account balance", "wallet.index"),
-    ("Trusted users", "trusted_users.index"),
-    ("My details", "profile.details"),
-    ("Documents", "casework.documents"),
-    ("Security", "security.index"),
-    ("Notifications", "notify.index"),
+    (_l("Dashboard"), "dashboard.index"),
+    (_l("Services"), "hosting.services"),
+    (_l("Invoices"), "invoices.index"),
+    (_l("Order"), "hosting.cart"),
+    (_l("Account balance"), "wallet.index"),
+    (_l("Trusted users"), "trusted_users.index"),
+    (_l("My details"), "profile.details"),
+    (_l("Documents"), "casework.documents"),
+    (_l("Security"), "security.index"),
+    (_l("Notifications"), "notify.index"),
 ]
 
 

@@ -17,15 +17,16 @@ from fnmatch import fnmatchcase
 from flask import current_app, g
 from flask_login import current_user
 
+from app.core.i18n import _l
 from app.staff import privileges as P
 
 #: Permissions an owner can give a trusted user.
 PERMISSIONS: dict[str, str] = {
-    "invoices.view": "View and download invoices",
-    "invoices.pay": "Pay invoices and edit their billing details (with View invoices)",
-    "wallet": "Account balance: add funds, pay with it, statements",
-    "services": "Services: view them, and order new ones (with View and Pay invoices)",
-    "profile": "Edit the account's details",
+    "invoices.view": _l("View and download invoices"),
+    "invoices.pay": _l("Pay invoices and edit their billing details (with View invoices)"),
+    "wallet": _l("Account balance: add funds, pay with it, statements"),
+    "services": _l("Services: view them, and order new ones (with View and Pay invoices)"),
+    "profile": _l("Edit the account's details"),
 }
 
 PUBLIC = "public"  # no login needed
@@ -145,16 +146,16 @@ Need = str | tuple[str, ...] | StaffNeed
 
 #: What staff signed in as a client (support access) may never reach, with the reason the
 #: refusal page gives: the client's own credentials and who may sign in stay the client's.
-IMPERSONATION_REFUSED: list[tuple[str, str]] = [
+IMPERSONATION_REFUSED: list[tuple[str, object]] = [
     (
         "security.*",
-        "the password, email address, two-factor authentication, IP allow-list, sessions and sign-in alerts",
+        _l("the password, email address, two-factor authentication, IP allow-list, sessions and sign-in alerts"),
     ),
-    ("trusted_users.*", "the trusted users and their access"),
-    ("profile.erasure*", "a request to erase the account"),
+    ("trusted_users.*", _l("the trusted users and their access")),
+    ("profile.erasure*", _l("a request to erase the account")),
     # Signing in (a form, an emailed link), signing up or resetting a password would swap this
     # browser's identity without ending the support access. ("Sign out" ends it: app.access.guard.)
-    ("auth.*", "signing in, signing up and password resets"),
+    ("auth.*", _l("signing in, signing up and password resets")),
 ]
 
 
@@ -163,7 +164,7 @@ def impersonation_refuses(endpoint: str | None) -> str | None:
     or None when it may be used."""
     if endpoint is None:
         return None
-    return next((what for pattern, what in IMPERSONATION_REFUSED if fnmatchcase(endpoint, pattern)), None)
+    return next((str(what) for pattern, what in IMPERSONATION_REFUSED if fnmatchcase(endpoint, pattern)), None)
 
 
 def rule_for(endpoint: str | None) -> Need | None:

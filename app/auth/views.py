@@ -24,7 +24,7 @@ from app.core.actors import request_actor
 from app.core.errors import InvalidCredentials, ValidationError
 from app.core.form_actions import run_form_action
 from app.core.forms import CodeForm
-from app.core.i18n import LANGUAGES, current_language
+from app.core.i18n import LANGUAGES, _, current_language
 from app.core.i18n import SESSION_KEY as LANGUAGE_SESSION_KEY
 from app.core.ratelimit import rate_limited
 from app.core.rendering import redirect_to, render_page
@@ -85,19 +85,21 @@ def register_confirm(token: str):
     try:
         data = sign_up_from_token(token)
     except InvalidToken as error:
-        flash("This sign-up link has expired. Sign up again." if error.expired else "This link is invalid.", "error")
+        flash(
+            _("This sign-up link has expired. Sign up again.") if error.expired else _("This link is invalid."), "error"
+        )
         return redirect(url_for("auth.register"))
     if find_user_by_email(data.email) is not None:
-        flash("This address already has an account: sign in (or reset your password).", "info")
+        flash(_("This address already has an account: sign in (or reset your password)."), "info")
         return redirect(url_for("auth.login"))
     form = ConfirmSignUpForm()
     if not form.validate_on_submit():
         return render_template("auth/register_confirm.html", form=form, data=data)
     result = run_form_action(form, lambda: _register_and_sign_in(data), catch=ValidationError)
     if not result.ok:  # the same address confirmed twice at once
-        flash("This address already has an account: sign in (or reset your password).", "info")
+        flash(_("This address already has an account: sign in (or reset your password)."), "info")
         return redirect(url_for("auth.login"))
-    flash(f"Welcome! Your client ID is {result.value.client_id}.", "success")
+    flash(_("Welcome! Your client ID is %(id)s.", id=result.value.client_id), "success")
     return redirect_to(url_for("dashboard.index"))
 
 
@@ -164,7 +166,7 @@ def logout():
             db.session.commit()
     logout_user()
     session.clear()  # nothing of the old session survives, not even its CSRF token
-    flash("You have been signed out.", "info")
+    flash(_("You have been signed out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -180,7 +182,7 @@ def login_twofactor():
     expired = not isinstance(pending, dict) or time.time() - pending.get("t", 0) > PENDING_2FA_SECONDS
     if user is None or expired or user.security_stamp != pending.get("s") or not user.is_active:
         session.pop("pending_2fa", None)
-        flash("Please sign in again.", "info")
+        flash(_("Please sign in again."), "info")
         return redirect(url_for("auth.login"))
     form = CodeForm()
     if form.validate_on_submit():
@@ -190,7 +192,7 @@ def login_twofactor():
         )
         if verified.ok:
             if verified.value.method == "recovery":
-                flash("You used a recovery code. Each works once: make new ones under Security.", "info")
+                flash(_("You used a recovery code. Each works once: make new ones under Security."), "info")
             return finish_login(user, remember=pending.get("r", False), next_url=pending.get("n") or "/")
         sec.record_login_event(user, succeeded=False, reason="2fa code", actor=request_actor(for_user=user))
         db.session.commit()
@@ -206,7 +208,7 @@ def forgot_password():
         # The same answer, and the same work here, whether or not the address has an
         # account: a job looks it up and writes the email (app.auth.signup).
         request_password_reset(form.email.data)
-        flash("If an account uses this address, we sent it a link to choose a new password.", "info")
+        flash(_("If an account uses this address, we sent it a link to choose a new password."), "info")
         return redirect_to(url_for("auth.login"))
     status = 422 if form.is_submitted() else 200
     return render_template("auth/forgot_password.html", form=form), status
@@ -218,7 +220,7 @@ def reset_password(token: str):
     try:
         sec.user_for_reset_token(token)
     except InvalidToken:
-        flash("This reset link is invalid, was already used, or has expired. Ask for a new one.", "error")
+        flash(_("This reset link is invalid, was already used, or has expired. Ask for a new one."), "error")
         return redirect(url_for("auth.forgot_password"))
     form = ResetPasswordForm()
     if (
@@ -230,7 +232,7 @@ def reset_password(token: str):
         ).ok
     ):
         # Not logged in here: the login page still asks for 2FA where it is on.
-        flash("Your password was changed. Sign in with the new one.", "success")
+        flash(_("Your password was changed. Sign in with the new one."), "success")
         return redirect(url_for("auth.login"))
     status = 422 if form.is_submitted() else 200
     return render_template("auth/reset_password.html", form=form), status
@@ -260,8 +262,8 @@ def mail_link(token: str):
     try:
         user, invoice = read_invoice_login(token)
     except InvalidToken as error:
-        expired = "This link has expired. Sign in to see your invoice."
-        flash(expired if error.expired else "This link is not valid (any more). Please sign in.", "error")
+        expired = _("This link has expired. Sign in to see your invoice.")
+        flash(expired if error.expired else _("This link is not valid (any more). Please sign in."), "error")
         return _no_referrer(redirect(url_for("auth.login")))
     target = url_for("invoices.view", number=invoice.number)
     if current_user.is_authenticated:
@@ -279,7 +281,7 @@ def _sign_in_from_link(user: User, target: str):
     allowed, the login page with the invoice as `next`."""
     if user.has_2fa or not ip_allowed(user, request.remote_addr):
         db.session.commit()  # a session signed out above stays ended
-        flash("Please sign in to see this invoice.", "info")
+        flash(_("Please sign in to see this invoice."), "info")
         return redirect(url_for("auth.login", next=target))
     log_in(user, remember=False, fresh=False)
     record_sign_in(user, method="email link", actor=request_actor(for_user=user))

@@ -19,6 +19,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden, HTTPException, TooManyRequests
 
 from app.core.htmx import is_htmx, toast_response
+from app.core.i18n import _, _l, ngettext
 from app.core.ratelimit import limiter
 from app.extensions import db
 
@@ -54,23 +55,23 @@ class InvalidAmount(ValidationError):
 
 class EmailTaken(ValidationError):
     def __init__(self) -> None:
-        super().__init__("An account with this email already exists.", field="email")
+        super().__init__(_("An account with this email already exists."), field="email")
 
 
 #: What an htmx request is told when an answer carries no message of its own.
 TOAST_MESSAGES = {
-    400: "That request could not be accepted. Reload the page and try again.",
-    403: "You don't have access to this. The account owner decides what each user may do.",
-    404: "That was not found. It may have been removed: reload the page.",
-    405: "That action is not available here. Reload the page and try again.",
-    409: "That can no longer be done. Nothing was changed.",
-    413: "The file is too large: upload at most 5 MB.",
-    500: "Something went wrong on our side. Please try again in a few minutes.",
+    400: _l("That request could not be accepted. Reload the page and try again."),
+    403: _l("You don't have access to this. The account owner decides what each user may do."),
+    404: _l("That was not found. It may have been removed: reload the page."),
+    405: _l("That action is not available here. Reload the page and try again."),
+    409: _l("That can no longer be done. Nothing was changed."),
+    413: _l("The file is too large: upload at most 5 MB."),
+    500: _l("Something went wrong on our side. Please try again in a few minutes."),
 }
 
 #: A 403 told to staff: it is their role, not an account owner, that decides.
-STAFF_FORBIDDEN = (
-    "Your staff roles do not include \u201c{privilege}\u201d. An administrator can add it to your roles under Staff."
+STAFF_FORBIDDEN = _l(
+    "Your staff roles do not include \u201c%(privilege)s\u201d. An administrator can add it to your roles under Staff."
 )
 
 
@@ -92,13 +93,13 @@ class ImpersonationForbidden(Forbidden):
 
 
 #: A 403 told to staff signed in as a client: support access never touches these.
-IMPERSONATION_FORBIDDEN = (
+IMPERSONATION_FORBIDDEN = _l(
     "You are signed in as this client for support, and support access cannot open or change "
-    "{what}: only the client can. Go back to the admin for staff actions."
+    "%(what)s: only the client can. Go back to the admin for staff actions."
 )
 
 #: Headings of the statuses that share the 400 page.
-HEADINGS = {400: "We could not accept that request", 405: "That action is not available here"}
+HEADINGS = {400: _l("We could not accept that request"), 405: _l("That action is not available here")}
 
 #: The page template for each status; any other status uses the 400 page.
 PAGES = {403: "errors/403.html", 404: "errors/404.html", 409: "errors/409.html", 429: "errors/429.html"}
@@ -116,14 +117,15 @@ def home_link() -> tuple[str, str]:
     """(label, endpoint) of the way back from an error page."""
     layout = error_layout()
     if layout == "base.html":
-        return "Go to your dashboard", "dashboard.index"
+        return _("Go to your dashboard"), "dashboard.index"
     if layout == "admin/base.html":
-        return "Go to the staff admin", "admin.index"
-    return "Go to the sign-in page", "auth.login"
+        return _("Go to the staff admin"), "admin.index"
+    return _("Go to the sign-in page"), "auth.login"
 
 
 def error_answer(status: int, message: str, template: str | None = None, **context):
     """A toast for htmx; else the styled page `template` (by status when not given)."""
+    message = str(message)
     if is_htmx():
         return toast_response(message, "error", status)
     template = template or PAGES.get(status, "errors/400.html")
@@ -143,19 +145,19 @@ def retry_after_seconds() -> int | None:
 def in_words(seconds: int) -> str:
     """45 -> '45 seconds', 125 -> '3 minutes' (rounded up: never sooner than true)."""
     if seconds < 120:
-        return "1 second" if seconds == 1 else f"{seconds} seconds"
+        return ngettext("%(num)d second", "%(num)d seconds", seconds)
     minutes = math.ceil(seconds / 60)
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+    return ngettext("%(num)d minute", "%(num)d minutes", minutes)
 
 
 def _too_many_requests(error):
     description = getattr(error, "description", None)
     if description and description != TooManyRequests.description and not isinstance(error, RateLimitExceeded):
         # A refusal that says why itself (the per-account budget of wrong passwords and codes).
-        return error_answer(429, description, wait=description)
+        return error_answer(429, str(description), wait=str(description))
     seconds = retry_after_seconds()
-    wait = f"Try again in {in_words(seconds)}." if seconds else "Wait a minute and try again."
-    return error_answer(429, f"Too many attempts. {wait}", wait=wait)
+    wait = _("Try again in %(time)s.", time=in_words(seconds)) if seconds else _("Wait a minute and try again.")
+    return error_answer(429, _("Too many attempts. %(wait)s", wait=wait), wait=wait)
 
 
 def _server_error(error):
@@ -165,7 +167,7 @@ def _server_error(error):
         return error_answer(500, TOAST_MESSAGES[500], "errors/500.html")
     except Exception:  # the layout needs the database; the bare page does not
         log.exception("the error page with navigation failed; answering the bare page")
-        return render_template("errors/500.html", layout="auth_base.html", home=("Try again", "auth.login")), 500
+        return render_template("errors/500.html", layout="auth_base.html", home=(_("Try again"), "auth.login")), 500
 
 
 def _http_error(error: HTTPException):
@@ -176,11 +178,11 @@ def _http_error(error: HTTPException):
     heading = None if status in PAGES else HEADINGS.get(status, error.name)
     message = TOAST_MESSAGES.get(status, TOAST_MESSAGES[400])
     if isinstance(error, StaffForbidden):
-        message = STAFF_FORBIDDEN.format(privilege=error.privilege_label)
+        message = str(STAFF_FORBIDDEN) % {"privilege": error.privilege_label}
     elif isinstance(error, ImpersonationForbidden):
-        return error_answer(status, IMPERSONATION_FORBIDDEN.format(what=error.what), support_access=True)
+        return error_answer(status, str(IMPERSONATION_FORBIDDEN) % {"what": error.what}, support_access=True)
     elif status == 403 and error_layout() == "admin/base.html":
-        message = "Your staff roles do not allow this."
+        message = _("Your staff roles do not allow this.")
     return error_answer(status, message, heading=heading)
 
 
@@ -191,15 +193,17 @@ def init_app(app: Flask) -> None:
     def csrf_error(error: CSRFError):
         return error_answer(
             400,
-            "This form has expired. Reload the page and try again.",
-            heading="This form has expired",
-            lead="For your security a form stops working after a while, or when you sign in again. "
-            "Go back, reload the page and try again.",
+            _("This form has expired. Reload the page and try again."),
+            heading=_("This form has expired"),
+            lead=_(
+                "For your security a form stops working after a while, or when you sign in again. "
+                "Go back, reload the page and try again."
+            ),
         )
 
     @app.errorhandler(413)
     def too_large(error):
-        return error_answer(413, TOAST_MESSAGES[413], heading="That file is too large")
+        return error_answer(413, TOAST_MESSAGES[413], heading=_("That file is too large"))
 
     app.register_error_handler(429, _too_many_requests)
     app.register_error_handler(500, _server_error)
@@ -216,4 +220,4 @@ class InvalidCredentials(DomainError):
     status_code = 401
 
     def __init__(self) -> None:
-        super().__init__("The email or password is incorrect.")
+        super().__init__(_("The email or password is incorrect."))

@@ -11,10 +11,12 @@ from wtforms.validators import DataRequired, Length
 from wtforms.validators import ValidationError as FieldInvalid
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.core.i18n import _, _l, current_language
 
-def country_choices(locale: str = "en") -> list[SelectChoice]:
-    """ISO 3166 two-letter countries, sorted by their name."""
-    territories = Locale.parse(locale).territories
+
+def country_choices(locale: str | None = None) -> list[SelectChoice]:
+    """ISO 3166 two-letter countries, sorted by their name in `locale` (default: the reader's language)."""
+    territories = Locale.parse(locale or current_language()).territories
     codes = [
         code
         for code in territories
@@ -32,17 +34,17 @@ def to_e164(raw: str, region: str | None) -> str:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
-        raise ValueError("Enter a phone number like +40 722 123 456.") from None
+        raise ValueError(_("Enter a phone number like +40 722 123 456.")) from None
     if not phonenumbers.is_valid_number(number):
-        raise ValueError("This is not a valid phone number.")
+        raise ValueError(_("This is not a valid phone number."))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 class CodeForm(FlaskForm):
     code = StringField(
-        "Code from your authenticator app, or a recovery code",
+        _l("Code from your authenticator app, or a recovery code"),
         filters=[strip],
-        validators=[DataRequired(message="Enter the code."), Length(max=20)],
+        validators=[DataRequired(message=_l("Enter the code.")), Length(max=20)],
     )
 
 
@@ -50,11 +52,13 @@ class EmailPasswordForm(FlaskForm):
     """A sign-in: client users (app.auth.forms.LoginForm adds "keep me signed in") and staff."""
 
     email = EmailField(
-        "Email",
+        _l("Email"),
         filters=[strip],
-        validators=[DataRequired(message="Enter your email address."), Length(max=254)],
+        validators=[DataRequired(message=_l("Enter your email address.")), Length(max=254)],
     )
-    password = PasswordField("Password", validators=[DataRequired(message="Enter your password."), Length(max=256)])
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(message=_l("Enter your password.")), Length(max=256)]
+    )
 
 
 def normalize_phone(field, country: str | None) -> None:

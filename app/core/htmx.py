@@ -21,7 +21,7 @@ def toast(message: str, level: str = "info") -> None:
     """Show `message` to the user once this request is answered."""
     if level not in LEVELS:
         raise ValueError(f"toast level must be one of {LEVELS}, not {level!r}")
-    g.setdefault("toasts", []).append({"message": message, "level": level})
+    g.setdefault("toasts", []).append({"message": str(message), "level": level})
 
 
 def is_htmx() -> bool:

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from babel.numbers import format_currency, get_currency_precision
 
 from app.core.errors import InvalidAmount
-from app.core.i18n import current_language
+from app.core.i18n import _, current_language
 
 # ASCII digits only, an optional single decimal point, no sign, exponent,
 # underscore or thousands separator: anything else is refused, not guessed.
@@ -26,7 +26,7 @@ def parse_amount(text: str, currency: str, *, max_minor: int | None = None) -> i
     cleaned = (text or "").strip()
     match = _AMOUNT_RE.fullmatch(cleaned)
     if not match:
-        raise InvalidAmount("Enter an amount like 50 or 50.00.")
+        raise InvalidAmount(_("Enter an amount like 50 or 50.00."))
     digits = minor_digits(currency)
     fraction = match["fraction"] or ""
     if len(fraction) > digits:
@@ -34,12 +34,12 @@ def parse_amount(text: str, currency: str, *, max_minor: int | None = None) -> i
             raise InvalidAmount(f"{currency} amounts have no decimals.")
         raise InvalidAmount(f"{currency} amounts have at most {digits} decimals.")
     if len(match["units"]) > 15:
-        raise InvalidAmount("That amount is too large.")
+        raise InvalidAmount(_("That amount is too large."))
     minor = int(match["units"]) * 10**digits + int(fraction.ljust(digits, "0") or 0)
     if minor <= 0:
-        raise InvalidAmount("The amount must be greater than zero.")
+        raise InvalidAmount(_("The amount must be greater than zero."))
     if max_minor is not None and minor > max_minor:
-        raise InvalidAmount(f"The amount can be at most {format_money(max_minor, currency)}.")
+        raise InvalidAmount(_("The amount can be at most %(amount)s.", amount=format_money(max_minor, currency)))
     return minor
 
 

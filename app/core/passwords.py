@@ -6,6 +6,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
+from app.core.i18n import _
+
 _default = PasswordHasher()
 # Test-only parameters: the suite hashes hundreds of passwords.
 _fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -37,7 +39,7 @@ def password_problem(password: str | None) -> str | None:
     """What is wrong with a new password (client users' and staff's rules), or None."""
     minimum = current_app.config["PASSWORD_MIN_LENGTH"]
     if len(password or "") < minimum:
-        return f"Use at least {minimum} characters."
+        return _("Use at least %(num)d characters.", num=minimum)
     if len(password) > 256:
-        return "Use at most 256 characters."
+        return _("Use at most 256 characters.")
     return None

@@ -15,6 +15,8 @@ from flask_limiter.util import get_remote_address
 from limits import parse_many
 from werkzeug.exceptions import TooManyRequests
 
+from app.core.i18n import _l
+
 log = logging.getLogger(__name__)
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
@@ -67,7 +69,7 @@ _CREDENTIAL_SCOPE = "credential-checks"
 
 
 class TooManyCredentialChecks(TooManyRequests):
-    description = "Too many wrong passwords or codes for this account. Wait a few minutes and try again."
+    description = _l("Too many wrong passwords or codes for this account. Wait a few minutes and try again.")
 
 
 def _credential_limits():

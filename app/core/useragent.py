@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from app.core.i18n import _
+
 # Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari".
 _BROWSERS = [
     ("Edge", re.compile(r"\bEdg(e|A|iOS)?/")),
@@ -27,11 +29,11 @@ _SYSTEMS = [
 def describe(agent: str | None) -> str:
     """'Mozilla/5.0 (Windows NT 10.0; ...) Chrome/120 ...' -> 'Chrome on Windows'."""
     if not agent:
-        return "Unknown browser"
+        return _("Unknown browser")
     browser = next((name for name, pattern in _BROWSERS if pattern.search(agent)), None)
     system = next((name for name, pattern in _SYSTEMS if pattern.search(agent)), None)
     if browser and system:
-        return f"{browser} on {system}"
+        return _("%(browser)s on %(system)s", browser=browser, system=system)
     if browser or system:
-        return browser or f"A browser on {system}"
+        return browser or _("A browser on %(system)s", system=system)
     return agent[:40]  # a script or an unusual client: show the start of what it said

@@ -7,40 +7,46 @@ from wtforms import BooleanField, EmailField, HiddenField, PasswordField, String
 from wtforms.validators import DataRequired, Email, Length
 
 from app.core.forms import strip
+from app.core.i18n import _l
 
 
 class EnableTwoFactorForm(FlaskForm):
     secret = HiddenField()
     code = StringField(
-        "6-digit code from the app",
+        _l("6-digit code from the app"),
         filters=[strip],
-        validators=[DataRequired(message="Enter the code."), Length(max=10)],
+        validators=[DataRequired(message=_l("Enter the code.")), Length(max=10)],
     )
 
 
 class PasswordChangeForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired(message="Enter your password.")])
-    new_password = PasswordField("New password", validators=[DataRequired(message="Choose a new password.")])
+    current_password = PasswordField(
+        _l("Current password"), validators=[DataRequired(message=_l("Enter your password."))]
+    )
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(message=_l("Choose a new password."))])
 
 
 class EmailChangeForm(FlaskForm):
     new_email = EmailField(
-        "New email",
+        _l("New email"),
         filters=[strip],
-        validators=[DataRequired(message="Enter the new address."), Email(message="Enter a valid email address.")],
+        validators=[
+            DataRequired(message=_l("Enter the new address.")),
+            Email(message=_l("Enter a valid email address.")),
+        ],
     )
-    password = PasswordField("Current password", validators=[DataRequired(message="Enter your password.")])
+    password = PasswordField(_l("Current password"), validators=[DataRequired(message=_l("Enter your password."))])
 
 
 class AllowlistForm(FlaskForm):
     ip_allowlist = TextAreaField(
-        "Allowed IP addresses", filters=[strip], validators=[Length(max=4000)], render_kw={"rows": 4}
+        _l("Allowed IP addresses"), filters=[strip], validators=[Length(max=4000)], render_kw={"rows": 4}
     )
-    confirm_lockout = BooleanField("I know my current address is not in the list")
+    confirm_lockout = BooleanField(_l("I know my current address is not in the list"))
 
 
 class LoginAlertsForm(FlaskForm):
-    login_alerts = BooleanField("Email me every time someone signs in to my account")
+    login_alerts = BooleanField(_l("Email me every time someone signs in to my account"))
 
 
 class EndSessionForm(FlaskForm):
@@ -48,4 +54,4 @@ class EndSessionForm(FlaskForm):
 
 
 class ReauthenticateForm(FlaskForm):
-    password = PasswordField("Password", validators=[DataRequired(message="Enter your password.")])
+    password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("Enter your password."))])

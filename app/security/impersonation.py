@@ -12,6 +12,7 @@ from app.audit.services import record
 from app.clients.models import Client
 from app.core.actors import Actor
 from app.core.errors import Conflict, ValidationError
+from app.core.i18n import _
 from app.core.types import utcnow
 from app.extensions import db
 from app.notify.services import queue_email
@@ -36,16 +37,16 @@ def start_impersonation(staff: Staff, client: Client, *, reason: str, minutes: i
     no owner who could sign in)."""
     reason = " ".join((reason or "").split())
     if not reason:
-        raise ValidationError("Say why you need to sign in as this client.", field="reason")
+        raise ValidationError(_("Say why you need to sign in as this client."), field="reason")
     if len(reason) > 500:
-        raise ValidationError("Keep the reason under 500 characters.", field="reason")
+        raise ValidationError(_("Keep the reason under 500 characters."), field="reason")
     if minutes not in durations():
-        raise ValidationError("Choose one of the durations offered.", field="minutes")
+        raise ValidationError(_("Choose one of the durations offered."), field="minutes")
     if not staff.has_privilege(LOGIN_AS_CLIENT):
-        raise Conflict("You may not sign in as a client.")
+        raise Conflict(_("You may not sign in as a client."))
     owner = client.owner
     if owner is None or not owner.is_active:
-        raise Conflict("This client has no active owner to sign in as.")
+        raise Conflict(_("This client has no active owner to sign in as."))
     now = utcnow()
     impersonation = Impersonation(
         staff_id=staff.id,

@@ -16,6 +16,7 @@ from flask import current_app, flash, redirect, request, session, url_for
 from flask_login import login_url
 from werkzeug.datastructures import ImmutableMultiDict
 
+from app.core.i18n import _
 from app.core.rendering import redirect_to
 from app.core.urls import is_safe_next
 
@@ -32,7 +33,7 @@ def _is_secret(name: str) -> bool:
 
 def ask_for_password():
     """Flask-Login's needs_refresh handler: keep a POST, then ask for the password."""
-    flash("Please confirm your password to continue.", "info")
+    flash(_("Please confirm your password to continue."), "info")
     if request.method != "POST":
         return redirect(login_url("security.reauthenticate", next_url=request.url))
     fields = [(name, value) for name, value in request.form.items(multi=True) if name != "csrf_token"]
@@ -87,7 +88,7 @@ def resume(pending: dict):
     pending["ok"] = True
     session[_KEY] = pending
     if pending.get("s"):
-        flash("Password confirmed. Type the password or code of the form again: we never keep them.", "info")
+        flash(_("Password confirmed. Type the password or code of the form again: we never keep them."), "info")
     target = url_for(pending["e"], **pending["a"], resume=pending["n"])
     return redirect(target, code=307)
 

@@ -25,6 +25,7 @@ from app.clients.services import find_user_by_email, log_change, normalize_email
 from app.core import totp
 from app.core.actors import Actor
 from app.core.errors import DomainError, ValidationError
+from app.core.i18n import _
 from app.core.passwords import hash_password, verify_password
 from app.core.ratelimit import count_wrong_credential, refuse_if_too_many_credential_checks
 from app.core.secretbox import SealBroken, open_sealed, seal
@@ -219,7 +220,9 @@ def parse_allowlist(text: str) -> list[str]:
         try:
             network = ipaddress.ip_network(raw.strip(), strict=False)
         except ValueError:
-            raise ValidationError(f"{raw} is not an IP address or CIDR range.", field="ip_allowlist") from None
+            raise ValidationError(
+                _("%(value)s is not an IP address or CIDR range.", value=raw), field="ip_allowlist"
+            ) from None
         entries.append(str(network.network_address) if network.num_addresses == 1 else str(network))
     return list(dict.fromkeys(entries))
 
@@ -275,8 +278,11 @@ def set_allowlist(user: User, text: str, *, confirm_lockout: bool, actor: Actor)
     candidate = User(ip_allowlist=entries)
     if entries and not ip_allowed(candidate, actor.ip) and not confirm_lockout:
         raise ValidationError(
-            f"Your current address {actor.ip} is not in this list: you would be locked out. "
-            "Add it, or tick the box to confirm.",
+            _(
+                "Your current address %(ip)s is not in this list: you would be locked out. "
+                "Add it, or tick the box to confirm.",
+                ip=actor.ip,
+            ),
             field="ip_allowlist",
         )
     log_change(user, "ip_allowlist", ", ".join(user.ip_allowlist or []), ", ".join(entries), actor=actor)
@@ -293,16 +299,16 @@ def set_allowlist(user: User, text: str, *, confirm_lockout: bool, actor: Actor)
 def check_new_password(password: str) -> None:
     minimum = current_app.config["PASSWORD_MIN_LENGTH"]
     if len(password) < minimum:
-        raise ValidationError(f"Use at least {minimum} characters.", field="new_password")
+        raise ValidationError(_("Use at least %(num)d characters.", num=minimum), field="new_password")
     if len(password) > 256:
-        raise ValidationError("Use at most 256 characters.", field="new_password")
+        raise ValidationError(_("Use at most 256 characters."), field="new_password")
 
 
 def change_password(user: User, current: str, new: str, *, actor: Actor) -> None:
     """Change the password: rotates the security stamp (voiding other sessions,
     remember-me cookies and signed links) and ends the user's other sessions."""
     if not check_password(user, current):
-        raise ValidationError("Your current password is not correct.", field="current_password")
+        raise ValidationError(_("Your current password is not correct."), field="current_password")
     check_new_password(new)
     user.password_hash = hash_password(new)
     user.security_stamp = new_security_stamp()
@@ -362,7 +368,7 @@ def set_password_by_staff(user: User, new: str, *, actor: Actor) -> None:
     reset it rotates the security stamp and ends every session of the user (their remember
     cookies and signed links too); the change log and the audit log say who, never the password."""
     if user.status is not UserStatus.ACTIVE:
-        raise DomainError("This user is suspended or invited: their password cannot be set.")
+        raise DomainError(_("This user is suspended or invited: their password cannot be set."))
     check_new_password(new)
     user.password_hash = hash_password(new)
     user.security_stamp = new_security_stamp()
@@ -379,7 +385,7 @@ def send_password_reset_by_staff(user: User, *, actor: Actor) -> None:
     """Staff send `user` a password reset link: the same link and email as "Forgot password"
     (through the outbox), audited. Raises DomainError for a user who cannot sign in."""
     if user.status is not UserStatus.ACTIVE:
-        raise DomainError("This user is suspended or invited: no reset link can be sent.")
+        raise DomainError(_("This user is suspended or invited: no reset link can be sent."))
     request_password_reset(user.email)
     record(actor, "user.password_reset_sent", client_id=user.client_id, target=f"user:{user.id}", new=user.email)
 
@@ -392,12 +398,12 @@ EMAIL_SALT = "email-change"
 def request_email_change(user: User, new_email: str, password: str) -> None:
     """Send a confirmation link to the new address; nothing changes until it is opened."""
     if not check_password(user, password):
-        raise ValidationError("Your current password is not correct.", field="password")
+        raise ValidationError(_("Your current password is not correct."), field="password")
     new_email = normalize_email(new_email)
     if new_email == user.email:
-        raise ValidationError("This is already your email address.", field="new_email")
+        raise ValidationError(_("This is already your email address."), field="new_email")
     if find_user_by_email(new_email) is not None:
-        raise ValidationError("An account with this email already exists.", field="new_email")
+        raise ValidationError(_("An account with this email already exists."), field="new_email")
     token = sign({"u": user.id, "e": new_email, "s": user.security_stamp}, salt=EMAIL_SALT)
     queue_email(
         "email_change",
@@ -418,7 +424,7 @@ def confirm_email_change(token: str, *, actor: Actor) -> User:
         raise InvalidToken()
     new_email = payload["e"]
     if find_user_by_email(new_email) is not None:
-        raise DomainError("Another account now uses this email address.")
+        raise DomainError(_("Another account now uses this email address."))
     old_email = user.email
     user.email = new_email
     user.reset_nonce = new_security_stamp()
@@ -480,7 +486,7 @@ def enable_2fa(user: User, secret: str, code: str, *, actor: Actor) -> list[str]
     """Turn 2FA on once the user proves their app works. Returns the recovery codes."""
     step = totp.matching_step(secret, code)
     if step is None:
-        raise ValidationError("That code is not right. Check the time on your phone and try again.", field="code")
+        raise ValidationError(_("That code is not right. Check the time on your phone and try again."), field="code")
     seal_totp_secret(user, secret)
     user.totp_enabled_at = utcnow()
     user.totp_last_step = step
@@ -518,11 +524,11 @@ def _verify_second_factor(user_id: int, code: str) -> SecondFactor:
         sa.select(User).where(User.id == user_id).with_for_update().execution_options(populate_existing=True)
     ).scalar_one()
     if not user.has_2fa:
-        raise ValidationError("Two-factor authentication is not on for this account.", field="code")
+        raise ValidationError(_("Two-factor authentication is not on for this account."), field="code")
     step = totp.matching_step(totp_secret(user), code)
     if step is not None:
         if user.totp_last_step is not None and step <= user.totp_last_step:
-            raise ValidationError("This code was already used. Wait for the next one.", field="code")
+            raise ValidationError(_("This code was already used. Wait for the next one."), field="code")
         user.totp_last_step = step
         db.session.flush()
         return SecondFactor("totp")
@@ -536,7 +542,7 @@ def _verify_second_factor(user_id: int, code: str) -> SecondFactor:
         .with_for_update()
     )
     if recovery is None:
-        raise ValidationError("That code is not right.", field="code")
+        raise ValidationError(_("That code is not right."), field="code")
     recovery.used_at = utcnow()
     db.session.flush()
     return SecondFactor("recovery")

@@ -10,6 +10,7 @@ from flask_login import current_user, login_user, logout_user, user_logged_out
 
 from app.clients.models import User
 from app.core.actors import Actor, request_actor
+from app.core.i18n import _, _l
 from app.core.types import utcnow
 from app.extensions import db, login_manager
 from app.security.models import UserSession
@@ -155,7 +156,7 @@ def _enforce_ip_allowlist():
     ):
         logout_user()
         session.clear()
-        flash("Your account does not allow access from this IP address.", "error")
+        flash(_("Your account does not allow access from this IP address."), "error")
         return redirect(url_for("auth.login"))
     return None
 
@@ -164,7 +165,7 @@ def init_app(app) -> None:
     login_manager.user_loader(_load_identity)
     login_manager.login_view = "auth.login"
     login_manager.refresh_view = "security.reauthenticate"
-    login_manager.needs_refresh_message = "Please confirm your password to continue."
+    login_manager.needs_refresh_message = _l("Please confirm your password to continue.")
     login_manager.needs_refresh_message_category = "info"
     login_manager.session_protection = "basic"
     user_logged_out.connect(_forget_browser)

@@ -13,6 +13,7 @@ from app.core.actors import request_actor
 from app.core.errors import DomainError, ValidationError
 from app.core.form_actions import run_form_action
 from app.core.forms import CodeForm
+from app.core.i18n import _
 from app.core.ratelimit import rate_limited
 from app.core.rendering import redirect_to
 from app.core.signing import InvalidToken
@@ -60,7 +61,7 @@ def reauthenticate():
                 return reauth.resume(pending)  # the change asked for, made now
             target = request.args.get("next")
             return redirect_to(target if is_safe_next(target) else url_for("security.index"))
-        form.password.errors = ["That password is not correct."]
+        form.password.errors = [_("That password is not correct.")]
     status = 422 if form.is_submitted() else 200
     return render_template("security/reauthenticate.html", form=form, pending=pending), status
 
@@ -124,7 +125,7 @@ def password():
         )
     )
     if form.validate_on_submit() and run_form_action(form, change, catch=ValidationError).ok:
-        flash("Password changed. Your other sessions were signed out.", "success")
+        flash(_("Password changed. Your other sessions were signed out."), "success")
         return redirect(url_for("security.index"))
     return _security_page(422, password_form=form)
 
@@ -141,7 +142,13 @@ def email():
             catch=ValidationError,
         ).ok
     ):
-        flash(f"We sent a confirmation link to {form.new_email.data}. Your email changes when you open it.", "info")
+        flash(
+            _(
+                "We sent a confirmation link to %(email)s. Your email changes when you open it.",
+                email=form.new_email.data,
+            ),
+            "info",
+        )
         return redirect(url_for("security.index"))
     return _security_page(422, email_form=form)
 
@@ -154,9 +161,9 @@ def confirm_email(token: str):
         None, lambda: sec.confirm_email_change(token, actor=request_actor()), catch=(InvalidToken, DomainError)
     )
     if result.ok:
-        flash("Your email address was changed. Please sign in with it.", "success")
+        flash(_("Your email address was changed. Please sign in with it."), "success")
     elif isinstance(result.error, InvalidToken):  # a DomainError is already shown
-        flash("This link is invalid or has expired.", "error")
+        flash(_("This link is invalid or has expired."), "error")
     return redirect(url_for("auth.login"))
 
 
@@ -170,7 +177,7 @@ def allowlist():
         )
     )
     if form.validate_on_submit() and run_form_action(form, change, catch=ValidationError).ok:
-        flash("IP allow-list saved.", "success")
+        flash(_("IP allow-list saved."), "success")
         return redirect(url_for("security.index"))
     return _security_page(422, allowlist_form=form)
 
@@ -182,7 +189,7 @@ def alerts():
     if form.validate_on_submit():
         sec.set_login_alerts(current_user, form.login_alerts.data, actor=request_actor())
         db.session.commit()
-        flash("Saved.", "success")
+        flash(_("Saved."), "success")
     return redirect(url_for("security.index"))
 
 
@@ -193,7 +200,7 @@ def end_session():
         ended = sec.end_sessions(current_user, only_id=int(form.session_id.data))
         db.session.commit()
         if ended:
-            flash("That session was signed out.", "success")
+            flash(_("That session was signed out."), "success")
     return redirect(url_for("security.index"))
 
 
@@ -230,7 +237,7 @@ def twofactor_disable():
     disable = _keeping_this_browser(lambda: sec.disable_2fa(current_user, form.code.data, actor=request_actor()))
     # A wrong code is committed too: the counter of spent codes and wrong tries must hold.
     if form.validate_on_submit() and run_form_action(form, disable, catch=ValidationError, keep_on_error=True).ok:
-        flash("Two-factor authentication is off.", "info")
+        flash(_("Two-factor authentication is off."), "info")
         return redirect(url_for("security.index"))
     return _security_page(422, disable_form=form)
 
@@ -254,10 +261,14 @@ def twofactor_recovery_download():
     codes = sec.take_recovery_download(current_user)
     if codes is None:
         flash(
-            "The codes can be downloaded only once, just after they are made. Make new ones to download them.", "error"
+            _("The codes can be downloaded only once, just after they are made. Make new ones to download them."),
+            "error",
         )
         return redirect(url_for("security.index"))
-    body = "\n".join([f"{current_app.config['BRAND_NAME']} recovery codes for {current_user.email}", "", *codes, ""])
+    heading = _(
+        "%(brand)s recovery codes for %(email)s", brand=current_app.config["BRAND_NAME"], email=current_user.email
+    )
+    body = "\n".join([heading, "", *codes, ""])
     return current_app.response_class(
         body,
         mimetype="text/plain",
