@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from app.core.forms import strip
+from app.core.i18n import _, _l
 from app.hosting.models import BillingCycle
 
 _DOMAIN_RE = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
@@ -19,17 +20,17 @@ _DOMAIN_RE = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+
 class AddToCartForm(FlaskForm):
     product_id = IntegerField(validators=[DataRequired()])
     cycle = SelectField(
-        "Billing cycle", choices=[SelectChoice(c.value, c.label) for c in BillingCycle], default="annually"
+        _l("Billing cycle"), choices=[SelectChoice(c.value, c.lazy_label) for c in BillingCycle], default="annually"
     )
     label = StringField(
-        "Domain name",
+        _l("Domain name"),
         filters=[strip, lambda v: v.lower() if isinstance(v, str) else v],
-        validators=[DataRequired(message="Enter the domain this service is for."), Length(max=253)],
+        validators=[DataRequired(message=_l("Enter the domain this service is for.")), Length(max=253)],
     )
 
     def validate_label(self, field) -> None:
         if not _DOMAIN_RE.fullmatch(field.data or ""):
-            raise ValidationError("Enter a domain name like example.com.")
+            raise ValidationError(_("Enter a domain name like example.com."))
 
 
 class CartActionForm(FlaskForm):

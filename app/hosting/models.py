@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.i18n import _l, in_language
 from app.core.types import UTCDateTime, str_enum, utcnow
 from app.extensions import db
 
@@ -26,13 +27,19 @@ class BillingCycle(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {
-            "monthly": "Monthly",
-            "quarterly": "Every 3 months",
-            "semiannually": "Every 6 months",
-            "annually": "Yearly",
-            "biennially": "Every 2 years",
-        }[self.value]
+        """The name shown to a reader, in their language."""
+        return str(_CYCLE_LABELS[self.value])
+
+    @property
+    def lazy_label(self):
+        """The label translated when shown (form choices built at import time)."""
+        return _CYCLE_LABELS[self.value]
+
+    @property
+    def english_label(self) -> str:
+        """The label for data written to the database (invoice lines stay English)."""
+        with in_language("en"):
+            return str(_CYCLE_LABELS[self.value])
 
     def period_end(self, start: date, billing_day: int | None = None) -> date:
         """The first day after a period starting on `start`, on the service's billing day.
@@ -42,6 +49,15 @@ class BillingCycle(enum.StrEnum):
         Without one, the day of `start` is used.
         """
         return start + relativedelta(months=self.months, day=billing_day)
+
+
+_CYCLE_LABELS = {
+    "monthly": _l("Monthly"),
+    "quarterly": _l("Every 3 months"),
+    "semiannually": _l("Every 6 months"),
+    "annually": _l("Yearly"),
+    "biennially": _l("Every 2 years"),
+}
 
 
 class ProductKind(enum.StrEnum):
@@ -56,6 +72,20 @@ class ServiceStatus(enum.StrEnum):
     SUSPENDED = "suspended"
     TERMINATED = "terminated"
     CANCELLED = "cancelled"  # an order that was never paid
+
+    @property
+    def label(self) -> str:
+        """The name shown to a reader, in their language."""
+        return str(_SERVICE_STATUS_LABELS[self.value])
+
+
+_SERVICE_STATUS_LABELS = {
+    "pending": _l("Pending"),
+    "active": _l("Active"),
+    "suspended": _l("Suspended"),
+    "terminated": _l("Terminated"),
+    "cancelled": _l("Cancelled"),
+}
 
 
 class Product(db.Model):

@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from app.clients.services import lock_client
 from app.core.dates import today
 from app.core.errors import ValidationError
+from app.core.i18n import _
 from app.core.money import convert_minor
 from app.core.types import utcnow
 from app.extensions import db
@@ -84,13 +85,13 @@ def place_order(client: Client, items: list[CartItem], *, order_key: str | None 
         if placed is not None:
             return placed
     if not items:
-        raise ValidationError("Your cart is empty.", field="cart")
+        raise ValidationError(_("Your cart is empty."), field="cart")
     lines = []
     for item in items:
         product = db.session.get(Product, item.product_id)
         price = product.price_for(item.cycle, client.currency) if product and product.active else None
         if price is None:
-            raise ValidationError("An item in your cart is no longer available; remove it.", field="cart")
+            raise ValidationError(_("An item in your cart is no longer available; remove it."), field="cart")
         service = Service(
             client_id=client.id,
             product_id=product.id,
@@ -104,7 +105,7 @@ def place_order(client: Client, items: list[CartItem], *, order_key: str | None 
         db.session.flush()
         lines.append(
             LineSpec(
-                description=f"{product.name} - {item.label} ({item.cycle.label.lower()})",
+                description=f"{product.name} - {item.label} ({item.cycle.english_label.lower()})",
                 unit_price_minor=price.amount_minor,
                 service_id=service.id,
             )

@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 from app.core.dates import today
 from app.core.errors import ValidationError
 from app.core.form_actions import run_form_action
+from app.core.i18n import _
 from app.core.rendering import render_page
 from app.extensions import db
 from app.hosting.forms import AddToCartForm, CartActionForm, CheckoutForm
@@ -96,7 +97,7 @@ def cart_add():
     product = db.session.get(Product, form.product_id.data) if form.product_id.data else None
     if form.validate_on_submit() and product is not None and product.active:
         if product.price_for(BillingCycle(form.cycle.data), current_user.client.currency) is None:
-            form.cycle.errors = ["This product is not sold for that period."]
+            form.cycle.errors = [_("This product is not sold for that period.")]
         else:
             session[_CART] = [
                 *session.get(_CART, []),
@@ -133,5 +134,8 @@ def checkout():
         return redirect(url_for("hosting.cart"))
     proforma = result.value
     session.pop(_CART, None)
-    flash(f"Order placed. Your services start as soon as proforma {proforma.number} is paid.", "success")
+    flash(
+        _("Order placed. Your services start as soon as proforma %(number)s is paid.", number=proforma.number),
+        "success",
+    )
     return redirect(url_for("invoices.view", number=proforma.number))

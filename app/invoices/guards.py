@@ -11,13 +11,22 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict
+from app.core.i18n import _
 from app.invoices.models import TAX_DOCUMENTS, Invoice, InvoiceLine
 
 
 class ImmutableInvoice(Conflict):
     def __init__(self, number: str | None = None) -> None:
-        what = f"Invoice {number}" if number else "This invoice"
-        super().__init__(f"{what} is a tax document and cannot be changed. Corrections are made with a credit note.")
+        if number:
+            message = _(
+                "Invoice %(number)s is a tax document and cannot be changed. Corrections are made with a credit note.",
+                number=number,
+            )
+        else:
+            message = _(
+                "This invoice is a tax document and cannot be changed. Corrections are made with a credit note."
+            )
+        super().__init__(message)
 
 
 def _persisted_kind(invoice: Invoice):

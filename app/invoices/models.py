@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clients.models import BillingDetails, ClientKind
+from app.core.i18n import _l
 from app.core.types import UTCDateTime, str_enum, utcnow
 from app.extensions import db
 
@@ -20,7 +21,11 @@ class DocumentKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"proforma": "Proforma", "tax_invoice": "Tax invoice", "credit_note": "Credit note"}[self.value]
+        """The name shown to a reader, in their language."""
+        return str(_KIND_LABELS[self.value])
+
+
+_KIND_LABELS = {"proforma": _l("Proforma"), "tax_invoice": _l("Tax invoice"), "credit_note": _l("Credit note")}
 
 
 #: Legal documents: once written they never change.
@@ -35,13 +40,25 @@ class InvoiceStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.capitalize()
+        """The name shown to a reader, in their language."""
+        return str(_STATUS_LABELS[self.value])
+
+
+_STATUS_LABELS = {"unpaid": _l("Unpaid"), "paid": _l("Paid"), "cancelled": _l("Cancelled"), "issued": _l("Issued")}
 
 
 class ProformaOrigin(enum.StrEnum):
     ORDER = "order"  # the client placed an order
     RENEWAL = "renewal"  # the billing run generated it for a due service
     MANUAL = "manual"  # staff wrote it by hand (admin.invoice_new)
+
+    @property
+    def label(self) -> str:
+        """How the proforma came about, in the reader's language."""
+        return str(_ORIGIN_LABELS[self.value])
+
+
+_ORIGIN_LABELS = {"order": _l("order"), "renewal": _l("renewal"), "manual": _l("manual")}
 
 
 class TaxMode(enum.StrEnum):

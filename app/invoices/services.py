@@ -21,6 +21,7 @@ from app.core.actors import Actor
 from app.core.dates import local_date
 from app.core.errors import Conflict, DomainError, ValidationError
 from app.core.events import emit
+from app.core.i18n import _
 from app.core.money import convert_minor, format_money
 from app.core.sql import add_days
 from app.core.types import utcnow
@@ -50,14 +51,30 @@ from app.invoices.vies import recheck_due as recheck_due  # re-exported: the out
 
 class InvoiceNotPayable(Conflict):
     def __init__(self, number: str) -> None:
-        super().__init__(f"Invoice {number} is not waiting for payment.")
+        super().__init__(_("Invoice %(number)s is not waiting for payment.", number=number))
 
 
 class ProformaNotEditable(Conflict):
     """A paid or cancelled proforma: its billing details are settled (a tax invoice snapshots them)."""
 
     def __init__(self, number: str, state: str) -> None:
-        super().__init__(f"Proforma {number} is {state}: its billing details can no longer be changed.")
+        messages = {
+            "paid": _("Proforma %(number)s is paid: its billing details can no longer be changed.", number=number),
+            "cancelled": _(
+                "Proforma %(number)s is cancelled: its billing details can no longer be changed.", number=number
+            ),
+            "partly paid": _(
+                "Proforma %(number)s is partly paid: its billing details can no longer be changed.", number=number
+            ),
+        }
+        super().__init__(
+            messages.get(state)
+            or _(
+                "Proforma %(number)s is %(state)s: its billing details can no longer be changed.",
+                number=number,
+                state=state,
+            )
+        )
 
 
 def check_billing_editable(invoice: Invoice) -> None:
@@ -99,14 +116,14 @@ def _copy(source, columns) -> dict:
 def validated_buyer(buyer: BuyerDetails) -> BuyerDetails:
     """The buyer with a canonical tax ID. Raises ValidationError(field=...)."""
     if buyer.kind is ClientKind.ORGANIZATION and not (buyer.company_name or "").strip():
-        raise ValidationError("Enter the company name.", field="company_name")
+        raise ValidationError(_("Enter the company name."), field="company_name")
     try:
         tax_id = normalize_tax_id(buyer.kind, buyer.country, buyer.tax_id)
     except InvalidTaxId as error:
         raise ValidationError(str(error), field="tax_id") from None
     seller_country = current_app.config["SELLER"]["country"]
     if buyer.kind is ClientKind.ORGANIZATION and buyer.country == seller_country and not tax_id:
-        raise ValidationError("A company registered here must give its tax ID.", field="tax_id")
+        raise ValidationError(_("A company registered here must give its tax ID."), field="tax_id")
     return BuyerDetails(**{**buyer.__dict__, "tax_id": tax_id})
 
 
@@ -122,8 +139,11 @@ def check_vat_number(buyer: BuyerDetails) -> None:
     check = verify(buyer.tax_id)
     if check is not None and check.status is VatCheckStatus.INVALID:
         raise ValidationError(
-            f"The EU VIES service says {buyer.tax_id} is not a registered VAT number. "
-            "Check the number, or leave it empty to be billed with VAT.",
+            _(
+                "The EU VIES service says %(number)s is not a registered VAT number. "
+                "Check the number, or leave it empty to be billed with VAT.",
+                number=buyer.tax_id,
+            ),
             field="tax_id",
         )
 
@@ -267,7 +287,7 @@ def choose_payer(invoice: Invoice, payer_id: int) -> Invoice:
         sa.select(BillingProfile).where(BillingProfile.id == payer_id, BillingProfile.client_id == invoice.client_id)
     )
     if payer is None:
-        raise ValidationError("Choose one of your saved payers.", field="payer_id")
+        raise ValidationError(_("Choose one of your saved payers."), field="payer_id")
     update_billing_details(invoice, BuyerDetails.of(payer))
     invoice.payer_id = payer.id
     return invoice

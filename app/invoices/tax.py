@@ -10,6 +10,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.ro import cui as ro_cui
 
 from app.clients.models import ClientKind
+from app.core.i18n import _
 from app.invoices.models import TaxMode
 
 EU_COUNTRIES = frozenset(
@@ -70,7 +71,7 @@ def normalize_tax_id(kind: ClientKind, country: str, tax_id: str | None) -> str 
         return None
     if kind is ClientKind.PERSON or country not in EU_COUNTRIES:
         if len(raw) > 40:
-            raise InvalidTaxId("The tax ID is too long.")
+            raise InvalidTaxId(_("The tax ID is too long."))
         return raw
     compact = re.sub(r"[\s.\-/]", "", raw).upper()
     prefix = _VAT_PREFIX.get(country, country)
@@ -78,13 +79,19 @@ def normalize_tax_id(kind: ClientKind, country: str, tax_id: str | None) -> str 
         try:
             return ro_cui.validate(compact)
         except StdnumError:
-            raise InvalidTaxId("This is not a valid Romanian CUI/CIF.") from None
+            raise InvalidTaxId(_("This is not a valid Romanian CUI/CIF.")) from None
     if not compact.startswith(prefix):
         compact = prefix + compact
     try:
         return eu_vat.validate(compact)
     except StdnumError:
-        raise InvalidTaxId(f"This is not a valid VAT number for {country} (e.g. {prefix}123456789).") from None
+        raise InvalidTaxId(
+            _(
+                "This is not a valid VAT number for %(country)s (e.g. %(example)s).",
+                country=country,
+                example=prefix + "123456789",
+            )
+        ) from None
 
 
 def has_eu_vat_number(country: str, tax_id: str | None) -> bool:

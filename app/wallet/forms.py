@@ -14,6 +14,7 @@ from wtforms.validators import Length, Optional
 
 from app.core.errors import InvalidAmount
 from app.core.forms import strip
+from app.core.i18n import _, _l
 from app.core.money import format_money, parse_amount, to_decimal
 from app.wallet.gateways import Card
 
@@ -27,12 +28,12 @@ def _digits(value):
 class CardFieldsMixin:
     """A new card or a saved one; the card is checked by the gateway, not here."""
 
-    saved_card = SelectField("Pay with", default=NEW_CARD)
-    number = StringField("Card number", filters=[_digits], validators=[Length(max=23)])
-    exp_month = StringField("Month (MM)", filters=[strip], validators=[Length(max=2)])
-    exp_year = StringField("Year (YY)", filters=[strip], validators=[Length(max=4)])
-    cvc = StringField("Security code", filters=[strip], validators=[Length(max=4)])
-    save_card = BooleanField("Save this card for next time (we keep only a token from the payment processor)")
+    saved_card = SelectField(_l("Pay with"), default=NEW_CARD)
+    number = StringField(_l("Card number"), filters=[_digits], validators=[Length(max=23)])
+    exp_month = StringField(_l("Month (MM)"), filters=[strip], validators=[Length(max=2)])
+    exp_year = StringField(_l("Year (YY)"), filters=[strip], validators=[Length(max=4)])
+    cvc = StringField(_l("Security code"), filters=[strip], validators=[Length(max=4)])
+    save_card = BooleanField(_l("Save this card for next time (we keep only a token from the payment processor)"))
     idempotency_key = HiddenField(validators=[Length(max=64)])
 
     def forget_card(self) -> None:
@@ -43,7 +44,7 @@ class CardFieldsMixin:
 
     def setup_cards(self, saved_cards) -> None:
         self.saved_card.choices = [SelectChoice(str(c.id), c.label) for c in saved_cards] + [
-            SelectChoice(NEW_CARD, "A new card")
+            SelectChoice(NEW_CARD, _("A new card"))
         ]
         if saved_cards and not self.is_submitted():
             self.saved_card.data = str(saved_cards[0].id)
@@ -54,7 +55,7 @@ class CardFieldsMixin:
         """The new card typed in. Raises ValidationError naming a field."""
         month, year = self.exp_month.data or "", self.exp_year.data or ""
         if not (month.isdigit() and year.isdigit()):
-            raise_field(self.exp_month, "Enter the expiry date as MM and YY.")
+            raise_field(self.exp_month, _("Enter the expiry date as MM and YY."))
         year_number = int(year) + (2000 if len(year) <= 2 else 0)
         return Card(number=self.number.data or "", exp_month=int(month), exp_year=year_number, cvc=self.cvc.data or "")
 
@@ -68,12 +69,12 @@ def raise_field(field, message: str):
 
 
 class AddFundsForm(CardFieldsMixin, FlaskForm):
-    amount = RadioField("Amount", validate_choice=False)
-    custom_amount = StringField("Other amount", filters=[strip], validators=[Length(max=20)])
+    amount = RadioField(_l("Amount"), validate_choice=False)
+    custom_amount = StringField(_l("Other amount"), filters=[strip], validators=[Length(max=20)])
     currency = HiddenField()
     method = RadioField(
-        "Pay by",
-        choices=[SelectChoice("card", "Card"), SelectChoice("bank", "Bank transfer")],
+        _l("Pay by"),
+        choices=[SelectChoice("card", _l("Card")), SelectChoice("bank", _l("Bank transfer"))],
         default="card",
     )
 
@@ -91,7 +92,9 @@ class AddFundsForm(CardFieldsMixin, FlaskForm):
         """The chosen amount in minor units. Raises ValidationError beside the amount."""
         config = current_app.config
         if (self.currency.data or self.client_currency) != self.client_currency:
-            raise_field(self.amount, f"Amounts are in {self.client_currency}, your account's currency.")
+            raise_field(
+                self.amount, _("Amounts are in %(currency)s, your account's currency.", currency=self.client_currency)
+            )
         custom = config["WALLET_TOPUP_CUSTOM"] and self.custom_amount.data
         field = self.custom_amount if custom else self.amount
         try:
@@ -101,15 +104,19 @@ class AddFundsForm(CardFieldsMixin, FlaskForm):
         if custom:
             if minor < config["WALLET_TOPUP_MIN"]:
                 raise_field(
-                    field, f"The smallest top-up is {format_money(config['WALLET_TOPUP_MIN'], self.client_currency)}."
+                    field,
+                    _(
+                        "The smallest top-up is %(amount)s.",
+                        amount=format_money(config["WALLET_TOPUP_MIN"], self.client_currency),
+                    ),
                 )
         elif minor not in config["WALLET_TOPUP_PRESETS"]:
-            raise_field(field, "Choose one of the amounts shown.")
+            raise_field(field, _("Choose one of the amounts shown."))
         return minor
 
 
 class PayInvoicesForm(CardFieldsMixin, FlaskForm):
-    use_balance = BooleanField("Use my account balance first")
+    use_balance = BooleanField(_l("Use my account balance first"))
     # The card amount the customer saw: a different one at submit time is refused.
     expected_card_minor = HiddenField(validators=[Length(max=20)])
 
@@ -119,15 +126,15 @@ class PayInvoicesForm(CardFieldsMixin, FlaskForm):
 
 
 class ProofForm(FlaskForm):
-    proof = FileField("Proof of payment (PDF, PNG or JPEG, at most 5 MB)")
+    proof = FileField(_l("Proof of payment (PDF, PNG or JPEG, at most 5 MB)"))
 
 
 class StatementForm(FlaskForm):
     class Meta:
         csrf = False  # a GET form that changes nothing
 
-    start = DateField("From", validators=[Optional()])
-    end = DateField("To", validators=[Optional()])
+    start = DateField(_l("From"), validators=[Optional()])
+    end = DateField(_l("To"), validators=[Optional()])
 
     def period(self, today: date) -> tuple[date, date]:
         start = self.start.data or today.replace(day=1)

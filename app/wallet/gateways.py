@@ -13,6 +13,7 @@ from typing import Protocol
 from stdnum import luhn
 
 from app.core.errors import ValidationError
+from app.core.i18n import _
 
 
 @dataclass(frozen=True)
@@ -95,20 +96,20 @@ def check_card(card: Card, today: date) -> str:
     """The card's brand if we accept it. Raises CardError naming the field."""
     number = card.number
     if not number.isdigit() or not 13 <= len(number) <= 19 or not luhn.is_valid(number):
-        raise CardError("This card number is not valid. Check the digits.", field="number")
+        raise CardError(_("This card number is not valid. Check the digits."), field="number")
     brand = card_brand(number)
     if brand == "American Express":
-        raise CardError("We accept Visa and MasterCard only; American Express is not accepted.", field="number")
+        raise CardError(_("We accept Visa and MasterCard only; American Express is not accepted."), field="number")
     if brand not in ACCEPTED_BRANDS:
-        raise CardError("We accept Visa and MasterCard only.", field="number")
+        raise CardError(_("We accept Visa and MasterCard only."), field="number")
     if not 1 <= card.exp_month <= 12:
-        raise CardError("Enter the expiry month (01-12).", field="exp_month")
+        raise CardError(_("Enter the expiry month (01-12)."), field="exp_month")
     if (card.exp_year, card.exp_month) < (today.year, today.month):
-        raise CardError("This card has expired.", field="exp_year")
+        raise CardError(_("This card has expired."), field="exp_year")
     if card.exp_year > today.year + 20:
-        raise CardError("Check the expiry year.", field="exp_year")
+        raise CardError(_("Check the expiry year."), field="exp_year")
     if not (card.cvc.isdigit() and len(card.cvc) == 3):
-        raise CardError("Enter the 3-digit security code from the back of the card.", field="cvc")
+        raise CardError(_("Enter the 3-digit security code from the back of the card."), field="cvc")
     return brand
 
 

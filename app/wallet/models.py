@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.i18n import _, _l
 from app.core.types import UTCDateTime, str_enum, utcnow
 from app.extensions import db
 
@@ -22,14 +23,18 @@ class EntryKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {
-            "top_up": "Card top-up",
-            "bank_transfer": "Bank transfer",
-            "invoice_payment": "Invoice payment",
-            "refund": "Refund",
-            "adjustment": "Adjustment",
-            "reversal": "Reversal",
-        }[self.value]
+        """The name shown to a reader, in their language (the stored value stays the code)."""
+        return str(_ENTRY_LABELS[self.value])
+
+
+_ENTRY_LABELS = {
+    "top_up": _l("Card top-up"),
+    "bank_transfer": _l("Bank transfer"),
+    "invoice_payment": _l("Invoice payment"),
+    "refund": _l("Refund"),
+    "adjustment": _l("Adjustment"),
+    "reversal": _l("Reversal"),
+}
 
 
 class LedgerEntry(db.Model):
@@ -121,7 +126,8 @@ class SavedCard(db.Model):
 
     @property
     def label(self) -> str:
-        return f"{self.brand} •••• {self.last4} (expires {self.exp_month:02d}/{self.exp_year % 100:02d})"
+        expiry = f"{self.exp_month:02d}/{self.exp_year % 100:02d}"
+        return _("%(brand)s •••• %(last4)s (expires %(expiry)s)", brand=self.brand, last4=self.last4, expiry=expiry)
 
 
 class TransferStatus(enum.StrEnum):
@@ -132,12 +138,16 @@ class TransferStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {
-            "awaiting_proof": "Waiting for your proof",
-            "pending": "Being checked",
-            "approved": "Credited",
-            "rejected": "Rejected",
-        }[self.value]
+        """The name shown to a reader, in their language."""
+        return str(_TRANSFER_LABELS[self.value])
+
+
+_TRANSFER_LABELS = {
+    "awaiting_proof": _l("Waiting for your proof"),
+    "pending": _l("Being checked"),
+    "approved": _l("Credited"),
+    "rejected": _l("Rejected"),
+}
 
 
 class BankTransfer(db.Model):

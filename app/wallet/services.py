@@ -24,6 +24,7 @@ from app.core.actors import Actor
 from app.core.dates import today, zone
 from app.core.errors import Conflict, DomainError, ValidationError
 from app.core.events import emit
+from app.core.i18n import _
 from app.core.money import format_money
 from app.core.types import utcnow
 from app.extensions import db
@@ -56,14 +57,14 @@ class InsufficientFunds(DomainError):
     status_code = 409
 
     def __init__(self) -> None:
-        super().__init__("Your account balance is not enough for this payment.")
+        super().__init__(_("Your account balance is not enough for this payment."))
 
 
 class PaymentInProgress(DomainError):
     status_code = 409
 
     def __init__(self) -> None:
-        super().__init__("This payment is already being processed. Reload the page in a moment.")
+        super().__init__(_("This payment is already being processed. Reload the page in a moment."))
 
 
 # --- the ledger ---------------------------------------------------------------------
@@ -238,7 +239,7 @@ def _saved_card_token(client_id: int, how: CardPayment) -> str | None:
             sa.select(SavedCard).where(SavedCard.id == how.saved_card_id, SavedCard.client_id == client_id)
         )
         if saved is None:
-            raise ValidationError("Choose one of your saved cards.", field="saved_card")
+            raise ValidationError(_("Choose one of your saved cards."), field="saved_card")
         return saved.token
     if how.card is not None:
         check_card(how.card, today())
@@ -446,7 +447,7 @@ def _charge_shortfall(
     ).payment
     db.session.commit()  # the card money is in the wallet whatever happens next
     if payment.status is not PaymentStatus.SUCCEEDED:
-        raise DomainError(payment.failure_message or "The payment was declined.")
+        raise DomainError(payment.failure_message or _("The payment was declined."))
 
 
 @dataclass(frozen=True)
@@ -498,7 +499,7 @@ def invoice_payment_parts(invoice: Invoice) -> list[InvoicePaymentPart]:
 def _entry_parts(entry: LedgerEntry) -> list[InvoicePaymentPart]:
     """The balance and card shares of one invoice-payment debit."""
     amount = -entry.amount_minor
-    prefix, found, _ = entry.idempotency_key.rpartition(":invoice:")
+    prefix, found, _rest = entry.idempotency_key.rpartition(":invoice:")
     card = None
     if found:
         card = db.session.scalar(
@@ -509,7 +510,7 @@ def _entry_parts(entry: LedgerEntry) -> list[InvoicePaymentPart]:
             )
         )
     if card is None:
-        return [InvoicePaymentPart("balance", "Account balance", entry.created_at, amount, entry.currency)]
+        return [InvoicePaymentPart("balance", _("Account balance"), entry.created_at, amount, entry.currency)]
     siblings = db.session.execute(
         sa.select(LedgerEntry.id, LedgerEntry.amount_minor)
         .where(
@@ -525,9 +526,14 @@ def _entry_parts(entry: LedgerEntry) -> list[InvoicePaymentPart]:
         balance_left -= from_balance
         if sibling_id == entry.id:
             break
-    label = f"{card.card_brand or 'Card'} card ending in {card.card_last4}" if card.card_last4 else "Card"
+    if card.card_last4 and card.card_brand:
+        label = _("%(brand)s card ending in %(last4)s", brand=card.card_brand, last4=card.card_last4)
+    elif card.card_last4:
+        label = _("Card ending in %(last4)s", last4=card.card_last4)
+    else:
+        label = _("Card")
     parts = [
-        InvoicePaymentPart("balance", "Account balance", entry.created_at, from_balance, entry.currency),
+        InvoicePaymentPart("balance", _("Account balance"), entry.created_at, from_balance, entry.currency),
         InvoicePaymentPart("card", label, card.completed_at or card.created_at, amount - from_balance, entry.currency),
     ]
     return [part for part in parts if part.amount_minor > 0]
@@ -561,7 +567,7 @@ def attach_proof(transfer: BankTransfer, stream, filename: str) -> BankTransfer:
     """Store the client's proof of payment (checked by content). Raises ValidationError."""
     transfer = db.session.get(BankTransfer, transfer.id, with_for_update=True, populate_existing=True)
     if transfer.status not in (TransferStatus.AWAITING_PROOF, TransferStatus.PENDING):
-        raise ValidationError("This transfer has already been reviewed.", field="proof")
+        raise ValidationError(_("This transfer has already been reviewed."), field="proof")
     stored = store_proof(stream, Path(current_app.config["UPLOAD_FOLDER"]), current_app.config["PROOF_MAX_BYTES"])
     transfer.proof_path, transfer.proof_mimetype, transfer.proof_size = stored
     transfer.proof_filename = (filename or "proof")[:255]

@@ -10,6 +10,7 @@ from flask import abort, current_app, send_file
 from PIL import Image, UnidentifiedImageError
 
 from app.core.errors import ValidationError
+from app.core.i18n import _
 from app.wallet.models import BankTransfer
 
 _KINDS = {
@@ -42,7 +43,7 @@ def read_upload(stream, max_bytes: int, *, field: str, missing: str) -> bytes:
     if not data:
         raise ValidationError(missing, field=field)
     if len(data) > max_bytes:
-        raise ValidationError(f"The file is larger than {max_bytes // (1024 * 1024)} MB.", field=field)
+        raise ValidationError(_("The file is larger than %(size)d MB.", size=max_bytes // (1024 * 1024)), field=field)
     return data
 
 
@@ -65,10 +66,10 @@ def stored_path(folder: Path, subfolder: str, name: str) -> Path:
 
 def store_proof(stream, folder: Path, max_bytes: int) -> tuple[str, str, int]:
     """Save an uploaded proof; returns (stored name, mimetype, size). Raises ValidationError."""
-    data = read_upload(stream, max_bytes, field="proof", missing="Choose the file with your proof of payment.")
+    data = read_upload(stream, max_bytes, field="proof", missing=_("Choose the file with your proof of payment."))
     mimetype = sniff(data)
     if mimetype is None:
-        raise ValidationError("Upload a PDF, PNG or JPEG file.", field="proof")
+        raise ValidationError(_("Upload a PDF, PNG or JPEG file."), field="proof")
     return save_upload(data, folder, "proofs"), mimetype, len(data)
 
 

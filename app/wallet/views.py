@@ -15,6 +15,7 @@ from app.access.policy import can
 from app.core.actors import request_actor
 from app.core.errors import DomainError, ValidationError
 from app.core.form_actions import run_form_action
+from app.core.i18n import _, ngettext
 from app.core.rendering import redirect_to, render_page
 from app.extensions import csrf, db
 from app.invoices.services import InvoiceNotPayable
@@ -114,12 +115,12 @@ def _card_top_up(form: AddFundsForm, client):
     payment = result.value.payment
     card = f"{payment.card_brand} •••• {payment.card_last4}"
     if payment.status is PaymentStatus.SUCCEEDED and result.value.credited:
-        flash(f"{card}: your balance was credited.", "success")
+        flash(_("%(card)s: your balance was credited.", card=card), "success")
         return redirect_to(url_for("wallet.index"))
     if payment.status is PaymentStatus.SUCCEEDED:  # the same form sent again (double submit, back button)
-        flash(f"{card}: this payment was already credited to your balance; nothing changed.", "info")
+        flash(_("%(card)s: this payment was already credited to your balance; nothing changed.", card=card), "info")
         return redirect_to(url_for("wallet.index"))
-    form.form_errors.append(payment.failure_message or "The payment was declined.")
+    form.form_errors.append(payment.failure_message or _("The payment was declined."))
     form.idempotency_key.data = ""  # a new attempt (another card) is a new payment
     form.setup_cards(_saved_cards())
     return None
@@ -136,7 +137,7 @@ def transfer(transfer_id: int):
             form, lambda: attach_proof(item, stream, filename), catch=ValidationError, unplaced="proof"
         )
         if result.ok:
-            flash("Thank you: we will credit your balance as soon as we see the transfer.", "success")
+            flash(_("Thank you: we will credit your balance as soon as we see the transfer."), "success")
             return redirect_to(url_for("wallet.transfer", transfer_id=item.id))
     status = 422 if form.is_submitted() else 200
     return render_template("wallet/transfer.html", transfer=item, form=form), status
@@ -166,18 +167,18 @@ def pay():
     client = current_user.client
     invoices = payable_invoices(client.id, request.values.getlist("invoice"))
     if not invoices:
-        flash("There is nothing left to pay among the invoices you chose.", "info")
+        flash(_("There is nothing left to pay among the invoices you chose."), "info")
         return redirect_to(url_for("invoices.index", status="unpaid"))
     form = _pay_form(client)
     plan = plan_payment(client, invoices, use_balance=bool(form.use_balance.data))
     if form.validate_on_submit() and form.expected_card_minor.data != str(plan.by_card_minor):
-        form.form_errors.append("Your balance changed since this page was shown: check the amounts and pay again.")
+        form.form_errors.append(_("Your balance changed since this page was shown: check the amounts and pay again."))
     elif form.validate_on_submit():
         result = run_form_action(form, lambda: _pay_invoices(form, client, invoices, plan))
         if result.ok:
             return _paid(result.value)
         if isinstance(result.error, InvoiceNotPayable):
-            flash("These invoices were already paid; nothing was charged twice.", "info")
+            flash(_("These invoices were already paid; nothing was charged twice."), "info")
             return redirect_to(url_for("invoices.index"))
         if isinstance(result.error, DomainError):
             _after_refused_payment(form, result.error)
@@ -222,7 +223,15 @@ def _after_refused_payment(form: PayInvoicesForm, error: DomainError) -> None:
 
 def _paid(issued):
     numbers = ", ".join(i.number for i in issued)
-    flash(f"Paid. Tax invoice{'s' if len(issued) > 1 else ''} {numbers} issued.", "success")
+    flash(
+        ngettext(
+            "Paid. Tax invoice %(numbers)s issued.",
+            "Paid. Tax invoices %(numbers)s issued.",
+            len(issued),
+            numbers=numbers,
+        ),
+        "success",
+    )
     if len(issued) == 1:
         return redirect_to(url_for("invoices.view", number=issued[0].number))
     return redirect_to(url_for("invoices.index", status="paid"))
