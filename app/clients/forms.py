@@ -8,12 +8,13 @@ from wtforms.validators import Length
 
 from app.clients.models import ClientKind
 from app.core.forms import strip
+from app.core.i18n import _l
 
 
 def kind_field(label: str, organization: str, **kwargs) -> RadioField:
     """Person or organization: the account type (or who an invoice is billed as)."""
     choices = [
-        SelectChoice(ClientKind.PERSON.value, "Person"),
+        SelectChoice(ClientKind.PERSON.value, _l("Person")),
         SelectChoice(ClientKind.ORGANIZATION.value, organization),
     ]
     return RadioField(label, choices=choices, **kwargs)
@@ -27,10 +28,10 @@ class BillingFields:
     the `billing_fields` macro of _macros/forms.html.
     """
 
-    company_name = StringField("Company name", filters=[strip], validators=[Length(max=160)])
-    tax_id = StringField("VAT number / tax ID (CUI)", filters=[strip], validators=[Length(max=40)])
-    address_line1 = StringField("Address", filters=[strip], validators=[Length(max=160)])
-    address_line2 = StringField("Address (line 2)", filters=[strip], validators=[Length(max=160)])
-    city = StringField("City", filters=[strip], validators=[Length(max=80)])
-    region = StringField("County / region", filters=[strip], validators=[Length(max=80)])
-    postcode = StringField("Postal code", filters=[strip], validators=[Length(max=20)])
+    company_name = StringField(_l("Company name"), filters=[strip], validators=[Length(max=160)])
+    tax_id = StringField(_l("VAT number / tax ID (CUI)"), filters=[strip], validators=[Length(max=40)])
+    address_line1 = StringField(_l("Address"), filters=[strip], validators=[Length(max=160)])
+    address_line2 = StringField(_l("Address (line 2)"), filters=[strip], validators=[Length(max=160)])
+    city = StringField(_l("City"), filters=[strip], validators=[Length(max=80)])
+    region = StringField(_l("County / region"), filters=[strip], validators=[Length(max=80)])
+    postcode = StringField(_l("Postal code"), filters=[strip], validators=[Length(max=20)])

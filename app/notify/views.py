@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, flash, render_template, request
 
 from app.clients.services import log_change
 from app.core.actors import request_actor
+from app.core.i18n import _
 from app.core.rendering import redirect_to, render_page
 from app.extensions import db
 from app.notify import NOTIFICATION_TYPES
@@ -74,9 +75,9 @@ def settings():
             log_change(user, "notification_types", ", ".join(old), ", ".join(new), actor=request_actor())
             user.notification_types = new
             db.session.commit()
-            flash("Your email settings were saved.", "success")
+            flash(_("Your email settings were saved."), "success")
         else:
-            flash("Nothing changed.", "info")
+            flash(_("Nothing changed."), "info")
         return redirect_to(url_for("notify.index"))
     return _list_page(form, 422)
 

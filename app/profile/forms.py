@@ -13,13 +13,13 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from app.clients.forms import BillingFields, kind_field
 from app.clients.models import ClientKind
 from app.core.forms import country_choices, normalize_phone, strip
-from app.core.i18n import LANGUAGES, _
+from app.core.i18n import LANGUAGES, _, _l
 from app.invoices.tax import InvalidTaxId, normalize_tax_id
 from app.notify.services import sms_reach_problem
 from app.profile.services import LOCKABLE_FIELDS
 
-LOCKED_NOTE = "Contact us to change this."
-LOCKED_REFUSED = "This field can't be changed from your account. Contact us to change this."
+LOCKED_NOTE = _l("Contact us to change this.")
+LOCKED_REFUSED = _l("This field can't be changed from your account. Contact us to change this.")
 
 # Optional text fields: an empty answer is stored as NULL.
 _OPTIONAL = {"phone", "company_name", "tax_id", "address_line1", "address_line2", "city", "region", "postcode"}
@@ -34,18 +34,18 @@ class DetailsForm(BillingFields, FlaskForm):
     """
 
     name = StringField(
-        "Your name", filters=[strip], validators=[DataRequired(message="Enter your name."), Length(max=120)]
+        _l("Your name"), filters=[strip], validators=[DataRequired(message=_l("Enter your name.")), Length(max=120)]
     )
-    phone = StringField("Mobile phone", filters=[strip], validators=[Length(max=32)])
-    sms_opt_in = BooleanField("Send me SMS alerts for new invoices and service suspensions")
-    language = SelectField("Interface language", coerce=lambda code: code or None)
-    kind = kind_field("Account type", "Company or organization")
+    phone = StringField(_l("Mobile phone"), filters=[strip], validators=[Length(max=32)])
+    sms_opt_in = BooleanField(_l("Send me SMS alerts for new invoices and service suspensions"))
+    language = SelectField(_l("Interface language"), coerce=lambda code: code or None)
+    kind = kind_field(_l("Account type"), _l("Company or organization"))
     billing_name = StringField(
-        "Name on invoices",
+        _l("Name on invoices"),
         filters=[strip],
-        validators=[DataRequired(message="Enter the name to put on your invoices."), Length(max=120)],
+        validators=[DataRequired(message=_l("Enter the name to put on your invoices.")), Length(max=120)],
     )
-    country = SelectField("Country", validators=[DataRequired(message="Choose your country.")])
+    country = SelectField(_l("Country"), validators=[DataRequired(message=_l("Choose your country."))])
 
     def __init__(self, *args, locked: list[str] | tuple[str, ...] = (), account_language: str = "en", **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -67,13 +67,13 @@ class DetailsForm(BillingFields, FlaskForm):
         super().validate(extra_validators)
         for name in self.locked:
             # A locked field is not the customer's input: only a refusal is reported.
-            self[name].errors = [LOCKED_REFUSED] if name in self.refused else []
+            self[name].errors = [str(LOCKED_REFUSED)] if name in self.refused else []
             self[name].data = self[name].object_data
         return not any(field.errors for field in self)
 
     def validate_company_name(self, field) -> None:
         if self.kind.data == ClientKind.ORGANIZATION.value and not field.data:
-            raise ValidationError("Enter the company name for a company account.")
+            raise ValidationError(_("Enter the company name for a company account."))
 
     def validate_tax_id(self, field) -> None:
         if self.kind.data not in {k.value for k in ClientKind}:
@@ -88,7 +88,7 @@ class DetailsForm(BillingFields, FlaskForm):
 
     def validate_sms_opt_in(self, field) -> None:
         if field.data and not self.phone.data:
-            raise ValidationError("Enter a mobile number to receive SMS alerts.")
+            raise ValidationError(_("Enter a mobile number to receive SMS alerts."))
         if field.data and not self.phone.errors and (problem := sms_reach_problem(self.phone.data)):
             raise ValidationError(problem)  # the opt-in is refused; the number may be kept without it
 
@@ -112,12 +112,12 @@ def _same_as_stored(field) -> bool:
 
 
 class AvatarForm(FlaskForm):
-    avatar = FileField("Choose a new picture")
+    avatar = FileField(_l("Choose a new picture"))
 
 
 class ErasureForm(FlaskForm):
     reason = TextAreaField(
-        "Anything you want to tell us (optional)",
+        _l("Anything you want to tell us (optional)"),
         filters=[strip],
-        validators=[Length(max=2000, message="Keep it under 2000 characters.")],
+        validators=[Length(max=2000, message=_l("Keep it under 2000 characters."))],
     )

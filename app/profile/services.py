@@ -19,6 +19,7 @@ from app.clients.models import Client, ProfileChange, User
 from app.clients.services import lock_client
 from app.core.actors import Actor
 from app.core.errors import ValidationError
+from app.core.i18n import _
 from app.extensions import db
 from app.hosting.models import Product, Service
 from app.invoices.models import BillingProfile, Invoice
@@ -70,7 +71,7 @@ LOCKABLE_FIELDS: dict[str, str] = {
 
 class FieldLocked(ValidationError):
     def __init__(self, field: str) -> None:
-        super().__init__("This field can't be changed from your account. Contact us to change this.", field=field)
+        super().__init__(_("This field can't be changed from your account. Contact us to change this."), field=field)
 
 
 def current_details(user: User) -> dict[str, Any]:
@@ -124,7 +125,7 @@ def update_details(user: User, values: Mapping[str, Any], *, actor: Actor) -> li
         planned.append((name, target, attr, old, new))
     phone = values.get("phone", user.phone)
     if values.get("sms_opt_in", user.sms_opt_in) and not phone:
-        raise ValidationError("Enter a mobile number to receive SMS alerts.", field="sms_opt_in")
+        raise ValidationError(_("Enter a mobile number to receive SMS alerts."), field="sms_opt_in")
     changes = []
     for name, target, attr, old, new in planned:
         setattr(target, attr, new)
@@ -140,16 +141,16 @@ def avatar_png(data: bytes) -> bytes:
     Raises ValidationError (field "avatar") for anything else or too large.
     """
     if not data:
-        raise ValidationError("Choose an image to upload.", field="avatar")
+        raise ValidationError(_("Choose an image to upload."), field="avatar")
     if len(data) > AVATAR_MAX_BYTES:
-        raise ValidationError("The image is larger than 2 MB.", field="avatar")
-    refused = "Upload a PNG, JPEG, GIF or WebP image."
+        raise ValidationError(_("The image is larger than 2 MB."), field="avatar")
+    refused = _("Upload a PNG, JPEG, GIF or WebP image.")
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in _AVATAR_FORMATS:
                 raise ValidationError(refused, field="avatar")
             if image.width * image.height > AVATAR_MAX_PIXELS:
-                raise ValidationError("The image has too many pixels: upload a smaller one.", field="avatar")
+                raise ValidationError(_("The image has too many pixels: upload a smaller one."), field="avatar")
             image = ImageOps.exif_transpose(image)  # first frame, upright as the camera meant
             has_alpha = "A" in image.mode or "transparency" in image.info
             image = image.convert("RGBA" if has_alpha else "RGB")

@@ -6,12 +6,14 @@ import json
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
+from flask_babel import refresh
 from flask_login import current_user, fresh_login_required
 
 from app.clients.models import User
 from app.core.actors import request_actor
 from app.core.errors import ValidationError
 from app.core.form_actions import run_form_action
+from app.core.i18n import _
 from app.core.pdf import render_pdf
 from app.core.rendering import redirect_to, render_page
 from app.core.types import utcnow
@@ -76,7 +78,8 @@ def details():
         )
         if saved.ok:
             changes = saved.value
-            flash("Your details were saved." if changes else "Nothing changed.", "success" if changes else "info")
+            refresh()  # a new interface language speaks from this message on
+            flash(_("Your details were saved.") if changes else _("Nothing changed."), "success" if changes else "info")
             return redirect_to(url_for("profile.details"))
     status = 422 if form.is_submitted() else 200
     return _details_page(form, AvatarForm(formdata=None), status)
@@ -95,7 +98,7 @@ def avatar_upload():
             unplaced="avatar",
         )
         if saved.ok:
-            flash("Your profile picture was updated.", "success")
+            flash(_("Your profile picture was updated."), "success")
             return redirect_to(url_for("profile.details"))
     return _details_page(_details_form(formdata=None), avatar_form, 422)  # this POST is not the details form
 
@@ -105,7 +108,7 @@ def avatar_delete():
     if AvatarForm().validate_on_submit():
         set_avatar(_me(), None, actor=request_actor())
         db.session.commit()
-        flash("Your profile picture was removed.", "info")
+        flash(_("Your profile picture was removed."), "info")
     return redirect_to(url_for("profile.details"))
 
 

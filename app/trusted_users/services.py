@@ -12,6 +12,7 @@ from app.access.policy import PERMISSIONS
 from app.clients.models import Client, ProfileChange, User, UserRole, UserStatus, new_security_stamp
 from app.clients.services import find_user_by_email, normalize_email
 from app.core.errors import DomainError, EmailTaken, ValidationError
+from app.core.i18n import _
 from app.core.passwords import hash_password
 from app.core.signing import InvalidToken, sign, unsign
 from app.core.types import utcnow
@@ -35,9 +36,9 @@ class InvalidInvite(DomainError):
 
     def __init__(self, expired: bool = False) -> None:
         if expired:
-            message = "This invitation has expired. Ask the account owner to send you a new one."
+            message = _("This invitation has expired. Ask the account owner to send you a new one.")
         else:
-            message = (
+            message = _(
                 "This invitation link is not valid or was already used. "
                 "Sign in, or ask the account owner for a new invitation."
             )
@@ -55,9 +56,13 @@ class Access:
     def checked(self) -> Access:
         """The same access, in a stable order. Raises ValidationError for an unknown name."""
         if unknown := set(self.permissions) - PERMISSIONS.keys():
-            raise ValidationError(f"Unknown permission: {', '.join(sorted(unknown))}.", field="permissions")
+            raise ValidationError(
+                _("Unknown permission: %(names)s.", names=", ".join(sorted(unknown))), field="permissions"
+            )
         if unknown := set(self.notification_types) - NOTIFICATION_TYPES.keys():
-            raise ValidationError(f"Unknown notification: {', '.join(sorted(unknown))}.", field="notification_types")
+            raise ValidationError(
+                _("Unknown notification: %(names)s.", names=", ".join(sorted(unknown))), field="notification_types"
+            )
         return Access(
             [p for p in PERMISSIONS if p in self.permissions],
             [n for n in NOTIFICATION_TYPES if n in self.notification_types],

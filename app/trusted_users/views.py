@@ -14,6 +14,7 @@ from app.access.policy import PERMISSIONS
 from app.clients.models import User, UserStatus
 from app.core.errors import ValidationError
 from app.core.form_actions import run_form_action
+from app.core.i18n import _
 from app.core.ratelimit import rate_limited
 from app.core.rendering import redirect_to, render_page
 from app.extensions import db
@@ -66,7 +67,10 @@ def new():
         )
         if result.ok:
             user = result.value
-            done = f"An invitation was sent to {user.email}." if user.invited_at else f"{user.name} can now sign in."
+            if user.invited_at:
+                done = _("An invitation was sent to %(email)s.", email=user.email)
+            else:
+                done = _("%(name)s can now sign in.", name=user.name)
             flash(done, "success")
             return redirect_to(url_for("trusted_users.index"))
     status = 422 if form.is_submitted() else 200
@@ -84,7 +88,7 @@ def edit(user_id: int):
             form, lambda: update_trusted_user(user, form.name.data, form.access()), catch=ValidationError
         )
         if result.ok:
-            flash(f"{user.name}'s access was saved.", "success")
+            flash(_("%(name)s's access was saved.", name=user.name), "success")
             return redirect_to(url_for("trusted_users.index"))
     status = 422 if form.is_submitted() else 200
     return render_page("trusted_users/edit.html", "trusted_users/_edit_form.html", status, form=form, user=user)
@@ -102,7 +106,7 @@ def _done(message: str):
 def suspend(user_id: int):
     user = get_trusted_user_or_404(user_id)
     suspend_trusted_user(user)
-    return _done(f"{user.name} is suspended and was signed out.")
+    return _done(_("%(name)s is suspended and was signed out.", name=user.name))
 
 
 @bp.post("/trusted-users/<int:user_id>/reactivate")
@@ -110,7 +114,7 @@ def suspend(user_id: int):
 def reactivate(user_id: int):
     user = get_trusted_user_or_404(user_id)
     reactivate_trusted_user(user)
-    return _done(f"{user.name} can sign in again.")
+    return _done(_("%(name)s can sign in again.", name=user.name))
 
 
 @bp.post("/trusted-users/<int:user_id>/resend-invite")
@@ -121,7 +125,7 @@ def resend_invite(user_id: int):
     if user.invited_at is None or user.status is not UserStatus.ACTIVE:
         abort(404)
     send_invite(user)
-    return _done(f"A new invitation was sent to {user.email}; the previous link no longer works.")
+    return _done(_("A new invitation was sent to %(email)s; the previous link no longer works.", email=user.email))
 
 
 @bp.route("/trusted-users/<int:user_id>/remove", methods=["GET", "POST"])
@@ -133,7 +137,7 @@ def remove(user_id: int):
         return render_template("trusted_users/remove.html", user=user)
     name = user.name
     remove_trusted_user(user)
-    return _done(f"{name} was removed from your account.")
+    return _done(_("%(name)s was removed from your account.", name=name))
 
 
 @bp.route("/trusted-users/invite/<token>", methods=["GET", "POST"])
@@ -154,12 +158,12 @@ def accept_invite(token: str):
         if user.has_2fa or not ip_allowed(user, request.remote_addr):
             # No way in skips 2FA or the IP allow-list: the password is set, now sign in.
             db.session.commit()
-            flash("Your password is set. Please sign in.", "success")
+            flash(_("Your password is set. Please sign in."), "success")
             return redirect_to(url_for("auth.login"))
         record_login(user, request.remote_addr)
         log_in(user)  # records the session in this transaction
         db.session.commit()
-        flash(f"Welcome, {user.name}! Your password is set.", "success")
+        flash(_("Welcome, %(name)s! Your password is set.", name=user.name), "success")
         return redirect_to(url_for("dashboard.index"))
     status = 422 if form.is_submitted() else 200
     return render_page(
