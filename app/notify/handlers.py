@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import Flask, current_app
+from flask_babel import LazyString
 from sqlalchemy.orm import selectinload
 
 from app.access.policy import can, who_may
@@ -73,8 +74,13 @@ def _clients(ids) -> dict[int, Client]:
     return {c.id: c for c in db.session.scalars(sa.select(Client).where(Client.id.in_(set(ids))))}
 
 
-def _money(invoice: Invoice) -> str:
-    return format_money(invoice.balance_due_minor or invoice.total_minor, invoice.currency)
+def _amount(minor: int, currency: str) -> LazyString:
+    """Money formatted when rendered: in each recipient's language, not the request's."""
+    return LazyString(format_money, minor, currency)
+
+
+def _money(invoice: Invoice) -> LazyString:
+    return _amount(invoice.balance_due_minor or invoice.total_minor, invoice.currency)
 
 
 # --- SMS ----------------------------------------------------------------------------------
@@ -200,7 +206,7 @@ def on_invoice_paid(sender, *, proforma_id: int, tax_invoice_id: int) -> None:
             to=user,
             client=client,
             invoice=tax_invoice,
-            amount=format_money(tax_invoice.total_minor, tax_invoice.currency),
+            amount=_amount(tax_invoice.total_minor, tax_invoice.currency),
             invoice_url=invoice_login_url(user, tax_invoice),
         )
 
@@ -401,8 +407,8 @@ def on_wallet_topped_up(sender, *, payment_id: int) -> None:
         "top_up_receipt",
         client.id,
         payment=payment,
-        amount=format_money(payment.amount_minor, payment.currency),
-        new_balance=format_money(entry.balance_after_minor, entry.currency),
+        amount=_amount(payment.amount_minor, payment.currency),
+        new_balance=_amount(entry.balance_after_minor, entry.currency),
         card=f"{payment.card_brand or 'Card'} •••• {payment.card_last4 or '????'}",
         reference=payment.external_id or f"P-{payment.id}",
         paid_at=payment.completed_at or payment.created_at,  # formatted in the reader's language
@@ -420,8 +426,8 @@ def on_bank_transfer_reviewed(sender, *, transfer_id: int) -> None:
             "bank_transfer_credited",
             client.id,
             transfer=transfer,
-            amount=format_money(transfer.received_minor, transfer.currency),
-            new_balance=format_money(entry.balance_after_minor, entry.currency),
+            amount=_amount(transfer.received_minor, transfer.currency),
+            new_balance=_amount(entry.balance_after_minor, entry.currency),
             reviewed_at=transfer.reviewed_at,
         )
     elif transfer.status is TransferStatus.REJECTED:
@@ -429,7 +435,7 @@ def on_bank_transfer_reviewed(sender, *, transfer_id: int) -> None:
             "bank_transfer_rejected",
             client.id,
             transfer=transfer,
-            amount=format_money(transfer.amount_minor, transfer.currency),
+            amount=_amount(transfer.amount_minor, transfer.currency),
         )
 
 
