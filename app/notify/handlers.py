@@ -12,14 +12,15 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import Flask, current_app
+from flask_babel import LazyString
 from sqlalchemy.orm import selectinload
 
 from app.access.policy import can, who_may
 from app.clients.models import Client, User, UserStatus
 from app.core.events import subscribe
+from app.core.i18n import _l, in_language, recipient_language
 from app.core.money import format_money
 from app.core.sql import add_days
-from app.core.templating import local_time
 from app.core.types import utcnow
 from app.core.urls import external_url
 from app.extensions import db
@@ -73,43 +74,59 @@ def _clients(ids) -> dict[int, Client]:
     return {c.id: c for c in db.session.scalars(sa.select(Client).where(Client.id.in_(set(ids))))}
 
 
-def _money(invoice: Invoice) -> str:
-    return format_money(invoice.balance_due_minor or invoice.total_minor, invoice.currency)
+def _amount(minor: int, currency: str) -> LazyString:
+    """Money formatted when rendered: in each recipient's language, not the request's."""
+    return LazyString(format_money, minor, currency)
+
+
+def _money(invoice: Invoice) -> LazyString:
+    return _amount(invoice.balance_due_minor or invoice.total_minor, invoice.currency)
 
 
 # --- SMS ----------------------------------------------------------------------------------
 
+#: The SMS texts, rendered in each recipient's language (sms_text, inside in_language).
 SMS_TEXTS = {
-    "renewal": {
-        "en": "{brand}: proforma {number} of {amount} is due on {due}. Details by email and in your account. "
-        "Please do not reply to this SMS.",
-        "ro": "{brand}: proforma {number} de {amount} are scadenta {due}. Detalii pe email si in contul de client. "
-        "Nu raspundeti la acest SMS.",
-    },
-    "suspended": {
-        "en": "{brand}: {service} was suspended. Pay proforma {number} to reactivate it. "
-        "Please do not reply to this SMS.",
-        "ro": "{brand}: serviciul {service} a fost suspendat. Platiti proforma {number} pentru reactivare. "
-        "Nu raspundeti la acest SMS.",
-    },
+    # Translators: an SMS. Romanian: write it WITHOUT diacritics (a s t i, not ă ș ț î), so it stays
+    # GSM-7: one SMS of 160 characters. %(brand)s is the sender's name. Keep it short.
+    "renewal": _l(
+        "%(brand)s: proforma %(number)s of %(amount)s is due on %(due)s. Details by email and in your account. "
+        "Please do not reply to this SMS."
+    ),
+    # Translators: an SMS. Romanian: WITHOUT diacritics (GSM-7: one SMS of 160 characters).
+    # %(service)s is a domain or a service's label.
+    "suspended": _l(
+        "%(brand)s: %(service)s was suspended. Pay proforma %(number)s to reactivate it. "
+        "Please do not reply to this SMS."
+    ),
     # For a user who may not see invoices: no invoice number.
-    "suspended_no_invoice": {
-        "en": "{brand}: {service} was suspended. Details in your account. Please do not reply to this SMS.",
-        "ro": "{brand}: serviciul {service} a fost suspendat. Detalii in contul de client. Nu raspundeti la acest SMS.",
-    },
+    # Translators: an SMS. Romanian: WITHOUT diacritics (GSM-7: one SMS of 160 characters).
+    "suspended_no_invoice": _l(
+        "%(brand)s: %(service)s was suspended. Details in your account. Please do not reply to this SMS."
+    ),
 }
 
+#: The shortest a service's name is cut to so that an SMS takes fewer segments.
+SMS_SERVICE_MIN = 20
 
-def sms_text(kind: str, language: str, **values) -> str:
-    """The SMS in the client's language (English otherwise), kept to one GSM-7 segment."""
 
-    texts = SMS_TEXTS[kind]
-    template = texts.get(language, texts["en"])
+def sms_text(kind: str, **values) -> str:
+    """The SMS in the language being rendered (call it inside `in_language`), in as few
+    segments as it can: a long service name is cut (never below SMS_SERVICE_MIN characters)
+    until the text fits one segment (160 GSM-7 characters, or 70 UCS-2 ones for Russian or
+    Hindi), or at least takes no more segments than with the name cut shortest."""
+
+    template = str(SMS_TEXTS[kind])
     values = {"brand": current_app.config["SMS_SENDER"], **values}
-    text = template.format(**values)
-    if not fits_one_segment(text) and "service" in values:
-        values["service"] = values["service"][:20]
-        text = template.format(**values)
+    text = template % values
+    service = values.get("service")
+    if fits_one_segment(text) or not service or len(service) <= SMS_SERVICE_MIN:
+        return text
+    best = gsm7_segments(template % {**values, "service": service[:SMS_SERVICE_MIN]})
+    length = len(service)
+    while length > SMS_SERVICE_MIN and gsm7_segments(text) > best:
+        length -= 1
+        text = template % {**values, "service": service[:length]}
     return text
 
 
@@ -127,7 +144,8 @@ def queue_sms(user: User, client: Client, *, kind: str, event_key: str, **values
     if exists:
         return None
     config = current_app.config
-    body = sms_text(kind, client.language, **values)
+    with in_language(recipient_language(user, client)):  # each recipient reads their own
+        body = sms_text(kind, **values)
     message = SmsMessage(
         client_id=client.id,
         user_id=user.id,
@@ -188,7 +206,7 @@ def on_invoice_paid(sender, *, proforma_id: int, tax_invoice_id: int) -> None:
             to=user,
             client=client,
             invoice=tax_invoice,
-            amount=format_money(tax_invoice.total_minor, tax_invoice.currency),
+            amount=_amount(tax_invoice.total_minor, tax_invoice.currency),
             invoice_url=invoice_login_url(user, tax_invoice),
         )
 
@@ -379,10 +397,6 @@ def _wallet_email(template: str, client_id: int, **context) -> None:
         queue_email(template, to=user, client=client, wallet_url=external_url("wallet.index"), **context)
 
 
-def _when(moment, client: Client) -> str:
-    return local_time(moment, "%d %B %Y, %H:%M %Z", client.timezone)
-
-
 def on_wallet_topped_up(sender, *, payment_id: int) -> None:
     """A receipt for a card payment credited to the wallet."""
 
@@ -393,11 +407,11 @@ def on_wallet_topped_up(sender, *, payment_id: int) -> None:
         "top_up_receipt",
         client.id,
         payment=payment,
-        amount=format_money(payment.amount_minor, payment.currency),
-        new_balance=format_money(entry.balance_after_minor, entry.currency),
+        amount=_amount(payment.amount_minor, payment.currency),
+        new_balance=_amount(entry.balance_after_minor, entry.currency),
         card=f"{payment.card_brand or 'Card'} •••• {payment.card_last4 or '????'}",
         reference=payment.external_id or f"P-{payment.id}",
-        paid_at=_when(payment.completed_at or payment.created_at, client),
+        paid_at=payment.completed_at or payment.created_at,  # formatted in the reader's language
     )
 
 
@@ -412,16 +426,16 @@ def on_bank_transfer_reviewed(sender, *, transfer_id: int) -> None:
             "bank_transfer_credited",
             client.id,
             transfer=transfer,
-            amount=format_money(transfer.received_minor, transfer.currency),
-            new_balance=format_money(entry.balance_after_minor, entry.currency),
-            reviewed_at=_when(transfer.reviewed_at, client),
+            amount=_amount(transfer.received_minor, transfer.currency),
+            new_balance=_amount(entry.balance_after_minor, entry.currency),
+            reviewed_at=transfer.reviewed_at,
         )
     elif transfer.status is TransferStatus.REJECTED:
         _wallet_email(
             "bank_transfer_rejected",
             client.id,
             transfer=transfer,
-            amount=format_money(transfer.amount_minor, transfer.currency),
+            amount=_amount(transfer.amount_minor, transfer.currency),
         )
 
 

@@ -43,6 +43,7 @@ import phonenumbers
 import sqlalchemy as sa
 from flask import current_app
 
+from app.core.i18n import _, current_language
 from app.core.queue import job
 from app.core.types import utcnow
 from app.extensions import db
@@ -200,17 +201,24 @@ def sms_reach_problem(phone: str | None) -> str | None:
     except phonenumbers.NumberParseException:
         return None  # the phone field reports its own error
     allowed = sorted({code.strip().upper() for code in current_app.config["SMS_COUNTRIES"]})
-    names = Locale.parse("en").territories
+    names = Locale.parse(current_language()).territories
     region = phonenumbers.region_code_for_number(parsed)
     if region not in allowed:
-        where = names.get(region, "this country") if region else "this country"
         countries = ", ".join(sorted(names.get(code, code) for code in allowed))
-        return (
-            f"We cannot send SMS to numbers in {where}. Untick SMS alerts to keep this number without them "
-            f"(SMS reach numbers in {countries})."
+        if region and region in names:
+            return _(
+                "We cannot send SMS to numbers in %(country)s. Untick SMS alerts to keep this number without them "
+                "(SMS reach numbers in %(countries)s).",
+                country=names[region],
+                countries=countries,
+            )
+        return _(
+            "We cannot send SMS to numbers in this country. Untick SMS alerts to keep this number without them "
+            "(SMS reach numbers in %(countries)s).",
+            countries=countries,
         )
     if phonenumbers.number_type(parsed) in _REFUSED_TYPES:
-        return "We cannot send SMS to premium-rate or shared-cost numbers: enter a mobile number."
+        return _("We cannot send SMS to premium-rate or shared-cost numbers: enter a mobile number.")
     return None
 
 

@@ -22,6 +22,7 @@ from app.audit.services import record
 from app.clients.models import Client, User, UserStatus
 from app.core.actors import Actor
 from app.core.errors import ValidationError
+from app.core.i18n import _, _l
 from app.core.money import format_money
 from app.core.types import utcnow
 from app.core.urls import external_url
@@ -33,13 +34,13 @@ from app.notify.sms import gsm7_segments, quiet_hours_delay, sms_allowed
 
 #: What a template may use, with what it means (shown beside the template form).
 PLACEHOLDERS: dict[str, str] = {
-    "name": "The recipient's name",
-    "client_name": "The account's name (the company, for a company)",
-    "client_id": "The client ID",
-    "balance": "The account balance, with its currency",
-    "unpaid": "What the account owes on unpaid proformas",
-    "brand": "Our name",
-    "client_area_url": "The client area's address",
+    "name": _l("The recipient's name"),
+    "client_name": _l("The account's name (the company, for a company)"),
+    "client_id": _l("The client ID"),
+    "balance": _l("The account balance, with its currency"),
+    "unpaid": _l("What the account owes on unpaid proformas"),
+    "brand": _l("Our name"),
+    "client_area_url": _l("The client area's address"),
 }
 
 SMS_MAX_CHARS = 640
@@ -53,9 +54,9 @@ def render_text(source: str, values: dict[str, str], *, field: str = "body") -> 
     try:
         return _sandbox.from_string(source).render(**values)
     except SecurityError:
-        raise ValidationError("This template tries to reach something it may not use.", field=field) from None
+        raise ValidationError(_("This template tries to reach something it may not use."), field=field) from None
     except TemplateError as error:
-        raise ValidationError(f"The template has an error: {error.message}.", field=field) from None
+        raise ValidationError(_("The template has an error: %(error)s.", error=error.message), field=field) from None
 
 
 def sample_values() -> dict[str, str]:
@@ -97,15 +98,15 @@ def save_template(
     """Create or update a template after checking it renders (sandbox, known placeholders only). Audited."""
     duplicate = db.session.scalar(sa.select(MessageTemplate.id).where(MessageTemplate.name == name))
     if duplicate is not None and (template is None or duplicate != template.id):
-        raise ValidationError("A template with this name exists.", field="name")
+        raise ValidationError(_("A template with this name exists."), field="name")
     values = sample_values()
     if channel is not MessageChannel.SMS:
         if not subject.strip():
-            raise ValidationError("Enter a subject.", field="subject")
+            raise ValidationError(_("Enter a subject."), field="subject")
         render_text(subject, values, field="subject")
     rendered = render_text(body, values)
     if channel is MessageChannel.SMS and len(rendered) > SMS_MAX_CHARS:
-        raise ValidationError(f"An SMS can hold at most {SMS_MAX_CHARS} characters.", field="body")
+        raise ValidationError(_("An SMS can hold at most %(max)s characters.", max=SMS_MAX_CHARS), field="body")
     old = None if template is None else f"{template.name} ({template.channel.value})"
     if template is None:
         template = MessageTemplate(name=name, channel=channel, subject=subject, body=body)
@@ -138,21 +139,23 @@ def send_staff_message(client_id: int, user_id: int, message: StaffMessage, *, a
     user = db.session.get(User, user_id)
     client = db.session.get(Client, client_id)
     if user is None or client is None or user.client_id != client.id:
-        raise ValidationError("Choose someone of this account.", field="user_id")
+        raise ValidationError(_("Choose someone of this account."), field="user_id")
     if user.status is not UserStatus.ACTIVE:
-        raise ValidationError("This user is suspended.", field="user_id")
+        raise ValidationError(_("This user is suspended."), field="user_id")
     template = message.template
     if template is not None and template.channel is not message.channel:
-        raise ValidationError(f"This template is for {template.channel.value}.", field="template_id")
+        raise ValidationError(
+            _("This template is for %(channel)s.", channel=template.channel.value), field="template_id"
+        )
     subject_source = template.subject if template else message.subject
     body_source = template.body if template else message.body
     if not body_source.strip():
-        raise ValidationError("Write the message, or choose a template.", field="body")
+        raise ValidationError(_("Write the message, or choose a template."), field="body")
     values = values_for(client, user)
     body = render_text(body_source, values)
     if message.channel is not MessageChannel.SMS:
         if not subject_source.strip():
-            raise ValidationError("Enter a subject.", field="subject")
+            raise ValidationError(_("Enter a subject."), field="subject")
         subject = " ".join(render_text(subject_source, values, field="subject").split())
     if message.channel is MessageChannel.EMAIL:
         row = queue_email("staff_message", to=user, client=client, message_subject=subject, message_body=body)
@@ -171,11 +174,13 @@ def send_staff_message(client_id: int, user_id: int, message: StaffMessage, *, a
 
 def _queue_staff_sms(client: Client, user: User, body: str) -> SmsMessage:
     if len(body) > SMS_MAX_CHARS:
-        raise ValidationError(f"An SMS can hold at most {SMS_MAX_CHARS} characters.", field="body")
+        raise ValidationError(_("An SMS can hold at most %(max)s characters.", max=SMS_MAX_CHARS), field="body")
     now = utcnow()
     refused = sms_allowed(user, phone=user.phone, client_id=client.id, now=now)
     if refused is not None:
-        raise ValidationError(f"No SMS can go to {user.name}: {refused}.", field="user_id")
+        raise ValidationError(
+            _("No SMS can go to %(name)s: %(reason)s.", name=user.name, reason=refused), field="user_id"
+        )
     config = current_app.config
     message = SmsMessage(
         client_id=client.id,
