@@ -22,6 +22,7 @@ from app.approvals.models import ApprovalRequest, ApprovalStatus
 from app.audit import services as audit
 from app.core.actors import Actor
 from app.core.errors import Conflict, DomainError, ValidationError
+from app.core.i18n import _, _l
 from app.core.types import utcnow
 from app.extensions import db
 from app.staff.models import Staff
@@ -51,7 +52,7 @@ def kind_of(name: str) -> Kind:
     try:
         return _KINDS[name]
     except KeyError:
-        raise DomainError(f"No change of kind {name!r} can be approved in this build.") from None
+        raise DomainError(_("No change of kind %(kind)s can be approved in this build.", kind=repr(name))) from None
 
 
 def kind_label(name: str) -> str:
@@ -88,7 +89,7 @@ def submit(
     the first request. Raises ValidationError without a reason."""
     kind_of(kind)
     if not (reason or "").strip():
-        raise ValidationError("Give a reason: the second staff member reads it.", field="reason")
+        raise ValidationError(_("Give a reason: the second staff member reads it."), field="reason")
     if key is not None:
         existing = db.session.scalar(sa.select(ApprovalRequest).where(ApprovalRequest.idempotency_key == key))
         if existing is not None:
@@ -119,20 +120,28 @@ def submit(
     return request
 
 
+#: Why a decided request cannot be decided again, by its status.
+_ALREADY = {
+    ApprovalStatus.APPROVED: _l("This request was already approved; nothing changed."),
+    ApprovalStatus.REJECTED: _l("This request was already rejected; nothing changed."),
+    ApprovalStatus.EXPIRED: _l("This request was already expired; nothing changed."),
+}
+
+
 def _locked_pending(request_id: int) -> ApprovalRequest:
     """The request under its row lock (SELECT ... FOR UPDATE), still pending. Raises
     DomainError for an unknown id, Conflict for one already decided."""
     request = db.session.get(ApprovalRequest, request_id, with_for_update=True, populate_existing=True)
     if request is None:
-        raise DomainError("No such approval request.")
+        raise DomainError(_("No such approval request."))
     if request.status is not ApprovalStatus.PENDING:
-        raise Conflict(f"This request was already {request.status.value}; nothing changed.")
+        raise Conflict(str(_ALREADY.get(request.status, _ALREADY[ApprovalStatus.APPROVED])))
     return request
 
 
 class RequestExpired(Conflict):
     def __init__(self) -> None:
-        super().__init__("This request has expired: ask for the change again if it is still needed.")
+        super().__init__(_("This request has expired: ask for the change again if it is still needed."))
 
 
 def expire_if_due(request: ApprovalRequest) -> bool:
@@ -154,10 +163,10 @@ def approve(request_id: int, actor: Actor) -> ApprovalRequest:
     if expire_if_due(request):
         raise RequestExpired()
     if actor.kind != "staff" or actor.id == request.requested_by:
-        raise Conflict("You asked for this change: another staff member must approve it.")
+        raise Conflict(_("You asked for this change: another staff member must approve it."))
     approver = db.session.get(Staff, actor.id)
     if approver is None or not approver.has_privilege(kind.privilege):
-        raise Conflict("Approving this needs a privilege your staff roles do not include.")
+        raise Conflict(_("Approving this needs a privilege your staff roles do not include."))
     kind.run(dict(request.payload), actor)
     _decide(request, ApprovalStatus.APPROVED, actor, note=None)
     audit.record(
@@ -178,7 +187,7 @@ def reject(request_id: int, actor: Actor, note: str) -> ApprovalRequest:
     if expire_if_due(request):
         raise RequestExpired()
     if not (note or "").strip():
-        raise ValidationError("Say why, for the requester.", field="note")
+        raise ValidationError(_("Say why, for the requester."), field="note")
     _decide(request, ApprovalStatus.REJECTED, actor, note=note.strip()[:255])
     audit.record(
         actor,

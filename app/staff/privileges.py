@@ -3,6 +3,8 @@ endpoint needs which is declared in app.access.policy."""
 
 from __future__ import annotations
 
+from app.core.i18n import _l
+
 VIEW_CLIENTS = "clients.view"
 EDIT_CLIENTS = "clients.edit"
 MANAGE_BILLING = "billing.manage"
@@ -13,15 +15,15 @@ MANAGE_STAFF = "staff.manage"
 MANAGE_TEMPLATES = "templates.manage"
 
 #: Every privilege, in the order the roles form shows them, with its label.
-PRIVILEGES: dict[str, str] = {
-    VIEW_CLIENTS: "View clients",
-    EDIT_CLIENTS: "Edit clients",
-    MANAGE_BILLING: "Manage billing and credit",
-    APPROVE_PAYMENTS: "Approve payments",
-    LOGIN_AS_CLIENT: "Log in as a client",
-    CLOSE_CLIENTS: "Close, anonymize, merge and delete clients",
-    MANAGE_STAFF: "Manage staff",
-    MANAGE_TEMPLATES: "Manage message templates",
+PRIVILEGES: dict[str, str] = {  # labels: lazy, shown in the reader's language
+    VIEW_CLIENTS: _l("View clients"),
+    EDIT_CLIENTS: _l("Edit clients"),
+    MANAGE_BILLING: _l("Manage billing and credit"),
+    APPROVE_PAYMENTS: _l("Approve payments"),
+    LOGIN_AS_CLIENT: _l("Log in as a client"),
+    CLOSE_CLIENTS: _l("Close, anonymize, merge and delete clients"),
+    MANAGE_STAFF: _l("Manage staff"),
+    MANAGE_TEMPLATES: _l("Manage message templates"),
 }
 
 #: The roles a new installation starts with (flask create-staff --role NAME).

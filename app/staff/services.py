@@ -16,6 +16,7 @@ from app.clients.services import normalize_email
 from app.core import totp
 from app.core.actors import Actor
 from app.core.errors import DomainError, EmailTaken, InvalidCredentials, ValidationError
+from app.core.i18n import _, ngettext
 from app.core.passwords import hash_password, password_problem, verify_password
 from app.core.ratelimit import count_wrong_credential, refuse_if_too_many_credential_checks
 from app.core.secretbox import SealBroken, open_sealed, seal
@@ -45,7 +46,9 @@ def role_named(name: str) -> StaffRole:
         return role
     if name not in DEFAULT_ROLES:
         known = sorted({*DEFAULT_ROLES, *db.session.scalars(sa.select(StaffRole.name))})
-        raise ValidationError(f"No role named {name!r}. Roles: {', '.join(known)}.", field="role")
+        raise ValidationError(
+            _("No role named %(name)s. Roles: %(roles)s.", name=repr(name), roles=", ".join(known)), field="role"
+        )
     role = StaffRole(name=name, privileges=list(DEFAULT_ROLES[name]))
     db.session.add(role)
     db.session.flush()
@@ -103,7 +106,7 @@ def verify_staff_second_factor(staff_id: int, code: str) -> str:
     if step is not None:
         if staff.totp_last_step is not None and step <= staff.totp_last_step:
             count_wrong_credential(account)
-            raise ValidationError("This code was already used. Wait for the next one.", field="code")
+            raise ValidationError(_("This code was already used. Wait for the next one."), field="code")
         staff.totp_last_step = step
         db.session.flush()
         return "totp"
@@ -118,7 +121,7 @@ def verify_staff_second_factor(staff_id: int, code: str) -> str:
     )
     if recovery is None:
         count_wrong_credential(account)
-        raise ValidationError("That code is not right.", field="code")
+        raise ValidationError(_("That code is not right."), field="code")
     recovery.used_at = utcnow()
     db.session.flush()
     return "recovery"
@@ -149,7 +152,7 @@ def enable_staff_2fa(staff: Staff, secret: str, code: str, *, actor: Actor) -> l
     codes (shown once, stored hashed). Raises ValidationError(field="code")."""
     step = totp.matching_step(secret, code)
     if step is None:
-        raise ValidationError("That code is not right. Check the time on your phone and try again.", field="code")
+        raise ValidationError(_("That code is not right. Check the time on your phone and try again."), field="code")
     seal_staff_totp_secret(staff, secret)
     staff.totp_enabled_at = utcnow()
     staff.totp_last_step = step
@@ -201,8 +204,10 @@ class LastStaffManager(ValidationError):
 
     def __init__(self, field: str) -> None:
         super().__init__(
-            "This would leave no active staff member who may manage staff. "
-            "Give another active staff member the \u201cManage staff\u201d privilege first.",
+            _(
+                "This would leave no active staff member who may manage staff. "
+                "Give another active staff member the \u201cManage staff\u201d privilege first."
+            ),
             field=field,
         )
 
@@ -251,9 +256,9 @@ class InvalidStaffInvite(DomainError):
 
     def __init__(self, expired: bool = False) -> None:
         if expired:
-            message = "This invitation has expired. Ask an administrator to send you a new one."
+            message = _("This invitation has expired. Ask an administrator to send you a new one.")
         else:
-            message = (
+            message = _(
                 "This invitation link is not valid or was already used. "
                 "Ask an administrator to send you a new invitation."
             )
@@ -272,7 +277,7 @@ def _roles_by_id(role_ids: Iterable[int]) -> list[StaffRole]:
     wanted = set(role_ids)
     roles = list(db.session.scalars(sa.select(StaffRole).where(StaffRole.id.in_(wanted)).order_by(StaffRole.name)))
     if len(roles) != len(wanted):
-        raise ValidationError("Choose roles from the list.", field="roles")
+        raise ValidationError(_("Choose roles from the list."), field="roles")
     return roles
 
 
@@ -287,7 +292,7 @@ def invite_staff(name: str, email: str, role_ids: Iterable[int], *, actor: Actor
     email = normalize_email(email)
     roles = _roles_by_id(role_ids)
     if not roles:
-        raise ValidationError("Choose at least one role.", field="roles")
+        raise ValidationError(_("Choose at least one role."), field="roles")
     if db.session.scalar(sa.select(Staff.id).where(Staff.email == email)) is not None:
         raise EmailTaken()
     staff = Staff(email=email, name=name.strip(), password_hash="", roles=roles)
@@ -387,7 +392,7 @@ def deactivate_staff(staff: Staff, *, actor: Actor) -> None:
     """Stop a staff member signing in; their sessions and invite link end (the stamp
     rotates). Raises ValidationError for oneself, LastStaffManager."""
     if actor.kind == "staff" and actor.id == staff.id:
-        raise ValidationError("You cannot deactivate yourself. Ask another administrator.", field="active")
+        raise ValidationError(_("You cannot deactivate yourself. Ask another administrator."), field="active")
     if not staff.active:
         return
     _refuse_leaving_no_manager("active", staff=staff, active=False)
@@ -410,7 +415,7 @@ def reset_staff_2fa(staff: Staff, *, actor: Actor) -> None:
     go, their sessions end, and their next sign-in enrols again. Raises ValidationError
     for oneself (one's own 2FA is changed knowing a code)."""
     if actor.kind == "staff" and actor.id == staff.id:
-        raise ValidationError("You cannot reset your own two-factor sign-in here.", field="reset_2fa")
+        raise ValidationError(_("You cannot reset your own two-factor sign-in here."), field="reset_2fa")
     old = "on" if staff.has_2fa else "off"
     staff.totp_secret = None
     staff.totp_enabled_at = None
@@ -445,10 +450,10 @@ def _checked_role(name: str, privileges: Iterable[str], *, role_id: int | None =
     name = name.strip()
     privileges = set(privileges)
     if unknown := privileges - PRIVILEGES.keys():
-        raise ValidationError(f"Unknown privilege: {', '.join(sorted(unknown))}.", field="privileges")
+        raise ValidationError(_("Unknown privilege: %(names)s.", names=", ".join(sorted(unknown))), field="privileges")
     taken = db.session.scalar(sa.select(StaffRole.id).where(sa.func.lower(StaffRole.name) == name.lower()))
     if taken is not None and taken != role_id:
-        raise ValidationError("A role with this name already exists.", field="name")
+        raise ValidationError(_("A role with this name already exists."), field="name")
     return name, [p for p in PRIVILEGES if p in privileges]
 
 
@@ -492,7 +497,7 @@ def change_staff_password(staff: Staff, current: str, new: str, *, actor: Actor)
     refuse_if_too_many_credential_checks(account)
     if not verify_password(staff.password_hash, current):
         count_wrong_credential(account)
-        raise ValidationError("Your current password is not correct.", field="current_password")
+        raise ValidationError(_("Your current password is not correct."), field="current_password")
     check_staff_password(new, field="new_password")
     staff.password_hash = hash_password(new)
     staff.security_stamp = new_security_stamp()
@@ -504,13 +509,13 @@ def regenerate_staff_recovery_codes(staff: Staff, code: str, *, actor: Actor) ->
     """Ten new recovery codes for a current TOTP code (not a recovery code); the old ones
     stop working. Raises ValidationError(field="code")."""
     if not staff.has_2fa:
-        raise ValidationError("Two-factor sign-in is not on for your account.", field="code")
+        raise ValidationError(_("Two-factor sign-in is not on for your account."), field="code")
     account = f"staff:{staff.id}"
     refuse_if_too_many_credential_checks(account)
     step = totp.matching_step(staff_totp_secret(staff), code)
     if step is None or (staff.totp_last_step is not None and step <= staff.totp_last_step):
         count_wrong_credential(account)
-        raise ValidationError("That code is not right. Enter the current code from your app.", field="code")
+        raise ValidationError(_("That code is not right. Enter the current code from your app."), field="code")
     staff.totp_last_step = step
     codes = new_staff_recovery_codes(staff)
     record(actor, "staff.recovery_codes", target=f"staff:{staff.id}", old="previous codes", new="10 new codes")
@@ -523,8 +528,14 @@ def delete_role(role: StaffRole, *, actor: Actor) -> None:
         sa.select(sa.func.count()).select_from(staff_role_members).where(staff_role_members.c.role_id == role.id)
     )
     if holders:
-        held_by = "1 staff member holds" if holders == 1 else f"{holders} staff members hold"
-        raise ValidationError(f"{held_by} this role: take it from them first.", field="delete")
+        raise ValidationError(
+            ngettext(
+                "%(num)d staff member holds this role: take it from them first.",
+                "%(num)d staff members hold this role: take it from them first.",
+                holders,
+            ),
+            field="delete",
+        )
     record(actor, "role.delete", target=f"role:{role.id}", old=f"{role.name}: {_privilege_text(role.privileges)}")
     db.session.delete(role)
     db.session.flush()

@@ -60,7 +60,7 @@ def test_the_home_counts_what_waits_each_a_link(app, owner):
     page = staff.get("/admin/").get_data(as_text=True).split('<section class="tiles"', 1)[1]
 
     transfers = page.split('href="/admin/bank-transfers"', 1)[1].split("</a>", 1)[0]
-    assert '<span class="tile-value">2</span>' in transfers and "1 more waiting for the client&#39;s proof" in transfers
+    assert '<span class="tile-value">2</span>' in transfers and "1 more waiting for the client's proof" in transfers
     failed = page.split('href="/admin/messages/failed"', 1)[1].split("</a>", 1)[0]
     assert '<span class="tile-value">1</span>' in failed and "1 email, 0 SMS" in failed
     run = page.split('href="/admin/billing-runs"', 1)[1].split("</a>", 1)[0]

@@ -346,7 +346,7 @@ def test_roles_list_counts_members_and_a_new_role_needs_a_unique_name(app):
     assert "Manage staff" in row and "View clients" in row and '<td class="num">1</td>' in row
     form = browser.get("/admin/roles/new").get_data(as_text=True)
     for label in P.PRIVILEGES.values():
-        assert label in form
+        assert str(label) in form
     taken = _post(browser, "/admin/roles/new", {"name": "ROLE OF boss@example.com", "privileges": [P.VIEW_CLIENTS]})
     assert taken.status_code == 422
     assert "A role with this name already exists." in taken.get_data(as_text=True).split('id="name-msg"', 1)[1]
