@@ -13,6 +13,7 @@ from app.admin.client_profile import client_or_404
 from app.clients.models import Client
 from app.core.actors import request_actor
 from app.core.form_actions import run_form_action
+from app.core.i18n import _
 from app.core.ratelimit import rate_limited
 from app.extensions import db
 from app.security.impersonation import start_impersonation
@@ -61,7 +62,7 @@ def end_impersonation_view():
         impersonation_id, "back to the admin", staff_id=current_user.id, actor=request_actor()
     )
     db.session.commit()
-    flash("You are back in the admin: your sign-in as the client has ended.", "info")
+    flash(_("You are back in the admin: your sign-in as the client has ended."), "info")
     if impersonation is None:
         return redirect(url_for("admin.index"))
     return redirect(url_for("admin.client", client_id=impersonation.client_id))
@@ -77,7 +78,7 @@ def client_password(client_id: int):
             form, lambda: set_password_by_staff(user, form.new_password.data, actor=request_actor())
         )
         if result.ok:
-            flash(f"The password of {user.email} is set; their sessions have ended.", "success")
+            flash(_("The password of %(email)s is set; their sessions have ended.", email=user.email), "success")
             return _back(client)
     return _page(client, "password", form, status=422 if form.is_submitted() else 200)
 
@@ -91,7 +92,7 @@ def client_password_reset(client_id: int):
         user = form.user(client)
         result = run_form_action(form, lambda: send_password_reset_by_staff(user, actor=request_actor()))
         if result.ok:
-            flash(f"A password reset link is on its way to {user.email}.", "success")
+            flash(_("A password reset link is on its way to %(email)s.", email=user.email), "success")
             return _back(client)
     return _page(client, "password_reset", form, status=422 if form.is_submitted() else 200)
 
@@ -108,6 +109,6 @@ def client_currency(client_id: int):
             ),
         )
         if result.ok:
-            flash(f"The client's currency is now {result.value.currency}.", "success")
+            flash(_("The client's currency is now %(currency)s.", currency=result.value.currency), "success")
             return _back(client)
     return _page(client, "currency", form, status=422 if form.is_submitted() else 200)

@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, Length
 
 from app.clients.models import Client, UserStatus
 from app.core.forms import strip
+from app.core.i18n import _, _l, ngettext
 from app.security.impersonation import durations
 
 
@@ -20,25 +21,35 @@ def _user_choices(client: Client) -> list[tuple[int, str]]:
         (user for user in client.users if user.status is UserStatus.ACTIVE),
         key=lambda user: (not user.is_owner, user.id),
     )
-    return [(user.id, f"{user.email} ({'owner' if user.is_owner else 'trusted user'})") for user in users]
+    return [
+        (
+            user.id,
+            _("%(email)s (owner)", email=user.email)
+            if user.is_owner
+            else _("%(email)s (trusted user)", email=user.email),
+        )
+        for user in users
+    ]
 
 
 class LoginAsForm(FlaskForm):
     reason = TextAreaField(
-        "Reason",
+        _l("Reason"),
         filters=[strip],
-        validators=[DataRequired("Say why you need to sign in as this client."), Length(max=500)],
-        description="Kept in the audit log, and told to the client's owner.",
+        validators=[DataRequired(_l("Say why you need to sign in as this client.")), Length(max=500)],
+        description=_l("Kept in the audit log, and told to the client's owner."),
     )
-    minutes = SelectField("For", coerce=int)
+    minutes = SelectField(_l("For"), coerce=int)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.minutes.choices = [(minutes, f"{minutes} minutes") for minutes in durations()]
+        self.minutes.choices = [
+            (minutes, ngettext("%(num)d minute", "%(num)d minutes", minutes)) for minutes in durations()
+        ]
 
 
 class _UserForm(FlaskForm):
-    user_id = SelectField("User", coerce=int)
+    user_id = SelectField(_l("User"), coerce=int)
 
     @classmethod
     def for_client(cls, client: Client, **kwargs):
@@ -51,7 +62,7 @@ class _UserForm(FlaskForm):
 
 
 class SetPasswordForm(_UserForm):
-    new_password = PasswordField("New password", validators=[DataRequired("Enter the new password.")])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(_l("Enter the new password."))])
 
 
 class SendResetForm(_UserForm):
@@ -60,15 +71,15 @@ class SendResetForm(_UserForm):
 
 class CurrencyForm(FlaskForm):
     currency = StringField(
-        "New currency",
+        _l("New currency"),
         filters=[strip, lambda value: value.upper() if value else value],
         validators=[
-            DataRequired("Enter a currency code, like EUR."),
-            Length(min=3, max=3, message="Three letters, like EUR."),
+            DataRequired(_l("Enter a currency code, like EUR.")),
+            Length(min=3, max=3, message=_l("Three letters, like EUR.")),
         ],
     )
-    recalculate = BooleanField("Recalculate open proformas and service prices at a rate")
-    rate = StringField("Rate (1 old = rate new)", filters=[strip])
+    recalculate = BooleanField(_l("Recalculate open proformas and service prices at a rate"))
+    rate = StringField(_l("Rate (1 old = rate new)"), filters=[strip])
 
     def rate_value(self) -> Decimal | None:
         """The rate when recalculating (None otherwise). Raises ValidationError beside the field."""
@@ -79,7 +90,7 @@ class CurrencyForm(FlaskForm):
         except InvalidOperation:
             rate = None
         if rate is None or not rate.is_finite() or rate <= 0 or abs(rate.as_tuple().exponent) > 8:
-            message = "Enter a rate greater than zero, like 4.9751."
+            message = _("Enter a rate greater than zero, like 4.9751.")
             self.rate.errors = [*self.rate.errors, message]
             raise ValidationError(message)
         return rate

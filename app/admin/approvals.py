@@ -13,6 +13,7 @@ from app.approvals.models import ApprovalRequest, ApprovalStatus
 from app.clients.models import Client
 from app.core.actors import request_actor
 from app.core.form_actions import run_form_action
+from app.core.i18n import _
 from app.core.types import utcnow
 from app.extensions import db
 from app.staff.models import Staff
@@ -83,7 +84,7 @@ def approval_approve(request_id: int):
         form,
         (form, RejectRequestForm(formdata=None, prefix=_prefix(request_id))),
         lambda: approvals.approve(request_id, request_actor()),
-        f"Request {request_id} approved: the change is done.",
+        _("Request %(id)s approved: the change is done.", id=request_id),
     )
 
 
@@ -95,5 +96,5 @@ def approval_reject(request_id: int):
         form,
         (ApproveRequestForm(formdata=None, prefix=_prefix(request_id)), form),
         lambda: approvals.reject(request_id, request_actor(), form.note.data),
-        f"Request {request_id} rejected: nothing changed.",
+        _("Request %(id)s rejected: nothing changed.", id=request_id),
     )

@@ -26,6 +26,7 @@ from app.core.actors import request_actor
 from app.core.dates import today
 from app.core.form_actions import AS_TOAST, run_form_action
 from app.core.htmx import toast
+from app.core.i18n import _
 from app.core.rendering import redirect_to
 from app.extensions import db
 from app.hosting.models import Service, ServiceGroup
@@ -69,7 +70,7 @@ def client_note_add(client_id: int):
     result = run_form_action(
         form, lambda: casework.add_note(client.id, form.body.data, pinned=form.pinned.data, actor=request_actor())
     )
-    return _answer(client, "notes", result, "Note added.", form_name="note_form", form=form)
+    return _answer(client, "notes", result, _("Note added."), form_name="note_form", form=form)
 
 
 @bp.post("/clients/<int:client_id>/notes/<int:note_id>/edit")
@@ -86,10 +87,10 @@ def client_note_edit(client_id: int, note_id: int):
         client,
         "notes",
         result,
-        "Note saved.",
+        _("Note saved."),
         form_name="edit_forms",
         form={note.id: form},
-        unchanged="Nothing changed.",
+        unchanged=_("Nothing changed."),
     )
 
 
@@ -101,7 +102,7 @@ def client_note_delete(client_id: int, note_id: int):
     if not form.validate_on_submit():
         abort(400)
     result = run_form_action(form, lambda: casework.delete_note(note, actor=request_actor()), unplaced=AS_TOAST)
-    return _answer(client, "notes", result, "Note deleted.", form_name="note_form", form=None)
+    return _answer(client, "notes", result, _("Note deleted."), form_name="note_form", form=None)
 
 
 @bp.post("/clients/<int:client_id>/notes/<int:note_id>/pin")
@@ -113,7 +114,7 @@ def client_note_pin(client_id: int, note_id: int):
         abort(400)
     result = run_form_action(form, lambda: casework.set_note_pinned(note, form.on, actor=request_actor()))
     return _answer(
-        client, "notes", result, "Note pinned." if form.on else "Note unpinned.", form_name="note_form", form=None
+        client, "notes", result, _("Note pinned.") if form.on else _("Note unpinned."), form_name="note_form", form=None
     )
 
 
@@ -139,7 +140,7 @@ def client_file_upload(client_id: int):
         ),
         unplaced="file",
     )
-    return _answer(client, "files", result, "File uploaded.", form_name="file_form", form=form)
+    return _answer(client, "files", result, _("File uploaded."), form_name="file_form", form=form)
 
 
 @bp.route("/clients/<int:client_id>/files/<int:file_id>")
@@ -155,7 +156,7 @@ def client_file_visibility(client_id: int, file_id: int):
     if not form.validate_on_submit():
         abort(400)
     result = run_form_action(form, lambda: casework.set_file_visibility(item, form.on, actor=request_actor()))
-    done = "The client can now see this file." if form.on else "The file is now for staff only."
+    done = _("The client can now see this file.") if form.on else _("The file is now for staff only.")
     return _answer(client, "files", result, done, form_name="file_form", form=None)
 
 
@@ -174,7 +175,7 @@ def queued_item_add(client_id: int):
             client.id, form.description.data, form.amount_minor(client.currency), actor=request_actor()
         ),
     )
-    done = "Item queued for the next invoice."
+    done = _("Item queued for the next invoice.")
     return _answer(client, "invoices", result, done, form_name="queued_form", form=form)
 
 
@@ -186,7 +187,7 @@ def queued_item_remove(client_id: int, item_id: int):
     if not form.validate_on_submit():
         abort(400)
     result = run_form_action(form, lambda: casework.remove_queued_item(item, actor=request_actor()), unplaced=AS_TOAST)
-    return _answer(client, "invoices", result, "Queued item removed.", form_name="queued_form", form=None)
+    return _answer(client, "invoices", result, _("Queued item removed."), form_name="queued_form", form=None)
 
 
 # --- service groups -----------------------------------------------------------------------
@@ -201,7 +202,7 @@ def service_group_create(client_id: int):
     result = run_form_action(
         form, lambda: casework.create_service_group(client.id, form.name.data, actor=request_actor())
     )
-    return _answer(client, "services", result, "Group created.", form_name="group_form", form=form)
+    return _answer(client, "services", result, _("Group created."), form_name="group_form", form=form)
 
 
 @bp.post("/clients/<int:client_id>/service-groups/<int:group_id>/rename")
@@ -217,10 +218,10 @@ def service_group_rename(client_id: int, group_id: int):
         client,
         "services",
         result,
-        "Group renamed.",
+        _("Group renamed."),
         form_name="rename_forms",
         form={group.id: form},
-        unchanged="Nothing changed.",
+        unchanged=_("Nothing changed."),
     )
 
 
@@ -233,9 +234,9 @@ def service_group_hide(client_id: int, group_id: int):
         abort(400)
     result = run_form_action(form, lambda: casework.set_group_hidden(group, form.on, actor=request_actor()))
     done = (
-        "The group's name is left off the next invoices."
+        _("The group's name is left off the next invoices.")
         if form.on
-        else "The group's name is printed on the next invoices."
+        else _("The group's name is printed on the next invoices.")
     )
     return _answer(client, "services", result, done, form_name="group_form", form=None)
 
@@ -253,10 +254,10 @@ def service_group_move(client_id: int, service_id: int):
         client,
         "services",
         result,
-        "Service moved.",
+        _("Service moved."),
         form_name="move_forms",
         form={service.id: form},
-        unchanged="Nothing changed.",
+        unchanged=_("Nothing changed."),
     )
 
 
@@ -277,7 +278,7 @@ def invoice_new(client_id: int):
             ),
         )
         if result.ok:
-            toast(f"Proforma {result.value.number} issued and emailed to the client.", "success")
+            toast(_("Proforma %(number)s issued and emailed to the client.", number=result.value.number), "success")
             return redirect_to(url_for("admin.client_tab", client_id=client.id, tab="invoices"))
     status = 422 if request.method == "POST" else 200
     queued = casework.queued_items_of(client.id)

@@ -22,6 +22,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from app.casework.services import NOTE_MAX_CHARS, ManualLine
 from app.core.errors import InvalidAmount
 from app.core.forms import strip
+from app.core.i18n import _, _l
 from app.core.money import parse_amount
 
 MANUAL_INVOICE_LINES = 6
@@ -39,16 +40,16 @@ class ButtonForm(FlaskForm):
 
 class NoteForm(FlaskForm):
     body = TextAreaField(
-        "Note",
-        validators=[DataRequired("Write the note."), Length(max=NOTE_MAX_CHARS)],
+        _l("Note"),
+        validators=[DataRequired(_l("Write the note.")), Length(max=NOTE_MAX_CHARS)],
         render_kw={"rows": 3, "maxlength": NOTE_MAX_CHARS},
     )
-    pinned = BooleanField("Pin on top")
+    pinned = BooleanField(_l("Pin on top"))
 
 
 class FileForm(FlaskForm):
-    file = FileField("File (PDF, PNG, JPEG or plain text)")
-    client_visible = BooleanField("The client can see and download it (Documents)")
+    file = FileField(_l("File (PDF, PNG, JPEG or plain text)"))
+    client_visible = BooleanField(_l("The client can see and download it (Documents)"))
 
 
 def _amount(field, currency: str) -> int:
@@ -62,35 +63,38 @@ def _amount(field, currency: str) -> int:
 
 class QueuedItemForm(FlaskForm):
     description = StringField(
-        "Description", filters=[strip], validators=[DataRequired("Describe the item."), Length(max=255)]
+        _l("Description"), filters=[strip], validators=[DataRequired(_l("Describe the item.")), Length(max=255)]
     )
-    amount = StringField("Amount (before tax)", filters=[strip], validators=[DataRequired("Enter the amount.")])
+    amount = StringField(_l("Amount (before tax)"), filters=[strip], validators=[DataRequired(_l("Enter the amount."))])
 
     def amount_minor(self, currency: str) -> int:
         return _amount(self.amount, currency)
 
 
 class ServiceGroupForm(FlaskForm):
-    name = StringField("Group name", filters=[strip], validators=[DataRequired("Name the group."), Length(max=80)])
+    name = StringField(
+        _l("Group name"), filters=[strip], validators=[DataRequired(_l("Name the group.")), Length(max=80)]
+    )
 
 
 class MoveServiceForm(FlaskForm):
-    group_id = SelectField("Group", choices=[], validate_choice=False)
+    group_id = SelectField(_l("Group"), choices=[], validate_choice=False)
 
     def target(self) -> int | None:
         raw = self.group_id.data or ""
         if not raw:
             return None
         if not raw.isdigit() or len(raw) > 18:
-            self.group_id.errors = [*self.group_id.errors, "Choose a group."]
-            raise ValidationError("Choose a group.")
+            message = _("Choose a group.")
+            self.group_id.errors = [*self.group_id.errors, message]
+            raise ValidationError(message)
         return int(raw)
 
 
 class InvoiceLineForm(Form):
-    description = StringField("Description", filters=[strip], validators=[Optional(), Length(max=255)])
-    quantity = StringField("Quantity", filters=[strip], default="1")
-    unit_price = StringField("Unit price", filters=[strip])
+    description = StringField(_l("Description"), filters=[strip], validators=[Optional(), Length(max=255)])
+    quantity = StringField(_l("Quantity"), filters=[strip], default="1")
+    unit_price = StringField(_l("Unit price"), filters=[strip])
 
     @property
     def blank(self) -> bool:
@@ -99,7 +103,7 @@ class InvoiceLineForm(Form):
 
 class ManualInvoiceForm(FlaskForm):
     lines = FieldList(FormField(InvoiceLineForm), min_entries=MANUAL_INVOICE_LINES, max_entries=50)
-    due_date = DateField("Due date", validators=[DataRequired("Choose the due date.")])
+    due_date = DateField(_l("Due date"), validators=[DataRequired(_l("Choose the due date."))])
 
     def manual_lines(self, currency: str) -> list[ManualLine]:
         """The filled lines (blank rows skipped). Raises ValidationError, each message beside its field."""
@@ -109,11 +113,11 @@ class ManualInvoiceForm(FlaskForm):
             if row.blank:
                 continue
             if not row.description.data:
-                row.description.errors = [*row.description.errors, "Describe the line."]
+                row.description.errors = [*row.description.errors, _("Describe the line.")]
                 bad = True
             quantity = row.quantity.data or "1"
             if not quantity.isdigit() or not 1 <= int(quantity) <= 10_000:
-                row.quantity.errors = [*row.quantity.errors, "A whole number from 1 to 10000."]
+                row.quantity.errors = [*row.quantity.errors, _("A whole number from 1 to 10000.")]
                 bad = True
             try:
                 price = _amount(row.unit_price, currency)
@@ -123,8 +127,9 @@ class ManualInvoiceForm(FlaskForm):
             if not bad:
                 lines.append(ManualLine(row.description.data, int(quantity), price))
         if bad:
-            raise ValidationError("Check the lines.")
+            raise ValidationError(_("Check the lines."))
         if not lines:
-            self.form_errors.append("Add at least one line.")
-            raise ValidationError("Add at least one line.")
+            message = _("Add at least one line.")
+            self.form_errors.append(message)
+            raise ValidationError(message)
         return lines

@@ -24,6 +24,7 @@ from app.audit.services import record
 from app.core.actors import request_actor
 from app.core.form_actions import run_form_action
 from app.core.htmx import toast
+from app.core.i18n import _, _l
 from app.core.pdf import render_pdf
 from app.core.types import utcnow
 from app.extensions import db
@@ -34,7 +35,9 @@ from app.profile.services import account_data
 class _Confirmed(FlaskForm):
     """A form for what cannot be undone: the client ID typed again."""
 
-    confirm = StringField("Type the client ID to confirm", validators=[DataRequired("Type the client ID to confirm.")])
+    confirm = StringField(
+        _l("Type the client ID to confirm"), validators=[DataRequired(_l("Type the client ID to confirm."))]
+    )
 
     def __init__(self, client_id: int, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -42,12 +45,12 @@ class _Confirmed(FlaskForm):
 
     def validate_confirm(self, field) -> None:
         if (field.data or "").strip() != str(self.client_id):
-            raise FormError(f"Type {self.client_id} to confirm.")
+            raise FormError(_("Type %(id)s to confirm.", id=self.client_id))
 
 
 class CloseForm(FlaskForm):
-    terminate_services = BooleanField("Terminate its services (pending orders are cancelled)")
-    cancel_proformas = BooleanField("Cancel its unpaid proformas (part-paid ones stay)")
+    terminate_services = BooleanField(_l("Terminate its services (pending orders are cancelled)"))
+    cancel_proformas = BooleanField(_l("Cancel its unpaid proformas (part-paid ones stay)"))
 
 
 class StatusForm(FlaskForm):
@@ -63,10 +66,10 @@ class _FourEyes(_Confirmed):
     when the form is shown (a double submit asks once)."""
 
     reason = StringField(
-        "Reason (the approver reads it)",
-        validators=[DataRequired("Give a reason: the second staff member reads it."), Length(max=255)],
+        _l("Reason (the approver reads it)"),
+        validators=[DataRequired(_l("Give a reason: the second staff member reads it.")), Length(max=255)],
     )
-    key = HiddenField(validators=[DataRequired("Reload the page and try again."), Length(max=64)])
+    key = HiddenField(validators=[DataRequired(_l("Reload the page and try again.")), Length(max=64)])
 
     def __init__(self, client_id: int, *args, **kwargs) -> None:
         super().__init__(client_id, *args, **kwargs)
@@ -76,7 +79,7 @@ class _FourEyes(_Confirmed):
 
 class MergeForm(_FourEyes):
     source_id = IntegerField(
-        "Client ID to merge into this one", validators=[InputRequired("Enter the ID of the client to merge.")]
+        _l("Client ID to merge into this one"), validators=[InputRequired(_l("Enter the ID of the client to merge."))]
     )
 
 
@@ -145,7 +148,12 @@ def client_close(client_id: int):
         )
         if result.ok:
             ended, cancelled = len(result.value.services_ended), len(result.value.proformas_cancelled)
-            return _done(client.id, f"Account closed: {ended} service(s) ended, {cancelled} proforma(s) cancelled.")
+            message = _(
+                "Account closed: %(ended)s service(s) ended, %(cancelled)s proforma(s) cancelled.",
+                ended=ended,
+                cancelled=cancelled,
+            )
+            return _done(client.id, message)
     return _page(client, code=422, close=form)
 
 
@@ -161,12 +169,12 @@ def _status_action(client_id: int, action, message: str):
 
 @bp.post("/clients/<int:client_id>/archive")
 def client_archive(client_id: int):
-    return _status_action(client_id, lifecycle.archive_client, "Account archived.")
+    return _status_action(client_id, lifecycle.archive_client, _("Account archived."))
 
 
 @bp.post("/clients/<int:client_id>/reopen")
 def client_reopen(client_id: int):
-    return _status_action(client_id, lifecycle.reopen_client, "Account reopened.")
+    return _status_action(client_id, lifecycle.reopen_client, _("Account reopened."))
 
 
 @bp.post("/clients/<int:client_id>/anonymize")
@@ -176,16 +184,12 @@ def client_anonymize(client_id: int):
     if form.validate_on_submit():
         result = run_form_action(form, lambda: lifecycle.anonymize_client(client.id, actor=request_actor()))
         if result.ok:
-            return _done(client.id, "Account anonymized.")
+            return _done(client.id, _("Account anonymized."))
     return _page(client, code=422, anonymize=form)
 
 
-def _asked(client_id: int, request, what: str):
-    flash(
-        f"Nothing changed yet: the {what} waits for a second staff member with the "
-        f"\u201cclose clients\u201d privilege (approval request {request.id}, on the Approvals page).",
-        "info",
-    )
+def _asked(client_id: int, message: str):
+    flash(message, "info")
     return redirect(url_for("admin.client_lifecycle", client_id=client_id))
 
 
@@ -205,7 +209,13 @@ def client_merge(client_id: int):
             ),
         )
         if result.ok:
-            return _asked(client.id, result.value, f"merge of client #{form.source_id.data}")
+            message = _(
+                "Nothing changed yet: the merge of client #%(source)s waits for a second staff member with the "
+                "\u201cclose clients\u201d privilege (approval request %(id)s, on the Approvals page).",
+                source=form.source_id.data,
+                id=result.value.id,
+            )
+            return _asked(client.id, message)
     return _page(client, code=422, merge=form)
 
 
@@ -224,7 +234,12 @@ def client_delete(client_id: int):
             ),
         )
         if result.ok:
-            return _asked(client.id, result.value, "deletion")
+            message = _(
+                "Nothing changed yet: the deletion waits for a second staff member with the "
+                "\u201cclose clients\u201d privilege (approval request %(id)s, on the Approvals page).",
+                id=result.value.id,
+            )
+            return _asked(client.id, message)
     return _page(client, code=422, delete=form)
 
 
@@ -240,7 +255,7 @@ def client_gdpr_pdf(client_id: int):
         data=account_data(client),
         client=client,
         exported_at=utcnow(),
-        heading=f"Data held about client {client.id}",
+        heading=_("Data held about client %(id)s", id=client.id),
         for_staff=True,
     )
     body = render_pdf(html)

@@ -12,6 +12,7 @@ from app.admin.money_forms import AddCreditForm, AdjustCreditForm
 from app.clients.models import Client
 from app.core.actors import request_actor
 from app.core.form_actions import run_form_action
+from app.core.i18n import _
 from app.core.money import format_money
 from app.wallet.services import ManualCredit, StaffMoneyAction, request_add_credit, request_adjustment
 from app.wallet.statements import statement_download, statement_period
@@ -20,12 +21,15 @@ from app.wallet.statements import statement_download, statement_period
 def _back_to_transactions(client: Client, action: StaffMoneyAction, done: str):
     if action.waiting:
         flash(
-            f"Nothing moved yet: the change is waiting for a second staff member (approval request "
-            f"{action.approval.id}).",
+            _(
+                "Nothing moved yet: the change is waiting for a second staff member (approval request %(id)s).",
+                id=action.approval.id,
+            ),
             "info",
         )
     else:
-        flash(f"{done} The balance is now {format_money(client.balance_minor, client.currency)}.", "success")
+        balance = format_money(client.balance_minor, client.currency)
+        flash(_("%(done)s The balance is now %(balance)s.", done=done, balance=balance), "success")
     return redirect(url_for("admin.client_tab", client_id=client.id, tab="transactions"))
 
 
@@ -52,7 +56,7 @@ def credit_adjust(client_id: int):
             ),
         )
         if result.ok:
-            return _back_to_transactions(client, result.value, "Balance adjusted.")
+            return _back_to_transactions(client, result.value, _("Balance adjusted."))
     return _form_page("admin/credit_adjust.html", client, form)
 
 
@@ -77,8 +81,12 @@ def credit_add(client_id: int):
             ),
         )
         if result.ok:
-            paid = f" Proforma {form.proforma.data} was paid from it." if form.proforma.data else ""
-            return _back_to_transactions(client, result.value, f"Payment recorded and credited.{paid}")
+            done = _("Payment recorded and credited.")
+            if form.proforma.data:
+                done = _(
+                    "Payment recorded and credited. Proforma %(number)s was paid from it.", number=form.proforma.data
+                )
+            return _back_to_transactions(client, result.value, done)
     return _form_page("admin/credit_add.html", client, form)
 
 
@@ -86,5 +94,5 @@ def credit_add(client_id: int):
 def client_statement(client_id: int):
     """The client's account statement, the same document they download (PDF unless format=csv)."""
     client = client_or_404(client_id)
-    _, result = statement_period(client, request.args)
+    _period, result = statement_period(client, request.args)
     return statement_download(client, result, "csv" if request.args.get("format") == "csv" else "pdf")

@@ -12,17 +12,18 @@ from sqlalchemy.orm import selectinload
 
 from app.admin.blueprint import bp
 from app.admin.client_settings import ClientSettingsForm, settings
-from app.admin.client_tabs import TABS
+from app.admin.client_tabs import STATUS_LABELS, TABS
 from app.clients.models import Client
 from app.core.actors import request_actor
 from app.core.form_actions import run_form_action
 from app.core.htmx import is_htmx, toast
+from app.core.i18n import _, _l
 from app.extensions import db
 from app.lifecycle.services import resolve_tombstone
 from app.profile.services import update_client_settings
 
 #: Every tab, the settings last (it holds a form: app/admin/client_settings.py).
-ALL_TABS = {**TABS, "settings": ("Settings", settings)}
+ALL_TABS = {**TABS, "settings": (_l("Settings"), settings)}
 
 
 def client_or_404(client_id: int) -> Client:
@@ -36,7 +37,14 @@ def render_tab(client: Client, tab: str, *, status: int = 200, **extra):
     """The profile showing `tab`: the whole page, or (for htmx) the tab strip and the tab.
     The answer varies on HX-Request, so no cache hands a fragment to a browser."""
     label, load = ALL_TABS[tab]
-    context = {"client": client, "owner": client.owner, "tab": tab, "tabs": ALL_TABS, "tab_label": label}
+    context = {
+        "client": client,
+        "owner": client.owner,
+        "tab": tab,
+        "tabs": ALL_TABS,
+        "tab_label": label,
+        "status_labels": STATUS_LABELS,
+    }
     context.update(load(client, **extra))
     template = "admin/client_tabs/_frame.html" if _swaps_the_tabs() else "admin/client.html"
     response = make_response(render_template(template, **context), status)
@@ -92,7 +100,9 @@ def client_settings(client_id: int):
             ),
         )
         if result.ok:
-            toast("Settings saved." if result.value else "Nothing changed.", "success" if result.value else "info")
+            toast(
+                _("Settings saved.") if result.value else _("Nothing changed."), "success" if result.value else "info"
+            )
             if _swaps_the_tabs():
                 return render_tab(client, "settings")
             return redirect(url_for("admin.client_tab", client_id=client.id, tab="settings"))

@@ -12,6 +12,7 @@ from wtforms.validators import NumberRange, Optional
 
 from app.clients.models import Client
 from app.core.forms import CheckboxesField
+from app.core.i18n import _l
 from app.profile.services import (
     AUTOMATION_DAYS,
     AUTOMATION_SWITCHES,
@@ -21,9 +22,9 @@ from app.profile.services import (
 
 _SWITCH = {"": None, "on": True, "off": False}
 _DAYS_LABELS = {
-    "renewal_days_before": "Renewal proforma, days before the due date",
-    "suspend_days_after": "Suspend, days after the due date",
-    "terminate_days_after": "Terminate, days after the due date",
+    "renewal_days_before": _l("Renewal proforma, days before the due date"),
+    "suspend_days_after": _l("Suspend, days after the due date"),
+    "terminate_days_after": _l("Terminate, days after the due date"),
 }
 
 
@@ -33,7 +34,9 @@ def _days_field(name: str) -> IntegerField:
         validators=[
             Optional(),
             NumberRange(
-                0, MAX_AUTOMATION_DAYS, f"Enter a number of days from 0 to {MAX_AUTOMATION_DAYS}, or leave it empty."
+                0,
+                MAX_AUTOMATION_DAYS,
+                _l("Enter a number of days from 0 to %(max)s, or leave it empty.", max=MAX_AUTOMATION_DAYS),
             ),
         ],
     )
@@ -42,14 +45,14 @@ def _days_field(name: str) -> IntegerField:
 def _switch_field(name: str) -> SelectField:
     return SelectField(
         AUTOMATION_SWITCHES[name],
-        choices=[SelectChoice("", "Default (on)"), SelectChoice("on", "On"), SelectChoice("off", "Off")],
+        choices=[SelectChoice("", _l("Default (on)")), SelectChoice("on", _l("On")), SelectChoice("off", _l("Off"))],
         filters=[lambda value: value or ""],  # not sent: the default
     )
 
 
 class ClientSettingsForm(FlaskForm):
     locked_fields = CheckboxesField(
-        "Fields the client cannot change",
+        _l("Fields the client cannot change"),
         choices=[SelectChoice(name, label) for name, label in LOCKABLE_FIELDS.items()],
     )
     renewal_days_before = _days_field("renewal_days_before")

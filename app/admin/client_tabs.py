@@ -24,6 +24,7 @@ from app.casework.models import ClientFile, ClientNote
 from app.casework.services import queued_items_of
 from app.clients.models import Client, ProfileChange, User
 from app.core.dates import today
+from app.core.i18n import _, _l
 from app.extensions import db
 from app.hosting.models import Service, ServiceGroup, ServiceStatus
 from app.invoices.models import BillingProfile, DocumentKind, Invoice, InvoiceStatus, ProformaOrigin, ServiceRenewal
@@ -50,7 +51,7 @@ def _before(key: str) -> int | None:
     if not raw:
         return None
     if not raw.isdigit() or len(raw) > 18:
-        abort(400, description=f"{key}_before must be a row id")
+        abort(400, description=_("%(key)s_before must be a row id", key=key))
     return int(raw)
 
 
@@ -70,7 +71,7 @@ def _choice(name: str, allowed: dict[str, Any]) -> str:
     """An allow-listed filter value from the query string ("" when absent); anything else is a 400."""
     value = request.args.get(name, "")
     if value and value not in allowed:
-        abort(400, description=f"{name} must be one of: {', '.join(allowed)}")
+        abort(400, description=_("%(name)s must be one of: %(values)s", name=name, values=", ".join(allowed)))
     return value
 
 
@@ -81,19 +82,23 @@ def _actor_names(actors) -> dict[str, str]:
     ids: dict[str, set[int]] = {"staff": set(), "user": set()}
     for actor in actors:
         for part in actor.split(" as "):
-            kind, _, number = part.partition(":")
+            kind, _colon, number = part.partition(":")
             if kind in ids and number.isdigit():
                 ids[kind].add(int(number))
     names = {}
     if ids["staff"]:
         for staff_id, name in db.session.execute(sa.select(Staff.id, Staff.name).where(Staff.id.in_(ids["staff"]))):
-            names[f"staff:{staff_id}"] = f"{name} (staff)"
+            names[f"staff:{staff_id}"] = _("%(name)s (staff)", name=name)
     if ids["user"]:
         for user_id, email in db.session.execute(sa.select(User.id, User.email).where(User.id.in_(ids["user"]))):
             names[f"user:{user_id}"] = email
     for actor in actors:
-        if " as " in actor:
-            names[actor] = " as ".join(names.get(part, part) for part in actor.split(" as "))
+        parts = actor.split(" as ")
+        if len(parts) == 2:
+            staff, user = (names.get(part, part) for part in parts)
+            names[actor] = _("%(staff)s as %(user)s", staff=staff, user=user)
+        elif len(parts) > 2:
+            names[actor] = " as ".join(names.get(part, part) for part in parts)
     return names
 
 
@@ -247,6 +252,7 @@ def services(
         "status": status,
         "counts": counts,
         "statuses": list(ServiceStatus),
+        "cycle_labels": CYCLE_LABELS,
         "timelines": _timelines(page.rows),
         "groups": groups,
         "group_form": group_form or ServiceGroupForm(formdata=None),
@@ -266,7 +272,7 @@ def _move_form(service: Service, groups: list[ServiceGroup], refused: MoveServic
     form = refused or MoveServiceForm(
         formdata=None, prefix=f"service{service.id}", group_id=str(service.group_id or "")
     )
-    form.group_id.choices = [("", "No group"), *((str(group.id), group.name) for group in groups)]
+    form.group_id.choices = [("", _("No group")), *((str(group.id), group.name) for group in groups)]
     return form
 
 
@@ -275,13 +281,13 @@ def _timelines(rows: list[Service]) -> dict[int, list[tuple]]:
     ids = [service.id for service in rows]
     events: dict[int, list[tuple]] = defaultdict(list)
     for service in rows:
-        events[service.id].append((service.created_at.date(), "Ordered", service.product.name))
+        events[service.id].append((service.created_at.date(), _("Ordered"), service.product.name))
         if service.activated_at:
-            events[service.id].append((service.activated_at.date(), "Activated", ""))
+            events[service.id].append((service.activated_at.date(), _("Activated"), ""))
         if service.suspended_on:
-            events[service.id].append((service.suspended_on, "Suspended", service.suspension_reason or ""))
+            events[service.id].append((service.suspended_on, _("Suspended"), service.suspension_reason or ""))
         if service.terminated_on:
-            events[service.id].append((service.terminated_on, "Terminated", ""))
+            events[service.id].append((service.terminated_on, _("Terminated"), ""))
     if ids:
         renewals = db.session.execute(
             sa.select(ServiceRenewal.service_id, ServiceRenewal.period_start, Invoice.number, Invoice.status)
@@ -289,14 +295,14 @@ def _timelines(rows: list[Service]) -> dict[int, list[tuple]]:
             .where(ServiceRenewal.service_id.in_(ids))
         )
         for service_id, period_start, number, status in renewals:
-            events[service_id].append((period_start, "Renewal billed", f"{number} ({status.label.lower()})"))
+            events[service_id].append((period_start, _("Renewal billed"), f"{number} ({status.label.lower()})"))
         notices = db.session.execute(
             sa.select(ServiceNotice.service_id, ServiceNotice.created_at, ServiceNotice.stage).where(
                 ServiceNotice.service_id.in_(ids)
             )
         )
         for service_id, created_at, stage in notices:
-            events[service_id].append((created_at.date(), "Notice sent", stage.replace("_", " ")))
+            events[service_id].append((created_at.date(), _("Notice sent"), stage.replace("_", " ")))
     return {service_id: sorted(items, key=lambda item: item[0]) for service_id, items in events.items()}
 
 
@@ -321,6 +327,9 @@ def invoices(client: Client, queued_form: QueuedItemForm | None = None) -> dict:
         "invoices": _page("invoices", query, Invoice.id),
         "kind": kind,
         "kinds": list(DocumentKind),
+        "kind_labels": KIND_LABELS,
+        "kind_plurals": KIND_PLURALS,
+        "kind_none_yet": KIND_NONE_YET,
         "counts": counts,
         "today": today(),
         "queued": queued_items_of(client.id),
@@ -447,16 +456,61 @@ def files(client: Client, file_form: FileForm | None = None) -> dict:
     }
 
 
+#: How a stored status value reads on the tabs (users, clients, services, payments, emails,
+#: SMS): the value stays a code in the database, the label is the reader's language.
+STATUS_LABELS = {
+    "active": _l("Active"),
+    "suspended": _l("Suspended"),
+    "closed": _l("Closed"),
+    "archived": _l("Archived"),
+    "anonymized": _l("Anonymized"),
+    "pending": _l("Pending"),
+    "terminated": _l("Terminated"),
+    "cancelled": _l("Cancelled"),
+    "succeeded": _l("Succeeded"),
+    "failed": _l("Failed"),
+    "refunded": _l("Refunded"),
+    "queued": _l("Queued"),
+    "sending": _l("Sending"),
+    "sent": _l("Sent"),
+}
+
+#: A billing cycle as the Services tab names it.
+CYCLE_LABELS = {
+    "monthly": _l("Monthly"),
+    "quarterly": _l("Quarterly"),
+    "semiannually": _l("Semiannually"),
+    "annually": _l("Annually"),
+    "biennially": _l("Biennially"),
+}
+
+#: Each kind of document on the Invoices tab: its name, its plural (the filter link) and its empty list.
+KIND_LABELS = {
+    "proforma": _l("Proforma"),
+    "tax_invoice": _l("Tax invoice"),
+    "credit_note": _l("Credit note"),
+}
+KIND_PLURALS = {
+    "proforma": _l("Proformas"),
+    "tax_invoice": _l("Tax invoices"),
+    "credit_note": _l("Credit notes"),
+}
+KIND_NONE_YET = {
+    "proforma": _l("No proformas yet."),
+    "tax_invoice": _l("No tax invoices yet."),
+    "credit_note": _l("No credit notes yet."),
+}
+
 #: The tabs in the order shown: URL segment -> (label, what it reads).
-TABS: dict[str, tuple[str, Callable[[Client], dict]]] = {
-    "summary": ("Summary", summary),
-    "contacts": ("Contacts", contacts),
-    "orders": ("Orders", orders),
-    "services": ("Services", services),
-    "invoices": ("Invoices", invoices),
-    "transactions": ("Transactions", transactions),
-    "messages": ("Messages", messages),
-    "logs": ("Logs", logs),
-    "notes": ("Notes", notes),
-    "files": ("Files", files),
+TABS: dict[str, tuple[Any, Callable[[Client], dict]]] = {
+    "summary": (_l("Summary"), summary),
+    "contacts": (_l("Contacts"), contacts),
+    "orders": (_l("Orders"), orders),
+    "services": (_l("Services"), services),
+    "invoices": (_l("Invoices"), invoices),
+    "transactions": (_l("Transactions"), transactions),
+    "messages": (_l("Messages"), messages),
+    "logs": (_l("Logs"), logs),
+    "notes": (_l("Notes"), notes),
+    "files": (_l("Files"), files),
 }

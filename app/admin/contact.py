@@ -16,30 +16,31 @@ from app.clients.models import UserStatus
 from app.core.actors import request_actor
 from app.core.form_actions import run_form_action
 from app.core.forms import strip
+from app.core.i18n import _, _l
 from app.extensions import db
 from app.notify.models import MessageChannel, MessageTemplate
 from app.notify.services import PLACEHOLDERS, StaffMessage, save_template, send_staff_message
 
 _CHANNELS = [
-    SelectChoice(MessageChannel.EMAIL.value, "Email"),
-    SelectChoice(MessageChannel.SMS.value, "SMS"),
-    SelectChoice(MessageChannel.PORTAL.value, "Notice on their dashboard"),
+    SelectChoice(MessageChannel.EMAIL.value, _l("Email")),
+    SelectChoice(MessageChannel.SMS.value, _l("SMS")),
+    SelectChoice(MessageChannel.PORTAL.value, _l("Notice on their dashboard")),
 ]
 
 
 class TemplateForm(FlaskForm):
-    name = StringField("Name", filters=[strip], validators=[DataRequired("Name the template."), Length(max=80)])
-    channel = SelectField("Sent as", choices=_CHANNELS)
-    subject = StringField("Subject (emails and notices)", filters=[strip], validators=[Length(max=255)])
-    body = TextAreaField("Text", validators=[DataRequired("Write the text.")])
+    name = StringField(_l("Name"), filters=[strip], validators=[DataRequired(_l("Name the template.")), Length(max=80)])
+    channel = SelectField(_l("Sent as"), choices=_CHANNELS)
+    subject = StringField(_l("Subject (emails and notices)"), filters=[strip], validators=[Length(max=255)])
+    body = TextAreaField(_l("Text"), validators=[DataRequired(_l("Write the text."))])
 
 
 class ContactForm(FlaskForm):
-    user_id = SelectField("To", coerce=int)
-    channel = SelectField("Send as", choices=_CHANNELS)
-    template_id = SelectField("Template", coerce=int)
-    subject = StringField("Subject", filters=[strip], validators=[Length(max=255)])
-    body = TextAreaField("Message", description="Or choose a template above and leave this empty.")
+    user_id = SelectField(_l("To"), coerce=int)
+    channel = SelectField(_l("Send as"), choices=_CHANNELS)
+    template_id = SelectField(_l("Template"), coerce=int)
+    subject = StringField(_l("Subject"), filters=[strip], validators=[Length(max=255)])
+    body = TextAreaField(_l("Message"), description=_l("Or choose a template above and leave this empty."))
 
 
 @bp.route("/templates")
@@ -68,7 +69,7 @@ def _save(form: TemplateForm, template: MessageTemplate | None):
             ),
         )
         if result.ok:
-            flash(f"Template “{result.value.name}” saved.", "success")
+            flash(_("Template “%(name)s” saved.", name=result.value.name), "success")
             return redirect(url_for("admin.message_templates"))
     return _template_page(form, template, 422)
 
@@ -93,12 +94,17 @@ def message_template_edit(template_id: int):
 def _contact_form(client) -> ContactForm:
     form = ContactForm()
     form.user_id.choices = [
-        SelectChoice(user.id, f"{user.name} <{user.email}>" + (" (owner)" if user.is_owner else ""))
+        SelectChoice(
+            user.id,
+            _("%(name)s <%(email)s> (owner)", name=user.name, email=user.email)
+            if user.is_owner
+            else f"{user.name} <{user.email}>",
+        )
         for user in client.users
         if user.status is UserStatus.ACTIVE
     ]
     templates = db.session.scalars(sa.select(MessageTemplate).order_by(MessageTemplate.name)).all()
-    form.template_id.choices = [SelectChoice(0, "No template: write below")] + [
+    form.template_id.choices = [SelectChoice(0, _("No template: write below"))] + [
         SelectChoice(t.id, f"{t.name} ({t.channel.value})") for t in templates
     ]
     return form
@@ -118,7 +124,7 @@ def client_contact(client_id: int):
             form, lambda: send_staff_message(client.id, form.user_id.data, message, actor=request_actor())
         )
         if result.ok:
-            flash("Message queued: it is sent in a moment and listed under the Messages tab.", "success")
+            flash(_("Message queued: it is sent in a moment and listed under the Messages tab."), "success")
             return redirect(url_for("admin.client_tab", client_id=client.id, tab="messages"))
         status = 422
     elif form.is_submitted():

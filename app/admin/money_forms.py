@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from app.core.errors import InvalidAmount
 from app.core.forms import strip
+from app.core.i18n import _l
 from app.core.money import parse_amount
 
 _MINUS = ("-", "\u2212")
@@ -18,7 +19,7 @@ _MINUS = ("-", "\u2212")
 
 class _Keyed(FlaskForm):
     #: A one-time key made when the form is shown: a double submit changes the balance once.
-    key = HiddenField(validators=[DataRequired("Reload the page and try again."), Length(max=64)])
+    key = HiddenField(validators=[DataRequired(_l("Reload the page and try again.")), Length(max=64)])
 
     def fresh_key(self) -> None:
         if not self.key.data:
@@ -32,14 +33,14 @@ def _amount_error(field, message: str):
 
 class AdjustCreditForm(_Keyed):
     amount = StringField(
-        "Amount (+ adds, \u2212 removes)",
+        _l("Amount (+ adds, \u2212 removes)"),
         filters=[strip],
-        validators=[DataRequired("Enter an amount such as 25.00 or -25.00."), Length(max=24)],
+        validators=[DataRequired(_l("Enter an amount such as 25.00 or -25.00.")), Length(max=24)],
     )
     reason = StringField(
-        "Reason (goes into the credit log)",
+        _l("Reason (goes into the credit log)"),
         filters=[strip],
-        validators=[DataRequired("Give a reason: it goes into the credit log."), Length(max=200)],
+        validators=[DataRequired(_l("Give a reason: it goes into the credit log.")), Length(max=200)],
     )
 
     def amount_minor(self, currency: str) -> int:
@@ -53,24 +54,26 @@ class AdjustCreditForm(_Keyed):
 
 
 METHOD_CHOICES = [
-    SelectChoice("bank_transfer", "Bank transfer"),
-    SelectChoice("cash", "Cash"),
-    SelectChoice("other", "Other"),
+    SelectChoice("bank_transfer", _l("Bank transfer")),
+    SelectChoice("cash", _l("Cash")),
+    SelectChoice("other", _l("Other")),
 ]
 
 
 class AddCreditForm(_Keyed):
-    amount = StringField("Amount received", filters=[strip], validators=[DataRequired("Enter the amount received.")])
-    method = SelectField("How it arrived", choices=METHOD_CHOICES, default="bank_transfer")
+    amount = StringField(
+        _l("Amount received"), filters=[strip], validators=[DataRequired(_l("Enter the amount received."))]
+    )
+    method = SelectField(_l("How it arrived"), choices=METHOD_CHOICES, default="bank_transfer")
     reference = StringField(
-        "Reference (bank statement line, receipt number)",
+        _l("Reference (bank statement line, receipt number)"),
         filters=[strip],
-        validators=[DataRequired("Enter the payment's reference."), Length(max=100)],
+        validators=[DataRequired(_l("Enter the payment's reference.")), Length(max=100)],
     )
     proforma = StringField(
-        "Then pay proforma (number, optional)", filters=[strip], validators=[Optional(), Length(max=40)]
+        _l("Then pay proforma (number, optional)"), filters=[strip], validators=[Optional(), Length(max=40)]
     )
-    note = StringField("Note (optional)", filters=[strip], validators=[Optional(), Length(max=200)])
+    note = StringField(_l("Note (optional)"), filters=[strip], validators=[Optional(), Length(max=200)])
 
     def amount_minor(self, currency: str) -> int:
         try:
@@ -81,12 +84,12 @@ class AddCreditForm(_Keyed):
 
 class ApproveRequestForm(FlaskForm):
     confirm = BooleanField(
-        "I checked this change and approve it",
-        validators=[DataRequired("Tick this to confirm you checked the change.")],
+        _l("I checked this change and approve it"),
+        validators=[DataRequired(_l("Tick this to confirm you checked the change."))],
     )
 
 
 class RejectRequestForm(FlaskForm):
     note = StringField(
-        "Why not", filters=[strip], validators=[DataRequired("Say why, for the requester."), Length(max=255)]
+        _l("Why not"), filters=[strip], validators=[DataRequired(_l("Say why, for the requester.")), Length(max=255)]
     )

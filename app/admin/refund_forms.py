@@ -11,10 +11,11 @@ from wtforms.validators import DataRequired, Length
 
 from app.core.errors import InvalidAmount
 from app.core.forms import strip
+from app.core.i18n import _, _l
 from app.core.money import parse_amount
 from app.invoices.services import LineCredit
 
-DESTINATION_LABELS = {"card": "Back to the card", "wallet": "To the client's balance"}
+DESTINATION_LABELS = {"card": _l("Back to the card"), "wallet": _l("To the client's balance")}
 
 
 def _amount_minor(field, currency: str) -> int:
@@ -27,10 +28,12 @@ def _amount_minor(field, currency: str) -> int:
 
 
 class RefundForm(FlaskForm):
-    amount = StringField("Amount to refund", filters=[strip], validators=[DataRequired("Enter the amount to refund.")])
-    to = RadioField("Where the money goes", validators=[DataRequired("Choose where the money goes.")])
+    amount = StringField(
+        _l("Amount to refund"), filters=[strip], validators=[DataRequired(_l("Enter the amount to refund."))]
+    )
+    to = RadioField(_l("Where the money goes"), validators=[DataRequired(_l("Choose where the money goes."))])
     reason = StringField(
-        "Reason", filters=[strip], validators=[DataRequired("Give the reason for the refund."), Length(max=200)]
+        _l("Reason"), filters=[strip], validators=[DataRequired(_l("Give the reason for the refund.")), Length(max=200)]
     )
     # One key per page shown: submitting the same page twice refunds once.
     key = HiddenField(default=lambda: secrets.token_urlsafe(18), validators=[DataRequired(), Length(max=60)])
@@ -47,17 +50,19 @@ class RefundForm(FlaskForm):
 
 class CreditNoteForm(FlaskForm):
     mode = RadioField(
-        "Credit",
+        _l("Credit"),
         choices=[
-            SelectChoice("whole", "The whole invoice"),
-            SelectChoice("lines", "Some lines"),
-            SelectChoice("amount", "An amount"),
+            SelectChoice("whole", _l("The whole invoice")),
+            SelectChoice("lines", _l("Some lines")),
+            SelectChoice("amount", _l("An amount")),
         ],
         default="whole",
     )
-    amount = StringField("Amount, VAT included", filters=[strip])
+    amount = StringField(_l("Amount, VAT included"), filters=[strip])
     reason = StringField(
-        "Reason", filters=[strip], validators=[DataRequired("Give the reason for the credit note."), Length(max=200)]
+        _l("Reason"),
+        filters=[strip],
+        validators=[DataRequired(_l("Give the reason for the credit note.")), Length(max=200)],
     )
     lines = HiddenField()  # where a refusal about the lines is shown
     # What was left to credit when the page was shown: a second submit issues nothing more.
@@ -81,10 +86,11 @@ class CreditNoteForm(FlaskForm):
             if not text:
                 continue
             if not text.isdigit() or int(text) <= 0:
-                self.lines.errors = [*self.lines.errors, f"Line {line.position}: enter a whole number above zero."]
+                message = _("Line %(position)s: enter a whole number above zero.", position=line.position)
+                self.lines.errors = [*self.lines.errors, message]
                 raise ValidationError("bad quantity")
             credits.append(LineCredit(line.id, int(text)))
         if not credits:
-            self.lines.errors = [*self.lines.errors, "Enter the quantity to credit beside at least one line."]
+            self.lines.errors = [*self.lines.errors, _("Enter the quantity to credit beside at least one line.")]
             raise ValidationError("no line")
         return credits

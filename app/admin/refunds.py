@@ -10,6 +10,7 @@ from app.admin.client_profile import client_or_404
 from app.admin.refund_forms import CreditNoteForm, RefundForm
 from app.core.actors import request_actor
 from app.core.form_actions import run_form_action
+from app.core.i18n import _
 from app.core.money import format_money, to_decimal
 from app.extensions import db
 from app.invoices.models import DocumentKind
@@ -52,8 +53,10 @@ def payment_refund(client_id: int, payment_id: int):
         if result.ok:
             if result.value.waiting:
                 flash(
-                    "Nothing moved yet: the refund is waiting for a second staff member "
-                    f"(approval request {result.value.approval.id}).",
+                    _(
+                        "Nothing moved yet: the refund is waiting for a second staff member (approval request %(id)s).",
+                        id=result.value.approval.id,
+                    ),
                     "info",
                 )
             else:
@@ -76,14 +79,20 @@ def _flash_refund(outcome) -> None:
     refund = outcome.refund
     amount = format_money(refund.amount_minor, refund.currency)
     if refund.status is PaymentStatus.FAILED:
-        again = "" if outcome.made else "This form was already sent once. "
-        flash(f"{again}The gateway refused the refund: {refund.failure_message} Nothing was refunded.", "error")
+        refused = _("The gateway refused the refund: %(error)s Nothing was refunded.", error=refund.failure_message)
+        if not outcome.made:
+            refused = _("This form was already sent once. %(refused)s", refused=refused)
+        flash(refused, "error")
     elif not outcome.made:
-        flash(f"This refund was already made ({amount}); nothing changed.", "info")
+        flash(_("This refund was already made (%(amount)s); nothing changed.", amount=amount), "info")
     else:
-        where = "to the client's balance" if refund.gateway == "wallet" else "to the card"
-        note = f" Credit note {outcome.credit_note.number} issued." if outcome.credit_note else ""
-        flash(f"{amount} refunded {where}.{note}", "success")
+        if refund.gateway == "wallet":
+            done = _("%(amount)s refunded to the client's balance.", amount=amount)
+        else:
+            done = _("%(amount)s refunded to the card.", amount=amount)
+        if outcome.credit_note:
+            done = _("%(done)s Credit note %(number)s issued.", done=done, number=outcome.credit_note.number)
+        flash(done, "success")
 
 
 @bp.route("/clients/<int:client_id>/invoices/<number>/credit-note", methods=["GET", "POST"])
@@ -108,7 +117,8 @@ def credit_note_new(client_id: int, number: str):
         )
         if result.ok:
             note = result.value
-            flash(f"Credit note {note.number} issued for {format_money(-note.total_minor, note.currency)}.", "success")
+            amount = format_money(-note.total_minor, note.currency)
+            flash(_("Credit note %(number)s issued for %(amount)s.", number=note.number, amount=amount), "success")
             return redirect(url_for("admin.client_tab", client_id=client.id, tab="invoices"))
     status = 422 if form.is_submitted() else 200
     if form.is_submitted():

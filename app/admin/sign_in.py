@@ -17,6 +17,7 @@ from app.core.actors import Actor
 from app.core.errors import InvalidCredentials, ValidationError
 from app.core.form_actions import run_form_action
 from app.core.forms import EmailPasswordForm as LoginForm
+from app.core.i18n import _, _l
 from app.core.ratelimit import rate_limited
 from app.core.totp import new_totp_secret, provisioning_qr_svg
 from app.core.urls import is_safe_next
@@ -36,7 +37,7 @@ PENDING_SECONDS = 5 * 60
 
 
 class CodeForm(FlaskForm):
-    code = StringField("Code", validators=[DataRequired(message="Enter the code.")])
+    code = StringField(_l("Code"), validators=[DataRequired(message=_l("Enter the code."))])
 
 
 def _log_event(email: str, staff: Staff | None, *, succeeded: bool, reason: str) -> None:
@@ -103,7 +104,7 @@ def login_code():
     if staff is not None and not staff.has_2fa:
         return redirect(url_for("admin.login_enrol", next=request.args.get("next")))
     if staff is None:
-        flash("Your sign-in took too long or was not started. Sign in again.", "error")
+        flash(_("Your sign-in took too long or was not started. Sign in again."), "error")
         return redirect(url_for("admin.login", next=request.args.get("next")))
     form = CodeForm()
     if form.validate_on_submit():
@@ -128,7 +129,7 @@ def login_enrol():
     if staff is not None and staff.has_2fa:
         return redirect(url_for("admin.login_code", next=request.args.get("next")))
     if staff is None:
-        flash("Your sign-in took too long or was not started. Sign in again.", "error")
+        flash(_("Your sign-in took too long or was not started. Sign in again."), "error")
         return redirect(url_for("admin.login", next=request.args.get("next")))
     pending = session[PENDING_KEY]
     if "secret" not in pending:
@@ -164,5 +165,5 @@ def _finish(staff: Staff, method: str) -> None:
 def logout():
     logout_user()
     session.clear()
-    flash("You have been signed out.", "info")
+    flash(_("You have been signed out."), "info")
     return redirect(url_for("admin.login"))

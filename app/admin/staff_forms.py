@@ -8,18 +8,19 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from app.core.forms import CheckboxesField, strip
+from app.core.i18n import _l
 from app.staff.privileges import PRIVILEGES
 
 
-def _name_field(message: str) -> StringField:
-    return StringField("Name", filters=[strip], validators=[DataRequired(message=message), Length(max=120)])
+def _name_field(message) -> StringField:
+    return StringField(_l("Name"), filters=[strip], validators=[DataRequired(message=message), Length(max=120)])
 
 
 class StaffForm(FlaskForm):
     """A staff member's name and roles (the role choices are set by the view)."""
 
-    name = _name_field("Enter the staff member's name.")
-    roles = CheckboxesField("Roles", coerce=int)
+    name = _name_field(_l("Enter the staff member's name."))
+    roles = CheckboxesField(_l("Roles"), coerce=int)
 
     def with_roles(self, roles) -> StaffForm:
         self.roles.choices = [SelectChoice(role.id, role.name) for role in roles]
@@ -28,11 +29,11 @@ class StaffForm(FlaskForm):
 
 class InviteStaffForm(StaffForm):
     email = EmailField(
-        "Email",
+        _l("Email"),
         filters=[strip],
         validators=[
-            DataRequired(message="Enter their email address."),
-            Email(message="Enter a valid email address."),
+            DataRequired(message=_l("Enter their email address.")),
+            Email(message=_l("Enter a valid email address.")),
             Length(max=254),
         ],
     )
@@ -44,27 +45,32 @@ class ActionForm(FlaskForm):
 
 class RoleForm(FlaskForm):
     name = StringField(
-        "Role name", filters=[strip], validators=[DataRequired(message="Name the role."), Length(max=80)]
+        _l("Role name"), filters=[strip], validators=[DataRequired(message=_l("Name the role.")), Length(max=80)]
     )
-    privileges = CheckboxesField("Privileges", choices=[SelectChoice(k, v) for k, v in PRIVILEGES.items()])
+    privileges = CheckboxesField(_l("Privileges"), choices=[SelectChoice(k, v) for k, v in PRIVILEGES.items()])
 
 
 class AcceptStaffInviteForm(FlaskForm):
-    password = PasswordField("Choose a password", validators=[DataRequired(message="Choose a password.")])
+    password = PasswordField(_l("Choose a password"), validators=[DataRequired(message=_l("Choose a password."))])
     confirm = PasswordField(
-        "Repeat the password",
-        validators=[DataRequired(message="Repeat the password."), EqualTo("password", message="The passwords differ.")],
+        _l("Repeat the password"),
+        validators=[
+            DataRequired(message=_l("Repeat the password.")),
+            EqualTo("password", message=_l("The passwords differ.")),
+        ],
     )
 
 
 class StaffPasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired(message="Enter your password.")])
-    new_password = PasswordField("New password", validators=[DataRequired(message="Choose a new password.")])
+    current_password = PasswordField(
+        _l("Current password"), validators=[DataRequired(message=_l("Enter your password."))]
+    )
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(message=_l("Choose a new password."))])
 
 
 class RecoveryCodesForm(FlaskForm):
     code = StringField(
-        "Current code from your authenticator app",
+        _l("Current code from your authenticator app"),
         filters=[strip],
-        validators=[DataRequired(message="Enter the code."), Length(max=20)],
+        validators=[DataRequired(message=_l("Enter the code.")), Length(max=20)],
     )

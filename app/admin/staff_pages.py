@@ -23,6 +23,7 @@ from app.admin.staff_forms import (
 from app.core.actors import request_actor
 from app.core.errors import DomainError, ValidationError
 from app.core.form_actions import run_form_action
+from app.core.i18n import _
 from app.core.ratelimit import rate_limited
 from app.core.urls import external_url
 from app.extensions import db
@@ -72,7 +73,7 @@ def staff_invite():
 
         result = run_form_action(form, invite, catch=ValidationError)
         if result.ok:
-            flash(f"An invitation was sent to {result.value.email}.", "success")
+            flash(_("An invitation was sent to %(email)s.", email=result.value.email), "success")
             return redirect(url_for("admin.staff"))
     status = 422 if form.is_submitted() else 200
     days = staff_services.invite_max_age() // 86400
@@ -110,15 +111,16 @@ def staff_edit(staff_id: int):
             catch=ValidationError,
         )
         if result.ok:
-            flash(f"{member.name}: saved." if result.value else "Nothing changed.", "success")
+            flash(_("%(name)s: saved.", name=member.name) if result.value else _("Nothing changed."), "success")
             if not current_user.has_privilege(MANAGE_STAFF):  # one's own roles changed: no way back here
                 return redirect(url_for("admin.account"))
             return redirect(url_for("admin.staff_edit", staff_id=member.id))
     return _edit_page(member, form=form, status=422)
 
 
-def _staff_action(staff_id: int, change, done: str):
-    """A button on the edit page: run `change(member, actor=...)`; a refusal is shown on the page (422)."""
+def _staff_action(staff_id: int, change, done):
+    """A button on the edit page: run `change(member, actor=...)`; a refusal is shown on the page (422).
+    `done(member)` is the message once it went through."""
     member = _staff_or_404(staff_id)
     action = ActionForm()
     if not action.validate_on_submit():
@@ -126,20 +128,24 @@ def _staff_action(staff_id: int, change, done: str):
     result = run_form_action(action, lambda: change(member, actor=request_actor()), catch=DomainError)
     if not result.ok:
         return _edit_page(db.session.get(Staff, staff_id), action=action, status=422)
-    flash(done.format(name=member.name, email=member.email), "success")
+    flash(done(member), "success")
     return redirect(url_for("admin.staff_edit", staff_id=member.id))
 
 
 @bp.post("/staff/<int:staff_id>/deactivate")
 def staff_deactivate(staff_id: int):
     return _staff_action(
-        staff_id, staff_services.deactivate_staff, "{name} is deactivated and was signed out everywhere."
+        staff_id,
+        staff_services.deactivate_staff,
+        lambda member: _("%(name)s is deactivated and was signed out everywhere.", name=member.name),
     )
 
 
 @bp.post("/staff/<int:staff_id>/reactivate")
 def staff_reactivate(staff_id: int):
-    return _staff_action(staff_id, staff_services.reactivate_staff, "{name} can sign in again.")
+    return _staff_action(
+        staff_id, staff_services.reactivate_staff, lambda member: _("%(name)s can sign in again.", name=member.name)
+    )
 
 
 @bp.post("/staff/<int:staff_id>/reset-2fa")
@@ -148,7 +154,10 @@ def staff_reset_2fa(staff_id: int):
     return _staff_action(
         staff_id,
         staff_services.reset_staff_2fa,
-        "{name}'s two-factor sign-in was reset: they were signed out and set it up again at their next sign-in.",
+        lambda member: _(
+            "%(name)s's two-factor sign-in was reset: they were signed out and set it up again at their next sign-in.",
+            name=member.name,
+        ),
     )
 
 
@@ -158,7 +167,13 @@ def staff_resend_invite(staff_id: int):
     def resend(member: Staff, *, actor) -> None:
         _email_invite(member, staff_services.resend_staff_invite(member, actor=actor))
 
-    return _staff_action(staff_id, resend, "A new invitation was sent to {email}; the previous link no longer works.")
+    return _staff_action(
+        staff_id,
+        resend,
+        lambda member: _(
+            "A new invitation was sent to %(email)s; the previous link no longer works.", email=member.email
+        ),
+    )
 
 
 # --- accepting an invitation (public) ------------------------------------------------------------
@@ -181,7 +196,7 @@ def accept_invite(token: str):
         )
         if result.ok:
             response = password_step_passed(result.value, method="password")
-            flash("Your password is set.", "success")  # after: signing in starts a new session
+            flash(_("Your password is set."), "success")  # after: signing in starts a new session
             return response
     status = 422 if form.is_submitted() else 200
     return render_template("admin/accept_invite.html", form=form, member=member, token=token), status
@@ -210,7 +225,7 @@ def role_new():
             catch=ValidationError,
         )
         if result.ok:
-            flash(f"The role {result.value.name} was created.", "success")
+            flash(_("The role %(name)s was created.", name=result.value.name), "success")
             return redirect(url_for("admin.roles"))
     status = 422 if form.is_submitted() else 200
     return render_template("admin/role_form.html", form=form, role=None), status
@@ -227,7 +242,7 @@ def role_edit(role_id: int):
             catch=ValidationError,
         )
         if result.ok:
-            flash(f"The role {role.name} was saved.", "success")
+            flash(_("The role %(name)s was saved.", name=role.name), "success")
             return redirect(url_for("admin.roles"))
         role = db.session.get(StaffRole, role_id)
     status = 422 if form.is_submitted() else 200
@@ -243,7 +258,7 @@ def role_delete(role_id: int):
     name = role.name
     result = run_form_action(delete, lambda: staff_services.delete_role(role, actor=request_actor()))
     if result.ok:
-        flash(f"The role {name} was deleted.", "success")
+        flash(_("The role %(name)s was deleted.", name=name), "success")
         return redirect(url_for("admin.roles"))
     role = db.session.get(StaffRole, role_id)
     form = RoleForm(obj=role, formdata=None)
@@ -285,7 +300,7 @@ def account_password():
             log_in(me)  # the stamp rotated: this browser signs in again under the new one
 
         if run_form_action(form, change, catch=ValidationError).ok:
-            flash("Your password was changed. Other sessions were signed out.", "success")
+            flash(_("Your password was changed. Other sessions were signed out."), "success")
             return redirect(url_for("admin.account"))
     return _account_page(422, password_form=form)
 

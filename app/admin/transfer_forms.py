@@ -8,19 +8,22 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from app.core.errors import InvalidAmount
 from app.core.forms import strip
+from app.core.i18n import _l
 from app.core.money import parse_amount
 
 
 class ApproveTransferForm(FlaskForm):
-    received = StringField("Amount received", filters=[strip], validators=[DataRequired("Enter the amount received.")])
+    received = StringField(
+        _l("Amount received"), filters=[strip], validators=[DataRequired(_l("Enter the amount received."))]
+    )
     reason = StringField(
-        "Reason, if the amount differs from the declared one",
+        _l("Reason, if the amount differs from the declared one"),
         filters=[strip],
         validators=[Optional(), Length(max=200)],
     )
     confirm = BooleanField(
-        "I found this payment on the bank statement, with this reference",
-        validators=[DataRequired("Tick this once you have found the payment on the bank statement.")],
+        _l("I found this payment on the bank statement, with this reference"),
+        validators=[DataRequired(_l("Tick this once you have found the payment on the bank statement."))],
     )
 
     def received_minor(self, currency: str) -> int:
@@ -35,7 +38,7 @@ class ApproveTransferForm(FlaskForm):
 
 class RejectTransferForm(FlaskForm):
     reason = StringField(
-        "Reason",
+        _l("Reason"),
         filters=[strip],
-        validators=[DataRequired("Tell the client why."), Length(max=255)],
+        validators=[DataRequired(_l("Tell the client why.")), Length(max=255)],
     )

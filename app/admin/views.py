@@ -12,6 +12,7 @@ from app.approvals import services as four_eyes
 from app.clients.models import Client, User, UserRole
 from app.core.actors import request_actor
 from app.core.form_actions import run_form_action
+from app.core.i18n import _
 from app.core.money import to_decimal
 from app.extensions import db
 from app.invoices.models import BillingRun
@@ -160,14 +161,30 @@ def approve_transfer(transfer_id: int):
         if result.ok:
             if result.value.approval is not None:
                 flash(
-                    f"{transfer.reference}: nothing credited yet. The different amount is waiting for a second "
-                    f"staff member (approval request {result.value.approval.id}).",
+                    _(
+                        "%(reference)s: nothing credited yet. The different amount is waiting for a second "
+                        "staff member (approval request %(id)s).",
+                        reference=transfer.reference,
+                        id=result.value.approval.id,
+                    ),
                     "info",
                 )
             elif result.value.changed:
-                flash(f"{transfer.reference} approved: the balance was credited and the client emailed.", "success")
+                flash(
+                    _(
+                        "%(reference)s approved: the balance was credited and the client emailed.",
+                        reference=transfer.reference,
+                    ),
+                    "success",
+                )
             else:
-                flash(f"{transfer.reference} was already approved and credited; nothing changed.", "info")
+                flash(
+                    _(
+                        "%(reference)s was already approved and credited; nothing changed.",
+                        reference=transfer.reference,
+                    ),
+                    "info",
+                )
             return redirect(url_for("admin.bank_transfers"))
     return _review_page(transfer, form, RejectTransferForm(formdata=None), status=422)
 
@@ -182,9 +199,12 @@ def reject_transfer(transfer_id: int):
         )
         if result.ok:
             if result.value.changed:
-                flash(f"{transfer.reference} rejected: the client was emailed the reason.", "info")
+                flash(
+                    _("%(reference)s rejected: the client was emailed the reason.", reference=transfer.reference),
+                    "info",
+                )
             else:
-                flash(f"{transfer.reference} was already rejected; nothing changed.", "info")
+                flash(_("%(reference)s was already rejected; nothing changed.", reference=transfer.reference), "info")
             return redirect(url_for("admin.bank_transfers"))
     return _review_page(transfer, ApproveTransferForm(formdata=None, received=_decimal(transfer)), form, status=422)
 

@@ -24,6 +24,7 @@ from app.clients.services import lock_client
 from app.core.actors import Actor
 from app.core.dates import today
 from app.core.errors import Conflict, ValidationError
+from app.core.i18n import _, _l
 from app.core.passwords import hash_password
 from app.core.types import utcnow
 from app.extensions import db
@@ -60,15 +61,35 @@ def _live(client_id: int) -> Client:
     """The client, locked; a tombstone or an anonymized account refuses any lifecycle change."""
     client = lock_client(client_id)
     if client.merged_into_id is not None:
-        raise Conflict(f"Client #{client.id} was merged into client #{client.merged_into_id}.")
+        raise Conflict(
+            _("Client #%(id)s was merged into client #%(target)s.", id=client.id, target=client.merged_into_id)
+        )
     if client.status is ClientStatus.ANONYMIZED:
-        raise Conflict(f"Client #{client.id} is anonymized: nothing more can change.")
+        raise Conflict(_("Client #%(id)s is anonymized: nothing more can change.", id=client.id))
     return client
+
+
+#: Why a status change is refused, by action ("Client #7 is closed: it cannot be closed now.").
+_REFUSED = {
+    "close": _l("Client #%(id)s is %(status)s: it cannot be closed now."),
+    "archive": _l("Client #%(id)s is %(status)s: it cannot be archived now."),
+    "reopen": _l("Client #%(id)s is %(status)s: it cannot be reopened now."),
+}
+
+#: A client status inside a sentence ("Client #7 is closed").
+_STATUS_WORDS = {
+    ClientStatus.ACTIVE: _l("active"),
+    ClientStatus.SUSPENDED: _l("suspended"),
+    ClientStatus.CLOSED: _l("closed"),
+    ClientStatus.ARCHIVED: _l("archived"),
+    ClientStatus.ANONYMIZED: _l("anonymized"),
+}
 
 
 def _set_status(client: Client, status: ClientStatus, *, allowed_from, action: str, actor: Actor) -> None:
     if client.status not in allowed_from:
-        raise Conflict(f"Client #{client.id} is {client.status.value}: it cannot be {action}d now.")
+        word = _STATUS_WORDS.get(client.status, client.status.value)
+        raise Conflict(str(_REFUSED[action]) % {"id": client.id, "status": word})
     old = client.status
     client.status = status
     record(
@@ -346,15 +367,20 @@ def _mergeable(source_id: int, target_id: int) -> tuple[Client, Client]:
     """Both clients, locked in id order, if `source_id` can be merged into `target_id`;
     raises as merge_clients says."""
     if source_id == target_id:
-        raise ValidationError("Choose another client: a client cannot be merged into itself.", field="source_id")
+        raise ValidationError(_("Choose another client: a client cannot be merged into itself."), field="source_id")
     if db.session.get(Client, source_id) is None:
-        raise ValidationError(f"There is no client #{source_id}.", field="source_id")
+        raise ValidationError(_("There is no client #%(id)s.", id=source_id), field="source_id")
     clients = {client_id: _live(client_id) for client_id in sorted((source_id, target_id))}
     source, target = clients[source_id], clients[target_id]
     if source.currency != target.currency:
         raise ValidationError(
-            f"Client #{source.id} pays in {source.currency} and this client in {target.currency}: "
-            "only clients with the same currency can be merged.",
+            _(
+                "Client #%(id)s pays in %(source)s and this client in %(target)s: "
+                "only clients with the same currency can be merged.",
+                id=source.id,
+                source=source.currency,
+                target=target.currency,
+            ),
             field="source_id",
         )
     waiting = db.session.scalar(
@@ -368,7 +394,13 @@ def _mergeable(source_id: int, target_id: int) -> tuple[Client, Client]:
     )
     if waiting:
         # Their payloads name the source: approved after the merge, they would act on the tombstone.
-        raise Conflict(f"Client #{source.id} has {waiting} change(s) waiting for approval: decide them first.")
+        raise Conflict(
+            _(
+                "Client #%(id)s has %(count)s change(s) waiting for approval: decide them first.",
+                id=source.id,
+                count=waiting,
+            )
+        )
     return source, target
 
 
@@ -464,13 +496,16 @@ def _deletable(client_id: int) -> Client:
     client = lock_client(client_id)
     if _exists(Invoice.client_id == client.id, Invoice.kind.in_(TAX_DOCUMENTS)):
         raise Conflict(
-            f"Client #{client.id} has tax invoices or credit notes, which the law requires us to keep: "
-            "anonymize instead."
+            _(
+                "Client #%(id)s has tax invoices or credit notes, which the law requires us to keep: "
+                "anonymize instead.",
+                id=client.id,
+            )
         )
     if _exists(LedgerEntry.client_id == client.id) or _exists(Payment.client_id == client.id):
-        raise Conflict(f"Client #{client.id} has account balance or payment history: anonymize instead.")
+        raise Conflict(_("Client #%(id)s has account balance or payment history: anonymize instead.", id=client.id))
     if _exists(Client.merged_into_id == client.id):
-        raise Conflict(f"Other clients were merged into client #{client.id}: anonymize instead.")
+        raise Conflict(_("Other clients were merged into client #%(id)s: anonymize instead.", id=client.id))
     waiting = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(ApprovalRequest)
@@ -483,7 +518,13 @@ def _deletable(client_id: int) -> Client:
     )
     if waiting:
         # Approved after the delete, they would act on a client id that no longer exists.
-        raise Conflict(f"Client #{client.id} has {waiting} change(s) waiting for approval: decide them first.")
+        raise Conflict(
+            _(
+                "Client #%(id)s has %(count)s change(s) waiting for approval: decide them first.",
+                id=client.id,
+                count=waiting,
+            )
+        )
     return client
 
 
@@ -565,14 +606,14 @@ def request_delete(client_id: int, *, reason: str, actor: Actor, key: str | None
 approvals.register(
     MERGE_KIND,
     privilege=P.CLOSE_CLIENTS,
-    label="Merge clients",
+    label=_l("Merge clients"),
     run=lambda payload, actor: merge_clients(payload["source_id"], payload["target_id"], actor=actor),
     always=True,
 )
 approvals.register(
     DELETE_KIND,
     privilege=P.CLOSE_CLIENTS,
-    label="Delete client",
+    label=_l("Delete client"),
     run=lambda payload, actor: delete_client(payload["client_id"], actor=actor),
     always=True,
 )
