@@ -16,6 +16,8 @@ from flask import current_app
 from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
+from app.core.pdf_shaping import register_fonts
+
 log = logging.getLogger(__name__)
 
 
@@ -51,6 +53,7 @@ def static_only_link_callback(static_dir: Path, refused: list[str] | None = None
 def render_pdf(html: str, *, refused: list[str] | None = None) -> bytes:
     """The PDF of `html`. Raises PdfRenderError if xhtml2pdf reports errors."""
     static_dir = Path(current_app.static_folder)
+    register_fonts(static_dir / "fonts")
     policy = ResourceAccessPolicy.server(static_dir, allow_remote=False)
     out = io.BytesIO()
     status = pisa.CreatePDF(
