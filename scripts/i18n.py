@@ -5,7 +5,7 @@
     python scripts/i18n.py check         # every language complete, same placeholders (make test does it)
     python scripts/i18n.py fill [FILE...]  # take translations from JSON {msgid: {lang: text | [forms]}}
                                            # (default: translations/work/*.json)
-    python scripts/i18n.py todo PREFIX...  # marked messages under PREFIX not yet in translations/work/
+    python scripts/i18n.py todo PREFIX...  # marked messages under PREFIX not translated yet
 
 English is the source language: its catalog is filled with the messages themselves.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import sys
 from io import BytesIO
@@ -49,7 +50,14 @@ def extract() -> Catalog:
     method_map = [("app/**.py", "python"), ("templates/**.html", "jinja2"), ("templates/**.txt", "jinja2")]
     options = {"templates/**.html": {"trimmed": "true"}, "templates/**.txt": {"trimmed": "true"}}
     for filename, lineno, message, comments, context in extract_from_dir(
-        str(ROOT), method_map, options, keywords=KEYWORDS, comment_tags=("Translators:",), strip_comment_tags=True
+        str(ROOT),
+        method_map,
+        options,
+        keywords=KEYWORDS,
+        comment_tags=("Translators:",),
+        strip_comment_tags=True,
+        # Babel's default skips folders starting with "_": templates/_macros holds messages too.
+        directory_filter=lambda path: not os.path.basename(path).startswith((".", "__")),
     ):
         if filename.startswith(("scripts", "tests")):
             continue
@@ -174,6 +182,10 @@ def todo(prefixes: list[str]) -> dict:
     done: dict = {}
     for name in sorted((DIRECTORY / "work").glob("*.json")):
         done.update(json.loads(name.read_text(encoding="utf-8")))
+    if po_path("ro").exists():  # what the catalogs already translate is done too
+        for message in read(po_path("ro"), "ro"):
+            if message.id and _translated(message):
+                done[message.id[0] if isinstance(message.id, tuple) else message.id] = True
     found: dict = {}
     for message in extract():
         if not message.id:
