@@ -454,8 +454,14 @@ def _check_language(server: Server, tab, language: str, number: str, total_minor
     assert column.casefold() in main.casefold()  # table heads are uppercased by CSS
     assert spaces(money_in(server.app, language, total_minor, currency)) in main
     text = spaces(pdf_text(tab, f"/invoices/{number}/pdf"))
-    assert column.casefold() in text.casefold()
     assert spaces(money_in(server.app, language, total_minor, currency)) in text
+    if language == "hi":
+        # Shaped Devanagari: a conjunct or a reordered vowel sign is a glyph no codepoint names,
+        # so the PDF's text layer gives it a private-use character. Words without one read back.
+        hindi = re.findall(r"[\u0900-\u097f]+", text)
+        assert len(hindi) > 20 and "चालान" in hindi
+    else:
+        assert column.casefold() in text.casefold()
 
 
 def _total(app, number: str) -> tuple[int, str]:
