@@ -23,6 +23,7 @@ from app.extensions import db
 from tests.browser.conftest import axe_check
 from tests.conftest import make_app
 from tests.helpers import credit, make_owner, make_proforma
+from tests.support.i18n import translated
 from tests.support.staff import forget_last_code, make_staff
 from tests.support.wallet import VISA
 
@@ -421,17 +422,6 @@ def test_staff_logs_in_as_the_client_sees_the_banner_and_returns(server, page):
 
 
 # --- 7 and 8. Romanian and Hindi ------------------------------------------------------
-
-
-def translated(app, language: str, *messages: str) -> list[str]:
-    """The catalog's `messages` in `language`; each must differ from the English."""
-    import flask_babel
-
-    with app.test_request_context(), flask_babel.force_locale(language):
-        found = [flask_babel.gettext(m) for m in messages]
-    untranslated = [m for m, t in zip(messages, found, strict=True) if m == t]
-    assert not untranslated, f"not translated into {language} yet: {untranslated}"
-    return found
 
 
 def money_in(app, language: str, amount_minor: int, currency: str) -> str:

@@ -4,27 +4,20 @@ labels from the catalog, money formatted by the locale."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale
 
 from app.clients.models import User
 from app.core.money import format_money
 from app.extensions import db
 from app.invoices.models import Invoice
 from tests.helpers import login, make_proforma
+from tests.support.i18n import translated
 
 
 def _speaks_romanian(app, owner) -> None:
     with app.app_context():
         db.session.get(User, owner.user_id).language = "ro"
         db.session.commit()
-
-
-def _romanian(app, *messages: str) -> list[str]:
-    with app.test_request_context(), force_locale("ro"):
-        found = [gettext(m) for m in messages]
-    for english, translated in zip(messages, found, strict=True):
-        assert translated != english, f"not translated: {english!r}"
-    return found
 
 
 def test_dashboard_renders_in_romanian(app, client, owner):
@@ -36,7 +29,7 @@ def test_dashboard_renders_in_romanian(app, client, owner):
 
     page = client.get("/").get_data(as_text=True)
 
-    for label in _romanian(app, "Client ID", "Unpaid invoices", "Invoices to pay", "Left to pay"):
+    for label in translated(app, "ro", "Client ID", "Unpaid invoices", "Invoices to pay", "Left to pay"):
         assert label in page
     with app.test_request_context(), force_locale("ro"):
         amount = format_money(due, "EUR")
@@ -53,9 +46,9 @@ def test_invoice_page_renders_in_romanian(app, client, owner):
 
     page = client.get(f"/invoices/{number}").get_data(as_text=True)
 
-    for label in _romanian(app, "Amount due", "Pay by bank transfer", "Beneficiary", "Unit price"):
+    for label in translated(app, "ro", "Amount due", "Pay by bank transfer", "Beneficiary", "Unit price"):
         assert label in page
-    (proforma,) = _romanian(app, "Proforma")
+    (proforma,) = translated(app, "ro", "Proforma")
     assert f"{proforma} {number}" in page
     with app.test_request_context(), force_locale("ro"):
         assert format_money(1815, "EUR") in page  # the line's unit price, "18,15" style
