@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
+from app.benchdata import PASSWORD, STAFF_EMAIL, seed_bench
 from app.billing.run import run_billing
 from app.core.dates import today
 from app.core.errors import ValidationError
@@ -93,6 +96,23 @@ def seed_demo_command() -> None:
     click.echo("demo data ready")
 
 
+@click.command("seed-bench")
+@with_appcontext
+@click.option("--clients", type=click.IntRange(min=1), default=10_000, show_default=True)
+def seed_bench_command(clients: int) -> None:
+    """Fill an empty PostgreSQL database with a large host's data, for the benchmarks (bench/)."""
+    started = time.perf_counter()
+    try:
+        bench = seed_bench(clients, log=click.echo)
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"{clients:,} clients seeded in {time.perf_counter() - started:.0f} s; clients with thousands of "
+        f"invoices: {', '.join(map(str, bench.heavy_clients))}; sign in as client<id>@bench.example or "
+        f"{STAFF_EMAIL} with {PASSWORD}"
+    )
+
+
 @click.command("create-staff")
 @with_appcontext
 @click.option("--email", prompt=True)
@@ -120,5 +140,5 @@ def create_staff_command(email: str, name: str, password: str, superuser: bool, 
 
 
 def init_app(app: Flask) -> None:
-    for command in (outbox_cli, billing_cli, wallet_cli, seed_demo_command, create_staff_command):
+    for command in (outbox_cli, billing_cli, wallet_cli, seed_demo_command, seed_bench_command, create_staff_command):
         app.cli.add_command(command)
