@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 
-.PHONY: run test lint screenshots clean messages translations
+.PHONY: run test lint screenshots clean messages translations bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test: $(VENV)/.dev translations
 lint: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The benchmarks of bench/ in one run: one table and bench/RESULTS.md (BENCH_ARGS="--clients 2000" for a quick one).
+bench: $(VENV)/.dev translations
+	bash bench/run.sh $(BENCH_ARGS)
 
 screenshots: $(VENV)/.dev
 	$(BIN)/python scripts/screenshots.py
