@@ -24,6 +24,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def engine_options(*, pgbouncer: bool = False) -> dict:
+    """SQLAlchemy engine options; behind PgBouncer, psycopg prepares no statements."""
+    return {"pool_pre_ping": True} | ({"connect_args": {"prepare_threshold": None}} if pgbouncer else {})
+
+
 class Config:
     """Settings shared by every environment."""
 
@@ -36,9 +41,7 @@ class Config:
     # Behind PgBouncer in transaction mode (DATABASE_PGBOUNCER=1) each transaction may get
     # another server connection, so psycopg must not prepare statements (they live on one).
     DATABASE_PGBOUNCER = env_bool("DATABASE_PGBOUNCER")
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True} | (
-        {"connect_args": {"prepare_threshold": None}} if DATABASE_PGBOUNCER else {}
-    )
+    SQLALCHEMY_ENGINE_OPTIONS = engine_options(pgbouncer=DATABASE_PGBOUNCER)
 
     # Jobs go to RQ when REDIS_URL is set; without it they run in-process.
     REDIS_URL = os.environ.get("REDIS_URL") or None
