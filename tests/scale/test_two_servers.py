@@ -80,20 +80,18 @@ def production_env(database_url: str, redis_url: str, smtp_server) -> dict:
 class Processes:
     """Child processes started for one test; each is stopped (SIGTERM, then SIGKILL) at the end."""
 
-    def __init__(self, env: dict) -> None:
+    def __init__(self, env: dict, logs: Path) -> None:
         self.env = env
-        self.running: list[tuple[str, subprocess.Popen]] = []
+        self.logs = logs  # a file per process: a pipe nobody reads would block a chatty one
+        self.running: list[tuple[str, subprocess.Popen, Path]] = []
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
-        process = subprocess.Popen(  # our interpreter, our arguments
-            [sys.executable, *args],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.running.append((name, process))
+        log = self.logs / f"{len(self.running)}.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(  # our interpreter, our arguments
+                [sys.executable, *args], cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        self.running.append((name, process, log))
         return process
 
     def gunicorn(self, port: int) -> None:
@@ -105,17 +103,17 @@ class Processes:
 
     def stop(self) -> str:
         """Stop everything; returns what each process wrote (for a failure's message)."""
-        for _, process in self.running:
+        for _, process, _ in self.running:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         logs = []
-        for name, process in self.running:
+        for name, process, log in self.running:
             try:
-                out, _ = process.communicate(timeout=15)
+                process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
-                out, _ = process.communicate()
-            logs.append(f"--- {name} (exit {process.returncode})\n{(out or '')[-3000:]}")
+                process.wait()
+            logs.append(f"--- {name} (exit {process.returncode})\n{log.read_text()[-3000:]}")
         return "\n".join(logs)
 
 
@@ -235,7 +233,7 @@ def shared_database(pg_available, pg_database) -> str:
     return f"postgresql+psycopg://{info.user}:{info.password}@{info.host}:{info.port}/{info.dbname}"
 
 
-def test_two_servers_pay_credit_bill_and_mail_everything_once(shared_database, redis_url, smtp_server):
+def test_two_servers_pay_credit_bill_and_mail_everything_once(shared_database, redis_url, smtp_server, tmp_path):
     setup = make_app(shared_database, REDIS_URL=None)
     owner = make_owner(setup)
     renewing = [owner, *(make_owner(setup, email=f"renewing{i}@example.com") for i in range(2))]
@@ -247,7 +245,7 @@ def test_two_servers_pay_credit_bill_and_mail_everything_once(shared_database, r
         proforma_id = db.session.scalar(sa.select(Invoice.id).where(Invoice.number == number))
         emails_before = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(EmailMessage.id), 0)))
 
-    processes = Processes(production_env(shared_database, redis_url, smtp_server))
+    processes = Processes(production_env(shared_database, redis_url, smtp_server), tmp_path)
     ports = [free_port(), free_port()]
     try:
         for port in ports:
