@@ -24,6 +24,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def engine_options(*, pgbouncer: bool = False) -> dict:
+    """SQLAlchemy engine options; behind PgBouncer, psycopg prepares no statements."""
+    return {"pool_pre_ping": True} | ({"connect_args": {"prepare_threshold": None}} if pgbouncer else {})
+
+
 class Config:
     """Settings shared by every environment."""
 
@@ -33,7 +38,10 @@ class Config:
     SECRET_KEY_FALLBACKS = [k for k in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if k]
 
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'billfold.sqlite3'}")
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Behind PgBouncer in transaction mode (DATABASE_PGBOUNCER=1) each transaction may get
+    # another server connection, so psycopg must not prepare statements (they live on one).
+    DATABASE_PGBOUNCER = env_bool("DATABASE_PGBOUNCER")
+    SQLALCHEMY_ENGINE_OPTIONS = engine_options(pgbouncer=DATABASE_PGBOUNCER)
 
     # Jobs go to RQ when REDIS_URL is set; without it they run in-process.
     REDIS_URL = os.environ.get("REDIS_URL") or None

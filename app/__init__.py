@@ -157,6 +157,16 @@ def _register_request_hooks(app: Flask) -> None:
     def healthz():
         return "ok", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
 
+    @app.get("/readyz")
+    def readyz():
+        """Readiness, for a load balancer: the database answers and Redis (when configured) too."""
+        from app.core.readiness import unready_dependencies  # the packages load in create_app, not here
+
+        failed = unready_dependencies(app)
+        if failed:
+            return {"status": "unavailable", "failed": failed}, 503, {"Cache-Control": "no-store"}
+        return {"status": "ready"}, 200, {"Cache-Control": "no-store"}
+
     @app.after_request
     def no_store_when_logged_in(response):
         # Nothing private may come back from a browser or proxy cache after logout.

@@ -9,7 +9,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from app.benchdata import PASSWORD, STAFF_EMAIL, seed_bench
-from app.billing.run import run_billing
+from app.billing.jobs import billing_run_once
 from app.core.dates import today
 from app.core.errors import ValidationError
 from app.demo import seed_demo
@@ -41,7 +41,11 @@ def wallet_verify_command() -> None:
 @click.option("--date", "run_date", type=click.DateTime(formats=["%Y-%m-%d"]), help="Business date (default: today).")
 def billing_run_command(run_date) -> None:
     """Create renewal proformas, suspend and terminate overdue services. Idempotent."""
-    result = run_billing(run_date.date() if run_date else today())
+    day = run_date.date() if run_date else today()
+    result = billing_run_once(day)
+    if result is None:
+        click.echo(f"billing run {day}: skipped, another billing run is in progress (it holds the lock)")
+        return
     click.echo(
         f"billing run {result.run_date}: {len(result.proforma_ids)} renewal proforma(s), "
         f"{len(result.suspended_ids)} service(s) suspended, {len(result.terminated_ids)} terminated, "

@@ -2,6 +2,9 @@
 
 - the billing run, daily at 02:00 UTC (idempotent: a second run the same day does nothing);
 - the outbox sweeper, every minute (re-enqueues messages left queued).
+
+Safe on every host: each job takes a lock (app.core.locks) and a copy another
+host's scheduler enqueued at the same time skips.
 """
 
 from __future__ import annotations
@@ -22,5 +25,8 @@ rq.cron.Queue = functools.partial(Queue, serializer=JSONSerializer)
 
 QUEUE = os.environ.get("RQ_QUEUE", "billfold")
 
-rq.cron.register(billing_run_job, QUEUE, cron=os.environ.get("BILLING_RUN_CRON", "0 2 * * *"), name="billing-run")
+BILLING_QUEUE = os.environ.get("RQ_QUEUE_BILLING", QUEUE)
+BILLING_RUN_CRON = os.environ.get("BILLING_RUN_CRON", "0 2 * * *")
+
+rq.cron.register(billing_run_job, BILLING_QUEUE, cron=BILLING_RUN_CRON, name="billing-run")
 rq.cron.register(flush_outbox_job, QUEUE, interval=60, name="outbox-flush")

@@ -149,7 +149,7 @@ IMPERSONATION_ENDED = {
 }
 
 #: Endpoints that never load an identity.
-_NO_USER = ("static", "healthz")
+_NO_USER = ("static", "healthz", "readyz")
 
 
 def _ended_staff_session(staff) -> str | None:

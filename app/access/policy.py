@@ -60,6 +60,7 @@ ORDER = ("services", *PAY)
 RULES: list[tuple[str, str | tuple[str, ...]]] = [
     ("static", PUBLIC),
     ("healthz", PUBLIC),
+    ("readyz", PUBLIC),
     ("auth.*", PUBLIC),  # sign-up, login and its 2FA step, logout, password reset, the /l/ links
     ("security.confirm_email", PUBLIC),
     ("security.*", ANY_USER),  # each user's own password, 2FA, IP list, sessions, alerts

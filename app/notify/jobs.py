@@ -9,6 +9,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from app.core.locks import run_lock
 from app.core.queue import JOB_TIMEOUT, job
 from app.core.types import utcnow
 from app.extensions import db
@@ -147,7 +148,11 @@ def _record(condition, **values) -> bool:
 
 @job
 def flush_outbox_job() -> dict:
-    """The outbox sweeper (scheduled every minute by `rq cron app/cron.py`)."""
+    """The outbox sweeper (scheduled every minute by `rq cron app/cron.py` on every host):
+    one sweep at a time, the copies another host's scheduler enqueued skip."""
 
-    found, handed = flush_outbox()
+    with run_lock("outbox-flush") as mine:
+        if not mine:
+            return {"skipped": "another outbox sweep is in progress"}
+        found, handed = flush_outbox()
     return {"found": found, "handed": handed}

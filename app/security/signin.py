@@ -57,7 +57,7 @@ def _load_identity(identity_id: str):
 
 def _in_client_area() -> bool:
     """A request of the client area (the admin, static files and health checks are not)."""
-    return request.blueprint != "admin" and request.endpoint not in (None, "static", "healthz")
+    return request.blueprint != "admin" and request.endpoint not in (None, "static", "healthz", "readyz")
 
 
 def _impersonated_user(staff: Staff):
@@ -106,7 +106,7 @@ def _restore_remembered_login() -> None:
     """A browser with no login that brings a remember cookie is signed back in
     (account.security.restore_remembered_session); a worthless cookie is dropped."""
     cookie = request.cookies.get(REMEMBER_COOKIE)
-    if not cookie or request.endpoint in ("static", "healthz") or "_user_id" in session:
+    if not cookie or request.endpoint in ("static", "healthz", "readyz") or "_user_id" in session:
         return
     # Nobody is signed in yet (current_user is not read: it would load one); the
     # cookie's user becomes the actor once the cookie is found good.
@@ -146,7 +146,7 @@ def _forget_browser(sender, user) -> None:
 
 def _enforce_ip_allowlist():
     """Every request of a logged-in client user comes from an allowed address."""
-    if request.endpoint in ("static", "healthz"):
+    if request.endpoint in ("static", "healthz", "readyz"):
         return None  # no user loading (and no database) for these
     if (
         current_user.is_authenticated

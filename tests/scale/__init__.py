@@ -1,0 +1,1 @@
+"""Several servers and schedulers against one PostgreSQL and one Redis."""
