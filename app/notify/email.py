@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import smtplib
 import sys
 from email.message import EmailMessage as MimeMessage
 from email.utils import formatdate
@@ -13,6 +12,7 @@ from flask import current_app, render_template
 from app.core.i18n import in_language, recipient_language
 from app.extensions import db
 from app.notify.models import EmailMessage
+from app.notify.smtp import connection
 
 if TYPE_CHECKING:
     from app.clients.models import Client, User
@@ -107,15 +107,8 @@ def send_console(message: EmailMessage) -> None:
 
 
 def send_smtp(message: EmailMessage) -> None:
-    """Send through the configured SMTP server. Raises on any failure."""
-    config = current_app.config
-    smtp_class = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
-    with smtp_class(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"]) as smtp:
-        if config["MAIL_USE_TLS"]:
-            smtp.starttls()
-        if config["MAIL_USERNAME"]:
-            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
-        smtp.send_message(build_mime(message))
+    """Send through the configured SMTP server, on this worker's reused connection. Raises on any failure."""
+    connection().send(build_mime(message), current_app.config)
 
 
 BACKENDS = {"console": send_console, "smtp": send_smtp}
