@@ -26,7 +26,11 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping
+from email.generator import _make_boundary
+from email.header import Header
 from email.message import EmailMessage as MimeMessage
+from email.message import Message
+from email.utils import getaddresses, parseaddr
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +57,11 @@ class MailConnection:
         self.sent = 0
         self.last_used = 0.0
 
-    def send(self, mime: MimeMessage, config: Mapping) -> None:
+    def send(self, mime: Message, config: Mapping) -> None:
         """Send `mime` over this thread's connection (opening it if need be). Raises on any failure."""
         reused = self._ready(config)
         try:
-            self.smtp.send_message(mime)
+            self._transfer(mime)
         except REFUSALS as exc:
             self._after_refusal(exc)
             raise
@@ -74,9 +78,18 @@ class MailConnection:
             raise
         self._count(config)
 
-    def _send_once_more(self, mime: MimeMessage) -> None:
-        try:
+    def _transfer(self, mime: Message) -> None:
+        if isinstance(mime, MimeMessage):  # the EmailMessage API's (SMTPUTF8, a non-ASCII address)
             self.smtp.send_message(mime)
+            return
+        # Written once, as is: send_message would parse the headers again and refold them.
+        sender = parseaddr(mime["From"])[1]
+        recipients = [address for _, address in getaddresses([mime["To"]])]
+        self.smtp.sendmail(sender, recipients, wire_bytes(mime))
+
+    def _send_once_more(self, mime: Message) -> None:
+        try:
+            self._transfer(mime)
         except REFUSALS as exc:
             self._after_refusal(exc)
             raise
@@ -131,6 +144,36 @@ class MailConnection:
             with contextlib.suppress(OSError):
                 self.smtp.close()
         self.smtp = None
+
+
+def wire_bytes(mime: Message) -> bytes:
+    """A compat32 message as it goes on the wire (CRLF lines), without email.generator's
+    per-line work: headers as set (a long one folded), a multipart's parts between its
+    boundary lines, a part's payload as stored (raw UTF-8 kept as surrogate escapes)."""
+    if not mime.is_multipart():
+        return _wire_headers(mime) + b"\r\n" + _wire_payload(mime._payload)  # as stored (get_payload decodes it)
+    boundary = mime.get_boundary()
+    if boundary is None:
+        boundary = _make_boundary()
+        mime.set_boundary(boundary)
+    parts = [b"--" + boundary.encode("ascii") + b"\r\n" + wire_bytes(part) for part in mime.get_payload()]
+    body = b"\r\n".join(parts) + b"\r\n--" + boundary.encode("ascii") + b"--\r\n"
+    return _wire_headers(mime) + b"\r\n" + body
+
+
+def _wire_headers(mime: Message) -> bytes:
+    lines = []
+    for name, value in mime.items():
+        text = value.encode(linesep="\r\n") if isinstance(value, Header) else str(value)
+        if len(text) + len(name) > 76 and not isinstance(value, Header):
+            text = Header(text, header_name=name).encode(linesep="\r\n")
+        lines.append(f"{name}: {text}\r\n")
+    return "".join(lines).encode("ascii")
+
+
+def _wire_payload(payload: str) -> bytes:
+    data = payload.encode("ascii", "surrogateescape").replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
 def _settings(config: Mapping) -> tuple:

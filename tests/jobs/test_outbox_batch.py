@@ -258,3 +258,26 @@ def test_two_workers_never_send_the_same_message(redis_app, database_url, redis_
     at_smtp = [int(re.search(rb"Message-ID: <outbox-(\d+)@", m.content).group(1)) for m in smtp_server.handler.messages]
     assert sorted(at_smtp) == ids, "each message reached the server exactly once"
     assert set(statuses(redis_app).values()) == {("sent", 1)}
+
+
+def test_the_wire_bytes_read_back_as_the_message_written(app_in_context):
+    import email
+    import email.policy
+
+    from app.notify.email import build_mime
+    from app.notify.smtp import wire_bytes
+
+    row = EmailMessage(
+        id=7,
+        recipients=["a@example.com", "b@example.com"],
+        subject="Factură proformă PF-2026-000123: plătiți până la 10 decembrie, vă rugăm, नमस्ते",
+        body_text="Bună ziua,\nSuma: 12,50 €\n" + "x" * 1200,  # a line longer than SMTP allows
+        body_html="<p>नमस्ते</p>\n<p>ok</p>",
+    )
+    data = wire_bytes(build_mime(row))
+    assert all(len(line) <= 998 for line in data.split(b"\r\n")) and b"\n" not in data.replace(b"\r\n", b"")
+    parsed = email.message_from_bytes(data, policy=email.policy.default)
+    assert parsed["Subject"] == row.subject and parsed["To"] == "a@example.com, b@example.com"
+    assert parsed["Message-ID"] == "<outbox-7@billing.example.test>"
+    text, html = (part.get_content().replace("\r\n", "\n") for part in parsed.iter_parts())
+    assert (text, html) == (row.body_text + "\n", row.body_html + "\n")
