@@ -11,7 +11,9 @@ processes (in-process jobs, the default, reusing one SMTP connection each; and
 A local aiosmtpd server counts what it receives by Message-ID: every message must
 arrive exactly once (the run fails otherwise). Reports written/s, sent/s from
 the workers' start to their exit (process start included), and flowing/s, from
-the first message at the SMTP server to the last (the workers' steady rate).
+the first message at the SMTP server to the last (the workers' steady rate), and the
+CPU time per message of the workers (start-up included) and of the SMTP server (the
+machine's cores bound the sum).
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ def run(
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": str(smtp_port),
     }
-    started = time.perf_counter()
+    started, sink_cpu = time.perf_counter(), time.process_time()  # this process now only runs the SMTP server
     workers = [
         subprocess.Popen(  # noqa: S603 (our own interpreter and script)
             [sys.executable, "worker.py", "--burst", *(["--fork"] if fork else [])],
@@ -152,9 +154,16 @@ def run(
         )
         for _ in range(n_workers)
     ]
+    # CPU seconds of the workers (their whole life: start-up included) and of the SMTP server.
+    worker_cpu = 0.0
     for worker in workers:
-        worker.wait(timeout=1800)
+        _, status, usage = os.wait4(worker.pid, 0)
+        worker.returncode = os.waitstatus_to_exitcode(status)
+        worker_cpu += usage.ru_utime + usage.ru_stime
+        if worker.returncode != 0:
+            print(f"a worker exited with {worker.returncode}", file=sys.stderr)
     sent_in = time.perf_counter() - started
+    sink_cpu = time.process_time() - sink_cpu
     with app.app_context():
         sent = db.session.scalar(
             sa.select(sa.func.count(EmailMessage.id)).where(EmailMessage.status == MessageStatus.SENT)
@@ -178,6 +187,8 @@ def run(
         # Once the workers are up (a worker process takes seconds to import and build the app):
         # from the first message at the SMTP server to the last.
         "flowing_per_s": (handler.received - 1) / flowing if flowing > 0 else 0.0,
+        "worker_cpu_ms": 1000 * worker_cpu / max(1, handler.received),
+        "sink_cpu_ms": 1000 * sink_cpu / max(1, handler.received),
     }
 
 
@@ -246,13 +257,13 @@ def main() -> None:
 
     print(
         f"{'workers':>12} {'messages':>9} {'written/s':>10} {'sent':>6} {'at SMTP':>8} {'twice':>6} {'missing':>8} "
-        f"{'sessions':>9} {'seconds':>8} {'sent/s':>8} {'flowing/s':>10}"
+        f"{'sessions':>9} {'seconds':>8} {'sent/s':>8} {'flowing/s':>10} {'cpu ms/msg':>10} {'smtpd ms':>9}"
     )
     for r in results:
         print(
             f"{r['workers']:>12} {r['messages']:>9} {r['written_per_s']:>10.0f} {r['sent']:>6} {r['received']:>8} "
             f"{r['twice']:>6} {r['missing']:>8} {r['sessions']:>9} {r['seconds']:>8.1f} {r['sent_per_s']:>8.0f} "
-            f"{r['flowing_per_s']:>10.0f}"
+            f"{r['flowing_per_s']:>10.0f} {r['worker_cpu_ms']:>10.2f} {r['sink_cpu_ms']:>9.2f}"
         )
     wrong = [r["workers"] for r in results if r["twice"] or r["missing"] or r["sent"] != r["messages"]]
     if wrong:
