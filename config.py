@@ -46,6 +46,11 @@ class Config:
     # Jobs go to RQ when REDIS_URL is set; without it they run in-process.
     REDIS_URL = os.environ.get("REDIS_URL") or None
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "billfold")
+    # A queue per kind of job, so each can have workers of its own (`worker.py --queues mail`); each
+    # defaults to RQ_QUEUE. The billing run's cron entry reads RQ_QUEUE_BILLING from the environment too.
+    RQ_QUEUE_MAIL = os.environ.get("RQ_QUEUE_MAIL") or RQ_QUEUE
+    RQ_QUEUE_SMS = os.environ.get("RQ_QUEUE_SMS") or RQ_QUEUE
+    RQ_QUEUE_BILLING = os.environ.get("RQ_QUEUE_BILLING") or RQ_QUEUE
 
     # Links in emails are built from these, never from the request's Host header.
     PUBLIC_HOST = os.environ.get("SERVER_NAME", "127.0.0.1:5000")
@@ -69,6 +74,12 @@ class Config:
     MAIL_USE_TLS = env_bool("MAIL_USE_TLS")
     MAIL_USE_SSL = env_bool("MAIL_USE_SSL")
     MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 10)
+    # A worker keeps its SMTP connection from message to message: at most this many messages on one,
+    # and not after this many idle seconds (servers drop quiet sessions; RFC 5321 waits 5 minutes).
+    MAIL_CONNECTION_MAX_MESSAGES = env_int("MAIL_CONNECTION_MAX_MESSAGES", 500)
+    MAIL_CONNECTION_IDLE_SECONDS = env_int("MAIL_CONNECTION_IDLE_SECONDS", 30)
+    # Emails written together (a billing run) go to the worker in batches of this many per job.
+    OUTBOX_BATCH = env_int("OUTBOX_BATCH", 100)
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Billfold Hosting <billing@localhost>")
     # Tries per message, and the waits (seconds) between them.
     # Email retries: after 1, 5, 15 minutes, 1, 3, 6 and 12 hours, then daily: ten attempts over about three days.

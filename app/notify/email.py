@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import smtplib
+import quopri
 import sys
+from email.header import Header
 from email.message import EmailMessage as MimeMessage
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
 from email.utils import formatdate
 from typing import TYPE_CHECKING
 
@@ -13,6 +16,7 @@ from flask import current_app, render_template
 from app.core.i18n import in_language, recipient_language
 from app.extensions import db
 from app.notify.models import EmailMessage
+from app.notify.smtp import connection
 
 if TYPE_CHECKING:
     from app.clients.models import Client, User
@@ -81,16 +85,54 @@ def _render(template: str, context: dict) -> tuple[str, str, str]:
     )
 
 
-def build_mime(message: EmailMessage) -> MimeMessage:
-    """The MIME message for an outbox row; its Message-ID is stable across retries."""
+def build_mime(message: EmailMessage) -> Message:
+    """The MIME message for an outbox row; its Message-ID is stable across retries.
+
+    Built with the compat32 classes, which take a quarter of the time of the
+    EmailMessage API (its header registry parses every header) for the same
+    bytes on the wire: a text and an HTML alternative, raw UTF-8 (8bit) unless a
+    line is too long for SMTP (quoted-printable then). A non-ASCII address needs
+    SMTPUTF8, which only the EmailMessage API writes: such a message is built with it.
+    """
     config = current_app.config
-    mime = MimeMessage()
-    mime["From"] = config["MAIL_DEFAULT_SENDER"]
-    mime["To"] = ", ".join(message.recipients)
-    mime["Subject"] = message.subject
-    mime["Date"] = formatdate(localtime=False)
     host = config["PUBLIC_HOST"].split(":")[0]
-    mime["Message-ID"] = f"<outbox-{message.id}@{host}>"
+    headers = {
+        "From": config["MAIL_DEFAULT_SENDER"],
+        "To": ", ".join(message.recipients),
+        "Subject": message.subject,
+        "Date": formatdate(localtime=False),
+        "Message-ID": f"<outbox-{message.id}@{host}>",
+    }
+    if not (headers["From"].isascii() and headers["To"].isascii()):
+        return _build_with_header_registry(headers, message)
+    mime = MIMEMultipart("alternative")
+    for name, value in headers.items():
+        mime[name] = value if value.isascii() else Header(value, "utf-8")
+    mime.attach(_text_part(message.body_text, "plain"))
+    mime.attach(_text_part(message.body_html, "html"))
+    return mime
+
+
+_SMTP_LINE = 998  # octets, RFC 5321 4.5.3.1.6
+
+
+def _text_part(text: str, subtype: str) -> Message:
+    part = Message()
+    part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
+    data = text.encode("utf-8")
+    if max(map(len, data.splitlines()), default=0) > _SMTP_LINE:
+        part["Content-Transfer-Encoding"] = "quoted-printable"
+        part.set_payload(quopri.encodestring(data).decode("ascii"))
+    else:
+        part["Content-Transfer-Encoding"] = "7bit" if text.isascii() else "8bit"
+        part.set_payload(data.decode("ascii", "surrogateescape"))  # written back as the raw UTF-8 bytes
+    return part
+
+
+def _build_with_header_registry(headers: dict[str, str], message: EmailMessage) -> Message:
+    mime = MimeMessage()
+    for name, value in headers.items():
+        mime[name] = value
     mime.set_content(message.body_text)
     mime.add_alternative(message.body_html, subtype="html")
     return mime
@@ -107,15 +149,8 @@ def send_console(message: EmailMessage) -> None:
 
 
 def send_smtp(message: EmailMessage) -> None:
-    """Send through the configured SMTP server. Raises on any failure."""
-    config = current_app.config
-    smtp_class = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
-    with smtp_class(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"]) as smtp:
-        if config["MAIL_USE_TLS"]:
-            smtp.starttls()
-        if config["MAIL_USERNAME"]:
-            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
-        smtp.send_message(build_mime(message))
+    """Send through the configured SMTP server, on this worker's reused connection. Raises on any failure."""
+    connection().send(build_mime(message), current_app.config)
 
 
 BACKENDS = {"console": send_console, "smtp": send_smtp}

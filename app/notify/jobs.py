@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from datetime import timedelta
+import time
+from collections import Counter
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -18,6 +20,7 @@ from app.notify.email import deliver
 from app.notify.errors import DeliveryFailed
 from app.notify.models import EmailMessage, MessageStatus
 from app.notify.outbox import flush_outbox
+from app.notify.smtp import is_refusal
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,7 @@ def _retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=intervals[min(attempts, len(intervals)) - 1])
 
 
-@job
+@job(queue="mail", batch="app.notify.jobs.send_email_batch")
 def send_email(message_id: int) -> str:
     """Send one outbox email unless it was sent, has failed for good, or is not due yet.
 
@@ -59,6 +62,9 @@ def send_email(message_id: int) -> str:
     itself ends it `failed` at once. Delivery is at least once: if the process dies
     between the SMTP answer and our commit, the lease runs out and the sweeper
     sends again with the same Message-ID.
+
+    Emails committed together are handed to `send_email_batch` in ranges of ids
+    instead (app.core.queue.batch_calls); this job remains for one message.
 
     Returns "sent", "failed", "cancelled" (the proforma it asks to pay was
     paid meanwhile), "waiting" (not due: backoff, or another job has it) or
@@ -143,6 +149,140 @@ def _record(condition, **values) -> bool:
     db.session.commit()
     if not done:
         log.warning("an email job outlived its claim; its outcome was not recorded: %s", values)
+    return done
+
+
+#: A batch stops taking new messages after this long, well inside its RQ job timeout; the rest
+#: are released for the sweeper (a killed job would leave them claimed until the lease ends).
+BATCH_SECONDS = JOB_TIMEOUT / 3
+MAX_BATCH = 1000
+
+
+@job(queue="mail")
+def send_email_batch(first_id: int, last_id: int) -> dict:
+    """Send every queued, due, unclaimed email with an id from `first_id` to `last_id`, as
+    `send_email` sends one, over one SMTP connection. Returns how many ended how.
+
+    One statement claims them all (PostgreSQL: FOR UPDATE SKIP LOCKED, so two
+    workers never claim the same message and never wait for each other) and
+    commits before the first is sent; outcomes are written in a few statements
+    at the end, each only while the claim is still ours. A refused message is
+    recorded and the next one goes; when the server itself is in trouble (down,
+    a timeout, 421) the messages not yet tried wait with it, one attempt each.
+    """
+    now = utcnow()
+    lease = now + email_lease()
+    messages = _claim_batch(first_id, min(last_id, first_id + MAX_BATCH - 1), now, lease)
+    outcomes: Counter[str] = Counter()
+    if not messages:
+        return dict(outcomes)
+    paid = _paid_meanwhile(messages)
+    if paid:
+        _record_many([m.id for m in messages if m.pay_invoice_id in paid], lease, status=MessageStatus.CANCELLED)
+        outcomes["cancelled"] = sum(1 for m in messages if m.pay_invoice_id in paid)
+        messages = [m for m in messages if m.pay_invoice_id not in paid]
+    sent, failures, deadline = [], [], time.monotonic() + BATCH_SECONDS
+    for index, message in enumerate(messages):
+        if time.monotonic() > deadline:
+            outcomes["released"] = _release(messages[index:], lease)
+            break
+        try:
+            deliver(message)
+        except Exception as exc:
+            if is_refusal(exc):
+                failures.append((message, exc))
+                continue
+            failures.extend((later, exc) for later in messages[index:])  # they would meet the same trouble
+            break
+        sent.append(message.id)
+    outcomes["sent"] = _record_many(sent, lease, status=MessageStatus.SENT, sent_at=utcnow(), last_error=None)
+    outcomes.update(_record_failures(failures, lease))
+    return {k: v for k, v in outcomes.items() if v}
+
+
+def _claim_batch(first_id: int, last_id: int, now: datetime, lease: datetime) -> list[EmailMessage]:
+    """Claim the due messages in [first_id, last_id] in one statement and commit; detached copies of them."""
+    due = sa.and_(
+        EmailMessage.status == MessageStatus.QUEUED,
+        sa.or_(EmailMessage.next_attempt_at.is_(None), EmailMessage.next_attempt_at <= now),
+        sa.or_(EmailMessage.claimed_until.is_(None), EmailMessage.claimed_until <= now),
+    )
+    candidates = (
+        sa.select(EmailMessage.id)
+        .where(due, EmailMessage.id.between(first_id, last_id))
+        .order_by(EmailMessage.id)
+        .limit(last_id - first_id + 1)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)  # another worker's rows: not ours to wait for
+    columns = ("id", "recipients", "subject", "body_text", "body_html", "attempts", "pay_invoice_id")
+    rows = db.session.execute(
+        sa.update(EmailMessage)
+        .where(EmailMessage.id.in_(candidates), due)  # due again: a plain compare-and-set where FOR UPDATE is a no-op
+        .values(attempts=EmailMessage.attempts + 1, last_attempt_at=now, claimed_until=lease)
+        .returning(*(getattr(EmailMessage, c) for c in columns))
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.commit()  # no transaction stays open during SMTP
+    return sorted((EmailMessage(**dict(zip(columns, row, strict=True))) for row in rows), key=lambda m: m.id)
+
+
+def _paid_meanwhile(messages: list[EmailMessage]) -> set[int]:
+    """The proformas, among those these "please pay" emails are about, that are no longer to pay."""
+    invoice_ids = {m.pay_invoice_id for m in messages if m.pay_invoice_id is not None}
+    if not invoice_ids:
+        return set()
+    found = db.session.execute(sa.select(Invoice.id, Invoice.status).where(Invoice.id.in_(invoice_ids))).all()
+    db.session.rollback()
+    return {invoice_id for invoice_id, status in found if status is not InvoiceStatus.UNPAID}
+
+
+def _record_many(ids: list[int], lease: datetime, **values) -> int:
+    """Write one outcome for messages `ids` still claimed by us (`lease`); how many were."""
+    if not ids:
+        return 0
+    done = db.session.execute(
+        sa.update(EmailMessage)
+        .where(EmailMessage.id.in_(ids), EmailMessage.claimed_until == lease)
+        .values(claimed_until=None, next_attempt_at=None, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if done != len(ids):
+        log.warning("%s email(s) outlived their claim; their outcome was not recorded: %s", len(ids) - done, values)
+    return done
+
+
+def _record_failures(failures: list[tuple[EmailMessage, Exception]], lease: datetime) -> Counter[str]:
+    """Record failed attempts, each with its error and backoff (or `failed` for good), in one transaction."""
+    outcomes: Counter[str] = Counter()
+    for message, exc in failures:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        if is_permanent(exc) or message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
+            outcome = {"status": MessageStatus.FAILED, "next_attempt_at": None}
+            log.warning("email #%s failed after %s attempt(s): %s", message.id, message.attempts, error)
+        else:
+            outcome = {"next_attempt_at": utcnow() + _retry_delay(message.attempts)}
+        done = db.session.execute(
+            sa.update(EmailMessage)
+            .where(EmailMessage.id == message.id, EmailMessage.claimed_until == lease)
+            .values(claimed_until=None, last_error=error, **outcome)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        outcomes["failed" if "status" in outcome else "retry"] += done
+    db.session.commit()
+    return outcomes
+
+
+def _release(messages: list[EmailMessage], lease: datetime) -> int:
+    """Give back claimed messages not tried (their attempt did not happen): due again for the sweeper."""
+    done = db.session.execute(
+        sa.update(EmailMessage)
+        .where(EmailMessage.id.in_([m.id for m in messages]), EmailMessage.claimed_until == lease)
+        .values(claimed_until=None, attempts=EmailMessage.attempts - 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
     return done
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.core.queue import enqueue, waiting_in_queue
+from app.core.queue import batch_calls, enqueue_many, not_waiting
 from app.core.types import utcnow
 from app.extensions import db
 from app.invoices.services import recheck_due
@@ -60,9 +60,15 @@ def flush_outbox(*, ignore_backoff: bool = False) -> tuple[int, int]:
     ).all()
     db.session.rollback()  # end our read before in-process jobs write
     # A message whose job still waits in Redis (a backlog after a big billing run)
-    # is not handed again: that would only multiply the jobs.
-    todo = [(EmailMessage.__outbox_job__, i) for i in ids] + [(SmsMessage.__outbox_job__, i) for i in sms_ids]
-    todo = [(path, i) for path, i in todo if not waiting_in_queue(path, i)]
-    handed = sum(1 for path, i in todo if enqueue(path, i))
+    # is not handed again: that would only multiply the jobs. Emails go in ranges
+    # (one batch job per OUTBOX_BATCH ids), named as the commit that wrote them named them.
+    found = handed = 0
+    for path, batch in ((EmailMessage.__outbox_job__, ids), (SmsMessage.__outbox_job__, sms_ids)):
+        jobs = batch_calls(path, list(batch))
+        calls = not_waiting(list(jobs))
+        todo = sum(len(jobs[call]) for call in calls)
+        found += todo
+        if calls and enqueue_many(calls):
+            handed += todo
     recheck_due()  # VAT numbers the EU VIES register could not answer about yet
-    return len(todo), handed
+    return found, handed

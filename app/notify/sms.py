@@ -423,7 +423,7 @@ def still_true(event_key: str) -> bool:
     return True
 
 
-@job
+@job(queue="sms")
 def send_sms(message_id: int) -> str:
     """Send one outbox SMS at most once. Returns what happened.
 

@@ -124,16 +124,18 @@ def _sign_up(email="x@example.com"):
 
 
 def test_outbox_rows_are_enqueued_only_by_the_real_commit(app, enqueued):
+    app.config["OUTBOX_BATCH"] = 1  # a range of one id per email: the calls name the rows
     with app.app_context():
         _sign_up()
         with db.session.begin_nested():  # releasing a savepoint is not the commit
             _sign_up("y@example.com")
         assert enqueued == []
         db.session.commit()
-    assert [call[0] for call in enqueued] == ["app.notify.jobs.send_email"] * 2
+    assert [call[0] for call in enqueued] == ["app.notify.jobs.send_email_batch"] * 2
 
 
 def test_a_rolled_back_savepoint_drops_only_its_own_rows(app, enqueued):
+    app.config["OUTBOX_BATCH"] = 1
     with app.app_context():
         _sign_up()
         savepoint = db.session.begin_nested()
@@ -142,7 +144,7 @@ def test_a_rolled_back_savepoint_drops_only_its_own_rows(app, enqueued):
         db.session.commit()
         kept = db.session.scalars(sa.select(EmailMessage.id)).all()
     assert len(kept) == 1
-    assert enqueued == [("app.notify.jobs.send_email", kept[0])]
+    assert enqueued == [("app.notify.jobs.send_email_batch", kept[0], kept[0])]
 
 
 def test_a_rolled_back_transaction_enqueues_nothing(app, enqueued):

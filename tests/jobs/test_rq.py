@@ -54,14 +54,14 @@ def message_status(app) -> MessageStatus:
         return db.session.scalars(sa.select(EmailMessage.status)).one()
 
 
-@pytest.mark.parametrize("options", [(), ("--no-fork",)], ids=["forking", "no-fork"])
+@pytest.mark.parametrize("options", [("--fork",), ()], ids=["forking", "no-fork"])
 def test_job_goes_to_redis_and_a_worker_sends_it(app, database_url, redis_url, smtp_server, options):
     make_owner(app, email="queued@example.com")
 
     with app.app_context():
         queue = get_queue()
         assert queue.count == 1
-        assert queue.jobs[0].func_name == "app.notify.jobs.send_email"
+        assert queue.jobs[0].func_name == "app.notify.jobs.send_email_batch"
     assert smtp_server.handler.messages == [], "nothing is sent in the web process"
     assert message_status(app) is MessageStatus.QUEUED
 
