@@ -26,7 +26,7 @@ def billing_run_once(run_date: date) -> RunResult | None:
         return run_billing(run_date) if mine else None
 
 
-@job
+@job(queue="billing")
 def billing_run_job(run_date: str | None = None) -> dict:
     """The daily billing run (scheduled by `rq cron app/cron.py` on every host). Safe to repeat."""
     day = date.fromisoformat(run_date) if run_date else today()
