@@ -19,6 +19,7 @@ machine's cores bound the sum).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -203,6 +204,7 @@ def main() -> None:
         "--fork-messages", type=int, default=1000, help="messages for the (slow) forking runs, at most --messages"
     )
     parser.add_argument("--database", default="billfold_bench_messages", help="the throwaway database's name")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file (bench/run.py reads it)")
     args = parser.parse_args()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if not set(modes) <= {"fork", "no-fork"}:
@@ -265,6 +267,17 @@ def main() -> None:
             f"{r['twice']:>6} {r['missing']:>8} {r['sessions']:>9} {r['seconds']:>8.1f} {r['sent_per_s']:>8.0f} "
             f"{r['flowing_per_s']:>10.0f} {r['worker_cpu_ms']:>10.2f} {r['sink_cpu_ms']:>9.2f}"
         )
+    if args.json:
+        runs = [
+            {
+                **r,
+                "workers": int(r["workers"].split()[0]),
+                "fork": r["workers"].endswith(" fork"),
+                "each_once": not r["twice"] and not r["missing"] and r["sent"] == r["messages"],
+            }
+            for r in results
+        ]
+        args.json.write_text(json.dumps({"runs": runs}, indent=2))
     wrong = [r["workers"] for r in results if r["twice"] or r["missing"] or r["sent"] != r["messages"]]
     if wrong:
         raise SystemExit(f"not every message reached SMTP exactly once in: {', '.join(wrong)}")
