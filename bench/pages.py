@@ -68,19 +68,21 @@ def ensure_data(clients: int, reseed: bool) -> str:
     """The benchmark database's URL, seeded with `clients` clients (kept from an earlier run if it has them)."""
     name = f"billfold_bench_{clients}"
     url = f"{server_url()}/{name}"
+    flask = [sys.executable, "-m", "flask", "--app", "app"]
     if not reseed:
         try:
             engine = sa.create_engine(url)
             with engine.connect() as conn:
-                if conn.scalar(sa.text("SELECT count(*) FROM clients")) == clients:
-                    print(f"reusing the seeded database {name}", file=sys.stderr)
-                    return url
+                reuse = conn.scalar(sa.text("SELECT count(*) FROM clients")) == clients
         except sa.exc.SQLAlchemyError:
-            pass
+            reuse = False
         finally:
             engine.dispose()
+        if reuse:
+            print(f"reusing the seeded database {name} (migrated to the code's schema)", file=sys.stderr)
+            subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=server_env(url), check=True)  # noqa: S603
+            return url
     url = fresh_database(name)
-    flask = [sys.executable, "-m", "flask", "--app", "app"]
     env = server_env(url)
     started = time.perf_counter()
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: S603
