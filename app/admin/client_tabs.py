@@ -3,7 +3,7 @@
 Every tab is its own URL (bookmarkable); htmx loads it in place of the one shown.
 A tab reads a fixed number of queries whatever the client's size: each list is a
 keyset page of PAGE rows, newest first, with a link to the older ones
-(`?<list>_before=<id>`).
+(`?<list>_after=<cursor>`, app/admin/paging.py).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from flask import abort, current_app, request
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from app.access.policy import PERMISSIONS
+from app.admin import paging
 from app.admin.casework_forms import ButtonForm, FileForm, MoveServiceForm, NoteForm, QueuedItemForm, ServiceGroupForm
 from app.audit.models import AuditEntry
 from app.casework.models import ClientFile, ClientNote
@@ -39,32 +40,29 @@ PAGE = 50
 
 @dataclass(frozen=True)
 class Page:
-    """One keyset page of a list: its rows, and the id to pass as `<key>_before` for older ones."""
+    """One keyset page of a list: its rows, and the cursor to pass as `<key>_after` for older ones."""
 
     key: str
     rows: list
-    older_than: int | None
-
-
-def _before(key: str) -> int | None:
-    raw = request.args.get(f"{key}_before", "")
-    if not raw:
-        return None
-    if not raw.isdigit() or len(raw) > 18:
-        abort(400, description=_("%(key)s_before must be a row id", key=key))
-    return int(raw)
+    after: str | None
 
 
 def _page(key: str, query: sa.Select, id_column, *, id_of: Callable[[Any], int] = lambda row: row.id) -> Page:
-    """The newest PAGE rows of `query` (older than `?<key>_before=` when given)."""
-    before = _before(key)
-    if before is not None:
-        query = query.where(id_column < before)
-    rows = db.session.execute(query.order_by(id_column.desc()).limit(PAGE + 1)).unique().all()
-    rows = [row[0] if len(row) == 1 else row for row in rows]
-    more = len(rows) > PAGE
-    rows = rows[:PAGE]
-    return Page(key, rows, id_of(rows[-1]) if more else None)
+    """The newest PAGE rows of `query` (older than the cursor `?<key>_after=` when given)."""
+    name = f"{key}_after"
+    one_entity = len(query.column_descriptions) == 1
+    page = paging.keyset_page(
+        query,
+        [id_column],
+        after=request.args.get(name, ""),
+        name=name,
+        descending=True,
+        size=PAGE,
+        key_of=lambda row: [id_of(row)],
+        types=[int],
+        scalars=one_entity,
+    )
+    return Page(key, page.rows, page.after)
 
 
 def _choice(name: str, allowed: dict[str, Any]) -> str:
