@@ -122,15 +122,15 @@ def summary(client: Client) -> dict:
             sa.select(Service.status, sa.func.count()).where(Service.client_id == client.id).group_by(Service.status)
         ).all()
     )
-    income = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Payment.amount_minor), 0)).where(
-            Payment.client_id == client.id,
-            Payment.status == PaymentStatus.SUCCEEDED,
-            Payment.direction == PaymentDirection.IN,
-        )
-    )
-    transfers, failed_email, failed_sms, erasure = db.session.execute(
+    income, transfers, failed_email, failed_sms, erasure = db.session.execute(
         sa.select(
+            sa.select(sa.func.coalesce(sa.func.sum(Payment.amount_minor), 0))
+            .where(
+                Payment.client_id == client.id,
+                Payment.status == PaymentStatus.SUCCEEDED,
+                Payment.direction == PaymentDirection.IN,
+            )
+            .scalar_subquery(),
             sa.select(sa.func.count())
             .where(BankTransfer.client_id == client.id, BankTransfer.status == TransferStatus.PENDING)
             .scalar_subquery(),
@@ -177,7 +177,8 @@ def contacts(client: Client) -> dict:
     payers = db.session.scalars(
         sa.select(BillingProfile).where(BillingProfile.client_id == client.id).order_by(BillingProfile.id)
     ).all()
-    return {"users": client.users, "permission_labels": PERMISSIONS, "payers": payers}
+    users = db.session.scalars(sa.select(User).where(User.client_id == client.id).order_by(User.id)).all()
+    return {"users": users, "permission_labels": PERMISSIONS, "payers": payers}
 
 
 # --- orders -------------------------------------------------------------------------------
@@ -225,11 +226,11 @@ def services(
     the client's groups, with the forms that create, rename, hide them and move services
     (a form given is one refused, shown with its errors)."""
     status = _choice("status", SERVICE_STATUSES)
-    query = (
-        sa.select(Service)
-        .where(Service.client_id == client.id)
-        .options(selectinload(Service.product), selectinload(Service.group))
-    )
+    # The groups first: each service's group is then found in the session, with no query more.
+    groups = db.session.scalars(
+        sa.select(ServiceGroup).where(ServiceGroup.client_id == client.id).order_by(ServiceGroup.name, ServiceGroup.id)
+    ).all()
+    query = sa.select(Service).where(Service.client_id == client.id).options(joinedload(Service.product))
     if status:
         query = query.where(Service.status == SERVICE_STATUSES[status])
     page = _page("services", query, Service.id)
@@ -241,9 +242,6 @@ def services(
     grouped: dict[str, list[Service]] = {}  # by service group, in the page's order
     for service in page.rows:
         grouped.setdefault(service.group.name if service.group else "", []).append(service)
-    groups = db.session.scalars(
-        sa.select(ServiceGroup).where(ServiceGroup.client_id == client.id).order_by(ServiceGroup.name, ServiceGroup.id)
-    ).all()
     return {
         "services": page,
         "grouped": grouped,
@@ -313,7 +311,7 @@ def invoices(client: Client, queued_form: QueuedItemForm | None = None) -> dict:
     """Proformas, tax invoices and credit notes (one kind, or all), with the document each came
     from; the items queued for the next proforma, and the form that queues one."""
     kind = _choice("kind", DOCUMENT_KINDS)
-    query = sa.select(Invoice).where(Invoice.client_id == client.id).options(selectinload(Invoice.source))
+    query = sa.select(Invoice).where(Invoice.client_id == client.id).options(joinedload(Invoice.source))
     if kind:
         query = query.where(Invoice.kind == DOCUMENT_KINDS[kind])
     counts = dict(
@@ -371,7 +369,7 @@ def transactions(client: Client) -> dict:
     )
     ledger = _page(
         "ledger",
-        sa.select(LedgerEntry).where(LedgerEntry.client_id == client.id).options(selectinload(LedgerEntry.invoice)),
+        sa.select(LedgerEntry).where(LedgerEntry.client_id == client.id).options(joinedload(LedgerEntry.invoice)),
         LedgerEntry.id,
     )
     return {

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from app.clients.models import Client, ClientKind, ClientStatus, User, UserRole
-from app.extensions import db
+from app.clients.models import Client, ClientKind, ClientStatus, User
 
 PAGE_SIZE = 50
 
@@ -118,13 +117,3 @@ def client_listing(query: ClientQuery, also=(), unpaid=None) -> ClientListing:
     else:
         order, types = [SORTS[query.sort], Client.id], [str if query.sort == "name" else int, int]
     return ClientListing(stmt, order, types, descending=query.direction == "desc")
-
-
-def owner_emails(client_ids: list[int]) -> dict[int, str]:
-    """The owner's email of each client on a page, in one query."""
-    if not client_ids:
-        return {}
-    rows = db.session.execute(
-        sa.select(User.client_id, User.email).where(User.client_id.in_(client_ids), User.role == UserRole.OWNER)
-    )
-    return {client_id: email for client_id, email in rows}
