@@ -124,3 +124,19 @@ def test_older_pages_cost_the_same_as_the_first(app, staff, small_pages):
         assert older, f"{first}: no link to the next page"
         second = older.group(1).replace("&amp;", "&")
         assert len(statements_for_get(app, staff, second)) == len(statements_for_get(app, staff, first)), second
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/clients?after=not-a-cursor",
+        "/admin/clients?sort=name&after=WzEsMl0",  # [1, 2]: a name must be text
+        "/admin/clients?after=WyJ4Il0",  # ["x"]: an id must be a number
+        "/admin/staff?after=WzFd",  # [1]: the staff list's cursor is [name, id]
+        "/admin/approvals?decided_after=e30",  # {}: not a list
+        "/admin/clients/{id}/messages?emails_after=WzEuNV0",  # [1.5]
+    ],
+)
+def test_a_cursor_not_made_by_the_list_is_a_400(app, staff, path):
+    owner = make_owner(app, email="perf-owner@example.com", name="Perf Owner")
+    assert staff.get(path.format(id=owner.client_id)).status_code == 400
