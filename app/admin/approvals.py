@@ -4,8 +4,9 @@ or reject. Who may approve which kind is the approvals service's rule, not this 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 
+from app.admin import paging
 from app.admin.blueprint import bp
 from app.admin.money_forms import ApproveRequestForm, RejectRequestForm
 from app.approvals import services as approvals
@@ -22,11 +23,18 @@ from app.staff.models import Staff
 def _page(forms: dict | None = None, status: int = 200, refused: int | None = None):
     """The list; `forms` maps a request id to the (approve, reject) forms that were refused
     (request `refused`: its messages also head its card, for one no longer open)."""
-    rows = approvals.listing()
+    pending, decided = _pending_and_decided()
+    rows = [*pending.rows, *decided.rows]
     staff_ids = {r.requested_by for r in rows} | {r.decided_by for r in rows if r.decided_by}
     client_ids = {r.client_id for r in rows if r.client_id}
-    names = dict(db.session.execute(sa.select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids))).all())
-    clients = {c.id: c for c in db.session.scalars(sa.select(Client).where(Client.id.in_(client_ids)))}
+    names = (
+        dict(db.session.execute(sa.select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids))).all())
+        if staff_ids
+        else {}
+    )
+    clients = (
+        {c.id: c for c in db.session.scalars(sa.select(Client).where(Client.id.in_(client_ids)))} if client_ids else {}
+    )
     blank = {
         r.id: (
             ApproveRequestForm(formdata=None, prefix=_prefix(r.id)),
@@ -44,8 +52,37 @@ def _page(forms: dict | None = None, status: int = 200, refused: int | None = No
         refusals={refused: [m for form in forms[refused] for m in _messages(form)]} if refused else {},
         now=utcnow(),
         kind_label=approvals.kind_label,
+        more={
+            _("Waiting"): pending.after and _more_url("pending_after", pending.after),
+            _("Decided recently"): decided.after and _more_url("decided_after", decided.after),
+        },
     )
     return page, status
+
+
+def _pending_and_decided() -> tuple[paging.KeysetPage, paging.KeysetPage]:
+    """A keyset page of each list: the pending requests oldest first (they waited longest,
+    `?pending_after=`), then the decided ones newest first (`?decided_after=`)."""
+    is_pending = ApprovalRequest.status == ApprovalStatus.PENDING
+    lists = []
+    for name, where, descending in (("pending_after", is_pending, False), ("decided_after", ~is_pending, True)):
+        lists.append(
+            paging.keyset_page(
+                sa.select(ApprovalRequest).where(where),
+                [ApprovalRequest.id],
+                after=request.args.get(name, ""),
+                name=name,
+                descending=descending,
+                size=paging.STAFF_PAGE,
+                key_of=lambda r: [r.id],
+                types=[int],
+            )
+        )
+    return lists[0], lists[1]
+
+
+def _more_url(name: str, cursor: str) -> str:
+    return url_for("admin.approvals", **{**request.args.to_dict(), name: cursor})
 
 
 def _messages(form) -> list[str]:

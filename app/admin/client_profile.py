@@ -7,13 +7,16 @@ URL pushed to the history); the same URL opened directly is the whole page.
 
 from __future__ import annotations
 
+from types import EllipsisType
+
+import sqlalchemy as sa
 from flask import abort, make_response, redirect, render_template, request, url_for
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.admin.blueprint import bp
 from app.admin.client_settings import ClientSettingsForm, settings
 from app.admin.client_tabs import STATUS_LABELS, TABS
-from app.clients.models import Client
+from app.clients.models import Client, User, UserRole
 from app.core.actors import request_actor
 from app.core.form_actions import run_form_action
 from app.core.htmx import is_htmx, toast
@@ -27,19 +30,35 @@ ALL_TABS = {**TABS, "settings": (_l("Settings"), settings)}
 
 
 def client_or_404(client_id: int) -> Client:
-    client = db.session.get(Client, client_id, options=[selectinload(Client.users), selectinload(Client.group)])
+    """The client with its group and users (two statements); 404 if there is none."""
+    client = db.session.get(Client, client_id, options=[selectinload(Client.users), joinedload(Client.group)])
     if client is None:
         abort(404)
     return client
 
 
-def render_tab(client: Client, tab: str, *, status: int = 200, **extra):
-    """The profile showing `tab`: the whole page, or (for htmx) the tab strip and the tab.
+def _profile_or_404(client_id: int) -> tuple[Client, User | None]:
+    """The client, its group and its owner (the profile's header) in one statement; 404 if
+    there is none. The other users are the Contacts tab's to read."""
+    row = db.session.execute(
+        sa.select(Client, User)
+        .outerjoin(User, sa.and_(User.client_id == Client.id, User.role == UserRole.OWNER))
+        .options(joinedload(Client.group))
+        .where(Client.id == client_id)
+    ).first()
+    if row is None:
+        abort(404)
+    return row[0], row[1]
+
+
+def render_tab(client: Client, tab: str, *, status: int = 200, owner: User | EllipsisType | None = ..., **extra):
+    """The profile showing `tab`: the whole page, or (for htmx) the tab strip and the tab
+    (`owner`: the client's owner when the caller has read it; else from client.users).
     The answer varies on HX-Request, so no cache hands a fragment to a browser."""
     label, load = ALL_TABS[tab]
     context = {
         "client": client,
-        "owner": client.owner,
+        "owner": client.owner if owner is ... else owner,
         "tab": tab,
         "tabs": ALL_TABS,
         "tab_label": label,
@@ -69,20 +88,20 @@ def _tombstone_redirect(client: Client, tab: str | None = None):
 
 @bp.route("/clients/<int:client_id>")
 def client(client_id: int):
-    found = client_or_404(client_id)
+    found, owner = _profile_or_404(client_id)
     if found.merged_into_id is not None:
         return _tombstone_redirect(found)
-    return render_tab(found, "summary")
+    return render_tab(found, "summary", owner=owner)
 
 
 @bp.route("/clients/<int:client_id>/<tab>")
 def client_tab(client_id: int, tab: str):
     if tab not in ALL_TABS:
         abort(404)
-    found = client_or_404(client_id)
+    found, owner = _profile_or_404(client_id)
     if found.merged_into_id is not None:
         return _tombstone_redirect(found, tab)
-    return render_tab(found, tab)
+    return render_tab(found, tab, owner=owner)
 
 
 @bp.post("/clients/<int:client_id>/settings")

@@ -3,7 +3,7 @@
 Every tab is its own URL (bookmarkable); htmx loads it in place of the one shown.
 A tab reads a fixed number of queries whatever the client's size: each list is a
 keyset page of PAGE rows, newest first, with a link to the older ones
-(`?<list>_before=<id>`).
+(`?<list>_after=<cursor>`, app/admin/paging.py).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from flask import abort, current_app, request
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from app.access.policy import PERMISSIONS
+from app.admin import paging
 from app.admin.casework_forms import ButtonForm, FileForm, MoveServiceForm, NoteForm, QueuedItemForm, ServiceGroupForm
 from app.audit.models import AuditEntry
 from app.casework.models import ClientFile, ClientNote
@@ -39,32 +40,29 @@ PAGE = 50
 
 @dataclass(frozen=True)
 class Page:
-    """One keyset page of a list: its rows, and the id to pass as `<key>_before` for older ones."""
+    """One keyset page of a list: its rows, and the cursor to pass as `<key>_after` for older ones."""
 
     key: str
     rows: list
-    older_than: int | None
-
-
-def _before(key: str) -> int | None:
-    raw = request.args.get(f"{key}_before", "")
-    if not raw:
-        return None
-    if not raw.isdigit() or len(raw) > 18:
-        abort(400, description=_("%(key)s_before must be a row id", key=key))
-    return int(raw)
+    after: str | None
 
 
 def _page(key: str, query: sa.Select, id_column, *, id_of: Callable[[Any], int] = lambda row: row.id) -> Page:
-    """The newest PAGE rows of `query` (older than `?<key>_before=` when given)."""
-    before = _before(key)
-    if before is not None:
-        query = query.where(id_column < before)
-    rows = db.session.execute(query.order_by(id_column.desc()).limit(PAGE + 1)).unique().all()
-    rows = [row[0] if len(row) == 1 else row for row in rows]
-    more = len(rows) > PAGE
-    rows = rows[:PAGE]
-    return Page(key, rows, id_of(rows[-1]) if more else None)
+    """The newest PAGE rows of `query` (older than the cursor `?<key>_after=` when given)."""
+    name = f"{key}_after"
+    one_entity = len(query.column_descriptions) == 1
+    page = paging.keyset_page(
+        query,
+        [id_column],
+        after=request.args.get(name, ""),
+        name=name,
+        descending=True,
+        size=PAGE,
+        key_of=lambda row: [id_of(row)],
+        types=[int],
+        scalars=one_entity,
+    )
+    return Page(key, page.rows, page.after)
 
 
 def _choice(name: str, allowed: dict[str, Any]) -> str:
@@ -124,15 +122,15 @@ def summary(client: Client) -> dict:
             sa.select(Service.status, sa.func.count()).where(Service.client_id == client.id).group_by(Service.status)
         ).all()
     )
-    income = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Payment.amount_minor), 0)).where(
-            Payment.client_id == client.id,
-            Payment.status == PaymentStatus.SUCCEEDED,
-            Payment.direction == PaymentDirection.IN,
-        )
-    )
-    transfers, failed_email, failed_sms, erasure = db.session.execute(
+    income, transfers, failed_email, failed_sms, erasure = db.session.execute(
         sa.select(
+            sa.select(sa.func.coalesce(sa.func.sum(Payment.amount_minor), 0))
+            .where(
+                Payment.client_id == client.id,
+                Payment.status == PaymentStatus.SUCCEEDED,
+                Payment.direction == PaymentDirection.IN,
+            )
+            .scalar_subquery(),
             sa.select(sa.func.count())
             .where(BankTransfer.client_id == client.id, BankTransfer.status == TransferStatus.PENDING)
             .scalar_subquery(),
@@ -179,7 +177,8 @@ def contacts(client: Client) -> dict:
     payers = db.session.scalars(
         sa.select(BillingProfile).where(BillingProfile.client_id == client.id).order_by(BillingProfile.id)
     ).all()
-    return {"users": client.users, "permission_labels": PERMISSIONS, "payers": payers}
+    users = db.session.scalars(sa.select(User).where(User.client_id == client.id).order_by(User.id)).all()
+    return {"users": users, "permission_labels": PERMISSIONS, "payers": payers}
 
 
 # --- orders -------------------------------------------------------------------------------
@@ -227,11 +226,11 @@ def services(
     the client's groups, with the forms that create, rename, hide them and move services
     (a form given is one refused, shown with its errors)."""
     status = _choice("status", SERVICE_STATUSES)
-    query = (
-        sa.select(Service)
-        .where(Service.client_id == client.id)
-        .options(selectinload(Service.product), selectinload(Service.group))
-    )
+    # The groups first: each service's group is then found in the session, with no query more.
+    groups = db.session.scalars(
+        sa.select(ServiceGroup).where(ServiceGroup.client_id == client.id).order_by(ServiceGroup.name, ServiceGroup.id)
+    ).all()
+    query = sa.select(Service).where(Service.client_id == client.id).options(joinedload(Service.product))
     if status:
         query = query.where(Service.status == SERVICE_STATUSES[status])
     page = _page("services", query, Service.id)
@@ -243,9 +242,6 @@ def services(
     grouped: dict[str, list[Service]] = {}  # by service group, in the page's order
     for service in page.rows:
         grouped.setdefault(service.group.name if service.group else "", []).append(service)
-    groups = db.session.scalars(
-        sa.select(ServiceGroup).where(ServiceGroup.client_id == client.id).order_by(ServiceGroup.name, ServiceGroup.id)
-    ).all()
     return {
         "services": page,
         "grouped": grouped,
@@ -315,7 +311,7 @@ def invoices(client: Client, queued_form: QueuedItemForm | None = None) -> dict:
     """Proformas, tax invoices and credit notes (one kind, or all), with the document each came
     from; the items queued for the next proforma, and the form that queues one."""
     kind = _choice("kind", DOCUMENT_KINDS)
-    query = sa.select(Invoice).where(Invoice.client_id == client.id).options(selectinload(Invoice.source))
+    query = sa.select(Invoice).where(Invoice.client_id == client.id).options(joinedload(Invoice.source))
     if kind:
         query = query.where(Invoice.kind == DOCUMENT_KINDS[kind])
     counts = dict(
@@ -373,7 +369,7 @@ def transactions(client: Client) -> dict:
     )
     ledger = _page(
         "ledger",
-        sa.select(LedgerEntry).where(LedgerEntry.client_id == client.id).options(selectinload(LedgerEntry.invoice)),
+        sa.select(LedgerEntry).where(LedgerEntry.client_id == client.id).options(joinedload(LedgerEntry.invoice)),
         LedgerEntry.id,
     )
     return {

@@ -5,9 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import current_app, render_template, request, url_for
 
+from app.admin import paging
 from app.admin.blueprint import bp
-from app.clients.models import ClientGroup, ClientKind, ClientStatus
-from app.clients.search import SORTS, BadListQuery, ClientQuery, list_clients, owner_emails
+from app.clients import search
+from app.clients.models import Client, ClientGroup, ClientKind, ClientStatus, User, UserRole
+from app.clients.search import SORTS, BadListQuery, ClientQuery, client_listing
 from app.extensions import db
 from app.invoices.models import DocumentKind, Invoice, InvoiceStatus
 
@@ -40,6 +42,30 @@ def _choices() -> dict:
     return {"statuses": list(ClientStatus), "kinds": list(ClientKind), "groups": groups, "sorts": SORTS}
 
 
+def _clients_page(query: ClientQuery) -> tuple[list[tuple[Client, str | None]], str | None]:
+    """One keyset page of the clients `query` asks for, each with its owner's email (one
+    statement), and the cursor of the next page.
+    Raises BadListQuery for a value outside the allow-list (a bad cursor is a 400 too)."""
+    # Any proforma or invoice number finds its client (invoices.number is unique: indexed).
+    by_invoice = sa.select(Invoice.client_id).where(Invoice.number == query.q.strip().upper())
+    unpaid = sa.select(Invoice.client_id).where(*_UNPAID)
+    listing = client_listing(query, also=[by_invoice], unpaid=unpaid)
+    with_owner = listing.select.outerjoin(
+        User, sa.and_(User.client_id == Client.id, User.role == UserRole.OWNER)
+    ).add_columns(User.email)
+    found = paging.keyset_page(
+        with_owner,
+        listing.order,
+        after=query.after,
+        descending=listing.descending,
+        size=search.PAGE_SIZE,
+        key_of=lambda row: listing.key_of(row[0]),
+        types=listing.types,
+        scalars=False,
+    )
+    return found.rows, found.after
+
+
 @bp.route("/clients")
 def clients():
     args = request.args
@@ -56,18 +82,16 @@ def clients():
         after=args.get("after", ""),
     )
     try:
-        # Any proforma or invoice number finds its client (invoices.number is unique: indexed).
-        by_invoice = sa.select(Invoice.client_id).where(Invoice.number == query.q.strip().upper())
-        unpaid = sa.select(Invoice.client_id).where(*_UNPAID)
-        page, next_cursor = list_clients(query, also=[by_invoice], unpaid=unpaid)
+        rows, next_cursor = _clients_page(query)
     except BadListQuery as error:
         # Say what was wrong: an unknown value is a hand-edited URL, not "no clients".
         return render_template("admin/clients.html", error=str(error), clients=[], query=query, **_choices()), 400
     params = {k: v for k, v in args.items() if k != "after" and v}
     next_url = url_for("admin.clients", **params, after=next_cursor) if next_cursor else None
+    page = [client for client, _email in rows]
     context = dict(
         clients=page,
-        emails=owner_emails([c.id for c in page]),
+        emails={client.id: email for client, email in rows if email},
         unpaid=unpaid_totals([c.id for c in page]),
         next_url=next_url,
         query=query,

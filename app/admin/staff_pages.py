@@ -6,9 +6,12 @@ app.staff.services; these views read the request, call them and render the answe
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
+from app.admin import paging
 from app.admin.blueprint import bp
 from app.admin.sign_in import password_step_passed
 from app.admin.staff_forms import (
@@ -50,9 +53,19 @@ def _email_invite(staff: Staff, token: str) -> None:
 
 @bp.route("/staff")
 def staff():
+    """The staff by name, a keyset page at a time (`?after=`), each with their roles."""
+    members = paging.keyset_page(
+        sa.select(Staff).options(selectinload(Staff.roles)),
+        [Staff.name, Staff.id],
+        after=request.args.get("after", ""),
+        size=paging.STAFF_PAGE,
+        key_of=lambda member: [member.name, member.id],
+        types=[str, int],
+    )
     return render_template(
         "admin/staff.html",
-        members=staff_services.all_staff(),
+        members=members.rows,
+        next_url=url_for("admin.staff", after=members.after) if members.after else None,
         pending=staff_services.is_pending_invite,
         action=ActionForm(),
     )

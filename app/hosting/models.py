@@ -148,6 +148,8 @@ class Service(db.Model):
     __tablename__ = "services"
     __table_args__ = (
         sa.Index("ix_services_status_next_due_date", "status", "next_due_date"),
+        # The staff profile's Services tab: a client's newest services, a keyset page at a time.
+        sa.Index("ix_services_client_id_id", "client_id", "id"),
         sa.CheckConstraint("price_minor >= 0", name="price_not_negative"),
     )
 

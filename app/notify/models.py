@@ -23,6 +23,8 @@ class EmailMessage(db.Model):
     __tablename__ = "email_messages"
     # After commit, core.queue enqueues this job with the new row's id.
     __outbox_job__ = "app.notify.jobs.send_email"
+    # The staff profile's Messages tab: a client's newest emails, a keyset page at a time.
+    __table_args__ = (sa.Index("ix_email_messages_client_id_id", "client_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clients.id"), index=True)

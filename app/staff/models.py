@@ -33,6 +33,8 @@ class StaffRole(db.Model):
 
 class Staff(UserMixin, db.Model):
     __tablename__ = "staff"
+    # The staff list's order and keyset (app/admin/staff_pages.py).
+    __table_args__ = (sa.Index("ix_staff_name_id", "name", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)

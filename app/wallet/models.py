@@ -86,6 +86,8 @@ class Payment(db.Model):
         sa.UniqueConstraint("gateway", "external_id"),
         sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
         sa.CheckConstraint("fee_minor >= 0", name="fee_not_negative"),
+        # The staff profile's Transactions tab: a client's newest payments, a keyset page at a time.
+        sa.Index("ix_payments_client_id_id", "client_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -94,7 +94,7 @@ def test_a_bad_filter_or_page_id_is_a_400(app, filled):
     base = f"/admin/clients/{filled.client_id}"
     assert staff.get(f"{base}/invoices?kind=everything").status_code == 400
     assert staff.get(f"{base}/services?status=gone").status_code == 400
-    assert staff.get(f"{base}/messages?emails_before=1;drop").status_code == 400
+    assert staff.get(f"{base}/messages?emails_after=1;drop").status_code == 400
 
 
 def test_every_table_of_every_tab_shows_the_clients_rows(app, filled):
@@ -165,7 +165,7 @@ def test_older_rows_are_a_keyset_page_away(app, owner, monkeypatch):
         emails = _panel(staff.get(url).get_data(as_text=True)).split('<h3 class="section">SMS</h3>', 1)[0]
         seen += re.findall(r"row subject \d", emails)
         assert len(re.findall(r"<details>", emails)) <= 2
-        older = re.search(r'href="(/admin/clients/\d+/messages\?emails_before=\d+)"', emails)
+        older = re.search(r'href="(/admin/clients/\d+/messages\?emails_after=[\w-]+)"', emails)
         url, pages = older and older.group(1), pages + 1
         if pages > 1:
             assert "Newest emails" in emails
