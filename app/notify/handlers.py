@@ -29,6 +29,7 @@ from app.invoices.models import DocumentKind, Invoice, InvoiceLine, InvoiceStatu
 from app.notify.email import queue_email
 from app.notify.links import invoice_login_url
 from app.notify.models import InvoiceReminder, ServiceNotice, SmsMessage
+from app.notify.pending import deferrable
 from app.notify.sms import fits_one_segment, gsm7_segments, quiet_hours_delay, sms_allowed
 from app.wallet.models import BankTransfer, LedgerEntry, Payment, TransferStatus
 
@@ -506,13 +507,18 @@ def send_invoice_reminders(today: date) -> int:
     return sent
 
 
+# Each deferrable: inside app.notify.pending.deferred_notices (the billing run) it
+# records a PendingNotice, rendered after the transaction by render_pending_notices.
 _HANDLERS = {
-    "proformas_issued": on_proformas_issued,
-    "invoice_paid": on_invoice_paid,
-    "services_suspended": on_services_suspended,
-    "services_terminated": on_services_terminated,
-    "wallet_topped_up": on_wallet_topped_up,
-    "bank_transfer_reviewed": on_bank_transfer_reviewed,
+    event: deferrable(event, handler)
+    for event, handler in {
+        "proformas_issued": on_proformas_issued,
+        "invoice_paid": on_invoice_paid,
+        "services_suspended": on_services_suspended,
+        "services_terminated": on_services_terminated,
+        "wallet_topped_up": on_wallet_topped_up,
+        "bank_transfer_reviewed": on_bank_transfer_reviewed,
+    }.items()
 }
 
 
