@@ -165,11 +165,22 @@ def queue_sms(user: User, client: Client, *, kind: str, event_key: str, **values
 
 
 def on_proformas_issued(sender, *, proforma_ids: list[int], origin: str) -> None:
+    # Users first: only the proformas someone is told of are loaded with their lines.
+    users = _users_by_client(
+        db.session.scalars(sa.select(Invoice.client_id).where(Invoice.id.in_(proforma_ids)).distinct())
+    )
+    told = [
+        client_id
+        for client_id, its_users in users.items()
+        if recipients(its_users, "proforma_issued") or (origin == "renewal" and who_may(its_users, "invoices.view"))
+    ]
     proformas = db.session.scalars(
-        sa.select(Invoice).where(Invoice.id.in_(proforma_ids)).options(selectinload(Invoice.lines)).order_by(Invoice.id)
+        sa.select(Invoice)
+        .where(Invoice.id.in_(proforma_ids), Invoice.client_id.in_(told))
+        .options(selectinload(Invoice.lines))
+        .order_by(Invoice.id)
     ).all()
     clients = _clients(p.client_id for p in proformas)
-    users = _users_by_client(clients)
     for proforma in proformas:
         client = clients[proforma.client_id]
         for user in recipients(users[client.id], "proforma_issued"):
