@@ -9,6 +9,12 @@ whatever the number of services. Idempotent: a service gets one renewal
 proforma per period (a unique row in service_renewals), and suspension and
 termination only move services that are not there yet, so running the same
 date twice changes nothing the second time.
+
+Rendering outside the batches: the proforma, suspension and termination notices
+are recorded in each batch's transaction (app.notify.pending: a PendingNotice per
+event) and rendered into the outbox right after its commit, in transactions of
+their own, without the clients' row locks (the outbox sweeper renders what a run
+that died left behind).
 """
 
 from __future__ import annotations
@@ -30,7 +36,12 @@ from app.hosting.lifecycle import (
 from app.invoices.models import BillingRun
 from app.invoices.renewals import issue_renewal_proformas
 from app.invoices.services import cancel_abandoned_orders
-from app.notify.services import send_invoice_reminders, send_termination_warnings
+from app.notify.services import (
+    deferred_notices,
+    render_pending_notices,
+    send_invoice_reminders,
+    send_termination_warnings,
+)
 
 
 @dataclass
@@ -48,6 +59,18 @@ class RunResult:
 def run_billing(run_date: date, *, batch_clients: int | None = None) -> RunResult:
     """Run the billing for `run_date`, committing after each batch."""
     batch_clients = batch_clients or current_app.config["BILLING_RUN_BATCH"]
+    render_pending_notices()  # a previous run's, first: the outbox keeps the events' order
+    with deferred_notices():
+        return _run(run_date, batch_clients)
+
+
+def _commit() -> None:
+    """Commit, then render the notices the transaction recorded (each in its own)."""
+    db.session.commit()
+    render_pending_notices()
+
+
+def _run(run_date: date, batch_clients: int) -> RunResult:
     run = BillingRun(run_date=run_date)
     db.session.add(run)
     db.session.commit()
@@ -60,23 +83,23 @@ def run_billing(run_date: date, *, batch_clients: int | None = None) -> RunResul
     # notice names the proforma to pay), termination warnings, reminders.
     result.suspended_ids = suspend_overdue_services(run_date, past_termination=True)
     result.terminated_ids, result.cancelled_proformas = terminate_long_overdue_services(run_date)
-    db.session.commit()
+    _commit()
     result.cancelled_orders = cancel_abandoned_orders(run_date)
     cancel_ordered_services(result.cancelled_orders)
-    db.session.commit()
+    _commit()
     result.proforma_ids = create_renewal_proformas(run_date, batch_clients=batch_clients)
     result.suspended_ids += suspend_overdue_services(run_date)
-    db.session.commit()
+    _commit()
     result.termination_warnings = send_termination_warnings(run_date)
-    db.session.commit()
+    _commit()
     result.reminders = send_invoice_reminders(run_date)
-    db.session.commit()
+    _commit()
     run = db.session.get(BillingRun, run.id)
     run.finished_at = utcnow()
     run.proformas_created = len(result.proforma_ids)
     run.services_suspended = len(result.suspended_ids)
     run.services_terminated = len(result.terminated_ids)
-    db.session.commit()
+    _commit()
     return result
 
 
@@ -89,5 +112,5 @@ def create_renewal_proformas(run_date: date, *, batch_clients: int) -> list[int]
         last_client_id = locked[-1]
         if lines := renewal_lines(run_date, locked):
             created.extend(issue_renewal_proformas(run_date, lines))
-        db.session.commit()
+        _commit()
     return created

@@ -9,6 +9,7 @@ changes nothing the second time). Functions flush but never commit.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from datetime import date, timedelta
 
@@ -109,9 +110,15 @@ def renewal_lines(run_date: date, client_ids: list[int]) -> dict[tuple[int, date
     }
 
 
+@functools.lru_cache(maxsize=4096)
+def _period_end(cycle: str, start: date, billing_day: int | None) -> date:
+    """BillingCycle.period_end, once per distinct (cycle, start, billing day) of a run."""
+    return BillingCycle(cycle).period_end(start, billing_day)
+
+
 def _renewal_line(service) -> LineSpec:
     start = service.next_due_date
-    period_end = BillingCycle(service.cycle).period_end(start, service.billing_day)
+    period_end = _period_end(service.cycle, start, service.billing_day)
     last_day = period_end - timedelta(days=1)
     return LineSpec(
         description=f"{service.product_name} - {service.label} ({start:%d.%m.%Y} - {last_day:%d.%m.%Y})",

@@ -29,6 +29,7 @@ from app.invoices.models import DocumentKind, Invoice, InvoiceLine, InvoiceStatu
 from app.notify.email import queue_email
 from app.notify.links import invoice_login_url
 from app.notify.models import InvoiceReminder, ServiceNotice, SmsMessage
+from app.notify.pending import deferrable
 from app.notify.sms import fits_one_segment, gsm7_segments, quiet_hours_delay, sms_allowed
 from app.wallet.models import BankTransfer, LedgerEntry, Payment, TransferStatus
 
@@ -164,11 +165,22 @@ def queue_sms(user: User, client: Client, *, kind: str, event_key: str, **values
 
 
 def on_proformas_issued(sender, *, proforma_ids: list[int], origin: str) -> None:
+    # Users first: only the proformas someone is told of are loaded with their lines.
+    users = _users_by_client(
+        db.session.scalars(sa.select(Invoice.client_id).where(Invoice.id.in_(proforma_ids)).distinct())
+    )
+    told = [
+        client_id
+        for client_id, its_users in users.items()
+        if recipients(its_users, "proforma_issued") or (origin == "renewal" and who_may(its_users, "invoices.view"))
+    ]
     proformas = db.session.scalars(
-        sa.select(Invoice).where(Invoice.id.in_(proforma_ids)).options(selectinload(Invoice.lines)).order_by(Invoice.id)
+        sa.select(Invoice)
+        .where(Invoice.id.in_(proforma_ids), Invoice.client_id.in_(told))
+        .options(selectinload(Invoice.lines))
+        .order_by(Invoice.id)
     ).all()
     clients = _clients(p.client_id for p in proformas)
-    users = _users_by_client(clients)
     for proforma in proformas:
         client = clients[proforma.client_id]
         for user in recipients(users[client.id], "proforma_issued"):
@@ -506,13 +518,18 @@ def send_invoice_reminders(today: date) -> int:
     return sent
 
 
+# Each deferrable: inside app.notify.pending.deferred_notices (the billing run) it
+# records a PendingNotice, rendered after the transaction by render_pending_notices.
 _HANDLERS = {
-    "proformas_issued": on_proformas_issued,
-    "invoice_paid": on_invoice_paid,
-    "services_suspended": on_services_suspended,
-    "services_terminated": on_services_terminated,
-    "wallet_topped_up": on_wallet_topped_up,
-    "bank_transfer_reviewed": on_bank_transfer_reviewed,
+    event: deferrable(event, handler)
+    for event, handler in {
+        "proformas_issued": on_proformas_issued,
+        "invoice_paid": on_invoice_paid,
+        "services_suspended": on_services_suspended,
+        "services_terminated": on_services_terminated,
+        "wallet_topped_up": on_wallet_topped_up,
+        "bank_transfer_reviewed": on_bank_transfer_reviewed,
+    }.items()
 }
 
 

@@ -151,3 +151,19 @@ class PortalNotice(db.Model):
     sent_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PendingNotice(db.Model):
+    """A domain event whose messages are still to be rendered (app.notify.pending).
+
+    The billing run writes it in its batch transaction instead of rendering emails
+    there; a separate transaction renders the messages and deletes the row, so a
+    notice is told exactly once even if the process dies between the two.
+    """
+
+    __tablename__ = "pending_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event: Mapped[str] = mapped_column(sa.String(40))
+    payload: Mapped[dict] = mapped_column(sa.JSON)  # the event's keyword data (ids and short strings)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

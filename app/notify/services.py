@@ -11,6 +11,7 @@ from app.notify.archive import archived_text
 from app.notify.email import queue_email, queue_staff_email  # noqa: F401  (the public face)
 from app.notify.handlers import send_invoice_reminders, send_termination_warnings
 from app.notify.links import invoice_login_url, read_invoice_login
+from app.notify.pending import deferred_notices, render_pending_notices
 from app.notify.sms import sms_reach_problem
 from app.notify.staff_messages import (
     PLACEHOLDERS,
@@ -25,10 +26,12 @@ __all__ = [
     "PLACEHOLDERS",
     "StaffMessage",
     "archived_text",
+    "deferred_notices",
     "invoice_login_url",
     "mark_notice_read",
     "queue_email",
     "read_invoice_login",
+    "render_pending_notices",
     "save_template",
     "send_invoice_reminders",
     "send_staff_message",

@@ -15,6 +15,7 @@ EXPECTED_TABLES = set(
         "clients",
         "client_groups",
         "users",
+        "pending_notices",
         "staff",
         "staff_roles",
         "staff_role_members",

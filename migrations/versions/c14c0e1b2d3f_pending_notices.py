@@ -1,0 +1,27 @@
+"""pending_notices: the billing run's notices still to be rendered, outside its transaction
+
+Revision ID: c14c0e1b2d3f
+Revises: f1a3c5e7b9d2
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "c14c0e1b2d3f"
+down_revision = "f1a3c5e7b9d2"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        "pending_notices",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("event", sa.String(40), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def downgrade():
+    op.drop_table("pending_notices")
