@@ -9,6 +9,7 @@ from app.core.types import utcnow
 from app.extensions import db
 from app.invoices.services import recheck_due
 from app.notify.models import EmailMessage, MessageStatus, SmsMessage, SmsStatus
+from app.notify.pending import render_pending_notices
 from app.notify.sms import sending_lease
 
 
@@ -21,8 +22,11 @@ def flush_outbox(*, ignore_backoff: bool = False) -> tuple[int, int]:
     hours (`not_before`) always waits. An SMS
     left `sending` past its lease (its worker died mid-send) is handed over too:
     the job marks it failed with an unknown outcome and does not resend it.
+    First it renders the notices a billing run recorded but did not get to
+    render (it died between a batch's commit and the rendering).
     """
 
+    render_pending_notices()
     now = utcnow()
     if ignore_backoff:
         # Due now (the jobs check it); an email a job is sending right now keeps its claim.

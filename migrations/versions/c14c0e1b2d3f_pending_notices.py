@@ -1,14 +1,14 @@
 """pending_notices: the billing run's notices still to be rendered, outside its transaction
 
 Revision ID: c14c0e1b2d3f
-Revises: f1a3c5e7b9d2
+Revises: c14b0e1b2d3f
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "c14c0e1b2d3f"
-down_revision = "f1a3c5e7b9d2"
+down_revision = "c14b0e1b2d3f"
 branch_labels = None
 depends_on = None
 
