@@ -89,6 +89,7 @@ class Invoice(db.Model):
     __tablename__ = "invoices"
     __table_args__ = (
         sa.Index("ix_invoices_client_id_kind_status", "client_id", "kind", "status"),
+        sa.Index("ix_invoices_client_id_issue_date_id", "client_id", "issue_date", "id"),  # the list's keyset order
         # An index, not a constraint: adding it needs no table rebuild (which would drop triggers on SQLite).
         sa.Index("uq_invoices_order_key", "order_key", unique=True),
         sa.CheckConstraint("total_minor = subtotal_minor + tax_minor", name="total_adds_up"),
