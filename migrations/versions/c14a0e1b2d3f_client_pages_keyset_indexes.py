@@ -13,6 +13,9 @@ however many rows the client has, instead of reading all of the client's rows an
 - email_messages and sms_messages (client_id, created_at, id): the notifications archive;
   each replaces the plain client_id index, which is its prefix (one index less to write
   for every message the outbox stores).
+- services (client_id, status): the dashboard's counts of a client's services by status (the
+  (status, next_due_date) index would read every suspended service of the host); it replaces
+  the plain client_id index, its prefix.
 """
 
 from alembic import op
@@ -30,9 +33,13 @@ def upgrade():
     op.drop_index("ix_email_messages_client_id", table_name="email_messages")
     op.create_index("ix_sms_messages_client_id_created_at_id", "sms_messages", ["client_id", "created_at", "id"])
     op.drop_index("ix_sms_messages_client_id", table_name="sms_messages")
+    op.create_index("ix_services_client_id_status", "services", ["client_id", "status"])
+    op.drop_index("ix_services_client_id", table_name="services")
 
 
 def downgrade():
+    op.create_index("ix_services_client_id", "services", ["client_id"])
+    op.drop_index("ix_services_client_id_status", table_name="services")
     op.create_index("ix_sms_messages_client_id", "sms_messages", ["client_id"])
     op.drop_index("ix_sms_messages_client_id_created_at_id", table_name="sms_messages")
     op.create_index("ix_email_messages_client_id", "email_messages", ["client_id"])
