@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
@@ -72,7 +73,39 @@ def local_time(moment: datetime | None, fmt: str = "%d %b %Y, %H:%M", zone_name:
 
 def day(value: date | None, fmt: str = "%d %b %Y") -> str:
     """A calendar date (a due date, an issue date) in the reader's language."""
-    return "" if value is None else format_moment(value, fmt)
+    return "" if value is None else _day_text(value, fmt, current_language())
+
+
+# Babel formats a number or a date in tens of microseconds, and a list page formats a few
+# per row: the same amounts (prices, totals) and days recur on every page, so their text is
+# kept per process. Both are pure functions of their arguments (the language included).
+@lru_cache(maxsize=4096)
+def _day_text(value: date, fmt: str, language: str) -> str:
+    return format_moment(value, fmt)
+
+
+@lru_cache(maxsize=8192)
+def _money_text(amount_minor: int, currency: str, language: str) -> str:
+    return format_money(amount_minor, currency, language)
+
+
+@lru_cache(maxsize=1024)
+def _label_text(member, language: str) -> str:
+    return str(member.label)
+
+
+def label(member) -> str:
+    """The `|label` filter: an enum member's `label` (its name in the reader's language),
+    looked up once per member and language rather than once per row."""
+    try:
+        return _label_text(member, current_language())
+    except TypeError:  # not hashable: not an enum member, nothing to keep
+        return str(member.label)
+
+
+def money(amount_minor: int, currency: str) -> str:
+    """The `|money` filter: format_money in the language being rendered."""
+    return _money_text(amount_minor, currency, current_language())
 
 
 def _reader_zone() -> str | None:
@@ -94,7 +127,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["browser"] = describe_agent
     app.jinja_env.filters["day"] = day
-    app.jinja_env.filters["money"] = lambda minor, currency: format_money(minor, currency)
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["label"] = label
     app.jinja_env.filters["group_lines"] = group_lines
     app.jinja_env.filters["decimal_amount"] = lambda minor, currency: str(to_decimal(minor, currency))
 

@@ -150,11 +150,12 @@ class Service(db.Model):
         sa.Index("ix_services_status_next_due_date", "status", "next_due_date"),
         # The staff profile's Services tab: a client's newest services, a keyset page at a time.
         sa.Index("ix_services_client_id_id", "client_id", "id"),
+        sa.Index("ix_services_client_id_status", "client_id", "status"),  # a client's services by status
         sa.CheckConstraint("price_minor >= 0", name="price_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"), index=True)
+    client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"))
     product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id"))
     group_id: Mapped[int | None] = mapped_column(sa.ForeignKey("service_groups.id"))
     # The domain or account name the customer recognises (example.ro, a plan label).

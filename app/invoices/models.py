@@ -91,6 +91,7 @@ class Invoice(db.Model):
         sa.Index("ix_invoices_client_id_kind_status", "client_id", "kind", "status"),
         # The staff profile's Invoices and Orders tabs: a client's newest documents, a keyset page at a time.
         sa.Index("ix_invoices_client_id_id", "client_id", "id"),
+        sa.Index("ix_invoices_client_id_issue_date_id", "client_id", "issue_date", "id"),  # the list's keyset order
         # An index, not a constraint: adding it needs no table rebuild (which would drop triggers on SQLite).
         sa.Index("uq_invoices_order_key", "order_key", unique=True),
         sa.CheckConstraint("total_minor = subtotal_minor + tax_minor", name="total_adds_up"),

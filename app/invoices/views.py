@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, render_template, request, url_for
@@ -11,6 +12,7 @@ from flask_login import current_user
 from app.clients.models import ClientKind
 from app.core.errors import ValidationError
 from app.core.form_actions import run_form_action
+from app.core.pagination import Keyset, keyset_page, page_redirect
 from app.core.pdf import render_pdf
 from app.core.rendering import redirect_to, render_page
 from app.core.sql import insert_ignoring_conflicts
@@ -40,6 +42,10 @@ FILTERS = {
 }
 
 
+#: The list's order, newest first: by issue date, then by id among the same day's.
+INVOICE_ORDER = Keyset((Invoice.issue_date, Invoice.id), (date, int))
+
+
 def get_owned_invoice_or_404(number: str) -> Invoice:
     """The current client's invoice `number`; another client's is a 404."""
     invoice = client_invoice(current_user.client_id, number)
@@ -53,12 +59,11 @@ def index():
     status = request.args.get("status", "all")
     if status not in FILTERS:
         status = "all"
-    query = (
-        sa.select(Invoice)
-        .where(Invoice.client_id == current_user.client_id, FILTERS[status])
-        .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
-    )
-    page = db.paginate(query, per_page=current_app.config["INVOICES_PER_PAGE"], error_out=False)
+    old_bookmark = page_redirect("invoices.index", keep=("status",))
+    if old_bookmark is not None:
+        return old_bookmark
+    query = sa.select(Invoice).where(Invoice.client_id == current_user.client_id, FILTERS[status])
+    page = keyset_page(query, INVOICE_ORDER, per_page=current_app.config["INVOICES_PER_PAGE"])
     return render_page("invoices/index.html", "invoices/_list.html", page=page, status=status)
 
 

@@ -151,8 +151,10 @@ def _email_topic_filter(topic: str):
     return EmailMessage.template.in_(templates)
 
 
-def _timeline(form: ArchiveFilterForm) -> sa.Subquery:
-    """(channel, id, created_at) of every message the user may read that the filters keep."""
+def _timeline(form: ArchiveFilterForm, cursor: Cursor | None, *, newer: bool, limit: int) -> sa.Subquery:
+    """(channel, id, created_at) of the messages the user may read that the filters keep, past
+    `cursor` in the list's order: at most `limit` of each channel, each taken in its own index
+    order (client_id, created_at, id), so a page reads about a page of rows whatever the archive's size."""
     kind = form.type.data or ""
     start, end = _date_range(form)
     parts = []
@@ -166,7 +168,12 @@ def _timeline(form: ArchiveFilterForm) -> sa.Subquery:
             query = query.where(model.created_at >= start)
         if end is not None:
             query = query.where(model.created_at < end)
-        parts.append(query)
+        if cursor is not None:
+            query = query.where(_beyond(model, channel, cursor, newer=newer))
+        order = (model.created_at, model.id)
+        query = query.order_by(*(c.asc() if newer else c.desc() for c in order)).limit(limit)
+        branch = query.subquery()  # a LIMIT inside UNION ALL needs its own SELECT (SQLite)
+        parts.append(sa.select(branch.c.channel, branch.c.id, branch.c.created_at))
     return (sa.union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
 
 
@@ -180,40 +187,32 @@ def _date_range(form: ArchiveFilterForm) -> tuple[datetime | None, datetime | No
 
 def archive_page(form: ArchiveFilterForm, *, before: Cursor | None, after: Cursor | None, per_page: int) -> ArchivePage:
     """One page of the timeline, newest first: the messages older than `before`, or newer than `after`."""
-    timeline = _timeline(form)
+    newer = after is not None
+    timeline = _timeline(form, after if newer else before, newer=newer, limit=per_page + 1)
     key = (timeline.c.created_at, timeline.c.channel, timeline.c.id)
-    query = sa.select(*key)
-    if after is not None:
-        query = query.where(_beyond(key, after, newer=True)).order_by(*(column.asc() for column in key))
-    else:
-        if before is not None:
-            query = query.where(_beyond(key, before, newer=False))
-        query = query.order_by(*(column.desc() for column in key))
+    query = sa.select(*key).order_by(*(column.asc() if newer else column.desc() for column in key))
     rows = db.session.execute(query.limit(per_page + 1)).all()
     more = len(rows) > per_page
     rows = rows[:per_page]
-    if after is not None:
+    if newer:
         rows.reverse()
     items = _load(rows)
-    newer = items[0].cursor if items and (before is not None or (after is not None and more)) else None
-    older = items[-1].cursor if items and (after is not None or more) else None
-    return ArchivePage(items, newer, older)
+    newer_page = items[0].cursor if items and (before is not None or (newer and more)) else None
+    older_page = items[-1].cursor if items and (newer or more) else None
+    return ArchivePage(items, newer_page, older_page)
 
 
-def _beyond(key, cursor: Cursor, *, newer: bool):
-    """Rows after `cursor` in the list's order (tuple comparison, spelled out for every database)."""
-    created_at, channel, id_ = key
-    if newer:
-        return sa.or_(
-            created_at > cursor.created_at,
-            sa.and_(created_at == cursor.created_at, channel > cursor.channel),
-            sa.and_(created_at == cursor.created_at, channel == cursor.channel, id_ > cursor.id),
-        )
-    return sa.or_(
-        created_at < cursor.created_at,
-        sa.and_(created_at == cursor.created_at, channel < cursor.channel),
-        sa.and_(created_at == cursor.created_at, channel == cursor.channel, id_ < cursor.id),
-    )
+def _beyond(model, channel: str, cursor: Cursor, *, newer: bool):
+    """`model`'s rows past `cursor` in the list's order (created_at, channel, id), with `channel`
+    fixed for the model: a tuple comparison spelled out for every database."""
+    created_at, id_ = model.created_at, model.id
+    if channel == cursor.channel:
+        if newer:
+            return sa.or_(created_at > cursor.created_at, sa.and_(created_at == cursor.created_at, id_ > cursor.id))
+        return sa.or_(created_at < cursor.created_at, sa.and_(created_at == cursor.created_at, id_ < cursor.id))
+    if newer:  # the same moment counts as newer for a channel after the cursor's
+        return created_at >= cursor.created_at if channel > cursor.channel else created_at > cursor.created_at
+    return created_at <= cursor.created_at if channel < cursor.channel else created_at < cursor.created_at
 
 
 def _load(rows) -> list[ArchiveItem]:

@@ -23,11 +23,15 @@ class EmailMessage(db.Model):
     __tablename__ = "email_messages"
     # After commit, core.queue enqueues this job with the new row's id.
     __outbox_job__ = "app.notify.jobs.send_email"
-    # The staff profile's Messages tab: a client's newest emails, a keyset page at a time.
-    __table_args__ = (sa.Index("ix_email_messages_client_id_id", "client_id", "id"),)
+    # The staff profile's Messages tab (newest by id) and the client's archive (by date),
+    # a keyset page at a time.
+    __table_args__ = (
+        sa.Index("ix_email_messages_client_id_id", "client_id", "id"),
+        sa.Index("ix_email_messages_client_id_created_at_id", "client_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clients.id"), index=True)
+    client_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clients.id"))
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     recipients: Mapped[list[str]] = mapped_column(sa.JSON)
     template: Mapped[str] = mapped_column(sa.String(60))
@@ -67,10 +71,11 @@ class SmsMessage(db.Model):
         # One SMS per user per event (a re-run of the billing run writes none).
         sa.UniqueConstraint("user_id", "event_key"),
         sa.Index("ix_sms_messages_phone_created_at", "phone", "created_at"),
+        sa.Index("ix_sms_messages_client_id_created_at_id", "client_id", "created_at", "id"),  # the archive's order
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"), index=True)
+    client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"))
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     event_key: Mapped[str] = mapped_column(sa.String(80))  # e.g. "renewal:PF-2026-000123"
     phone: Mapped[str] = mapped_column(sa.String(20))  # E.164

@@ -44,6 +44,7 @@ class LedgerEntry(db.Model):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         sa.Index("ix_ledger_entries_client_id_id", "client_id", "id"),
+        sa.Index("ix_ledger_entries_client_id_created_at", "client_id", "created_at"),  # a statement's period
         sa.CheckConstraint("amount_minor <> 0", name="amount_not_zero"),
         sa.CheckConstraint("balance_after_minor >= 0", name="balance_after_not_negative"),
     )

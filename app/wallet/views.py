@@ -10,12 +10,14 @@ import json
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 from app.access.policy import can
 from app.core.actors import request_actor
 from app.core.errors import DomainError, ValidationError
 from app.core.form_actions import run_form_action
 from app.core.i18n import _, ngettext
+from app.core.pagination import Keyset, keyset_page, page_redirect
 from app.core.rendering import redirect_to, render_page
 from app.extensions import csrf, db
 from app.invoices.services import InvoiceNotPayable
@@ -38,6 +40,10 @@ from app.wallet.uploads import send_proof
 bp = Blueprint("wallet", __name__)
 
 
+#: The ledger's order, newest first (ids grow with time).
+LEDGER_ORDER = Keyset((LedgerEntry.id,), (int,))
+
+
 def _saved_cards() -> list[SavedCard]:
     return db.session.scalars(
         sa.select(SavedCard).where(SavedCard.client_id == current_user.client_id).order_by(SavedCard.id.desc())
@@ -55,11 +61,14 @@ def get_owned_transfer_or_404(transfer_id: int) -> BankTransfer:
 
 @bp.route("/wallet")
 def index():
+    old_bookmark = page_redirect("wallet.index")
+    if old_bookmark is not None:
+        return old_bookmark
     client = current_user.client
-    entries = db.paginate(
-        sa.select(LedgerEntry).where(LedgerEntry.client_id == client.id).order_by(LedgerEntry.id.desc()),
+    entries = keyset_page(
+        sa.select(LedgerEntry).where(LedgerEntry.client_id == client.id).options(selectinload(LedgerEntry.invoice)),
+        LEDGER_ORDER,
         per_page=current_app.config["LEDGER_PER_PAGE"],
-        error_out=False,
     )
     transfers = db.session.scalars(
         sa.select(BankTransfer)

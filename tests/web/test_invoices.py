@@ -48,9 +48,19 @@ def test_list_filters_and_paginates_with_htmx_partials(app, client, owner):
 
     app.config["INVOICES_PER_PAGE"] = 2
     first = client.get("/invoices?status=unpaid").get_data(as_text=True)
-    second = client.get("/invoices?status=unpaid&page=2").get_data(as_text=True)
-    assert "Page 1 of 2" in first and "Page 2 of 2" in second
+    older = re.search(r'href="(/invoices\?before=[^"]+)"', first).group(1).replace("&amp;", "&")
+    assert "status=unpaid" in older and "after=" not in first  # the filter stays; no newer page
+    second = client.get(older).get_data(as_text=True)
     assert len(listed(first)) == 2 and listed(first) | listed(second) == unpaid
+    assert "?before=" not in second
+    newer = re.search(r'href="(/invoices\?after=[^"]+)"', second).group(1).replace("&amp;", "&")
+    assert listed(client.get(newer).get_data(as_text=True)) == listed(first)
+    # An old numbered bookmark goes to the first page, filter kept; a forged cursor is a 404.
+    bookmark = client.get("/invoices?status=unpaid&page=2")
+    assert bookmark.status_code == 302 and bookmark.location == "/invoices?status=unpaid"
+    assert client.get("/invoices?status=unpaid&page=1").status_code == 200
+    for forged in ("x", "2026-13-01.1", "2026-11-01", "2026-11-01.99999999999", "1.2.3"):
+        assert client.get(f"/invoices?before={forged}").status_code == 404
 
 
 def test_invoice_view_shows_lines_totals_and_bank_reference(app, client, owner):
