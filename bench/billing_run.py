@@ -11,6 +11,7 @@ billing and reports services/s, proformas, and SQL statements per batch.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from datetime import date, timedelta
@@ -125,15 +126,20 @@ def main() -> None:
     parser.add_argument("--batch-clients", type=int, default=1000)
     parser.add_argument("--users", action="store_true", help="an owner per client (each proforma is an email)")
     parser.add_argument("--profile", metavar="PREFIX", help="write a pyinstrument profile to PREFIX-<size>.txt")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file (bench/run.py reads it)")
     args = parser.parse_args()
+    runs = []
     header = ("services", "renewed", "proformas", "seconds", "svc/s", "batches", "stmts/batch")
     print(" ".join(f"{h:>9}" for h in header))
     for size in (int(s) for s in args.sizes.split(",")):
         r = bench(size, args.batch_clients, args.profile, args.users)
+        runs.append(r)
         print(
             f"{r['services']:>9} {r['renewed']:>9} {r['proformas']:>9} {r['seconds']:>9.2f} "
             f"{r['services_per_s']:>9.0f} {r['batches']:>9} {r['statements_per_batch']:>9.1f}"
         )
+    if args.json:
+        args.json.write_text(json.dumps({"users": args.users, "runs": runs}, indent=2, default=str))
 
 
 if __name__ == "__main__":
