@@ -33,7 +33,8 @@ def _rows_on(column, client_id: int) -> list:
 
 
 def _snapshot(rows) -> list[tuple]:
-    return [tuple(row) for row in rows]
+    """The rows as tuples, by id (their first column): a query without ORDER BY has no order."""
+    return sorted((tuple(row) for row in rows), key=lambda row: row[0])
 
 
 def test_merge_moves_every_row_with_a_client_key_but_the_tax_documents_and_the_ledger(app, owner, other):
