@@ -69,3 +69,33 @@ def _add_days_pg(element, compiler, **kw):
 def _add_days_sqlite(element, compiler, **kw):
     day, days = compiler.process(element.day, **kw), compiler.process(element.days, **kw)
     return f"date({day}, ({days}) || ' days')"
+
+
+def insert_rows(table: sa.Table, rows: list[dict], *returning: sa.Column) -> list[sa.Row]:
+    """INSERT `rows` (dicts with the same keys: column names) into `table`; the `returning`
+    columns of each inserted row, in no particular order.
+
+    On PostgreSQL one statement whatever the number of rows, with one parameter per
+    column: `INSERT ... SELECT * FROM unnest(:a, :b, ...)`, each an array of that
+    column's values. Short, so the driver parses it once (a multi-row VALUES of
+    thousands of parameters is parsed again on every call) and the planner sees a
+    statement it has seen. Elsewhere an executemany.
+    """
+    if not rows:
+        return []
+    keys = list(rows[0])
+    if db.session.get_bind().dialect.name != "postgresql":
+        statement = sa.insert(table)
+        if returning:
+            return list(db.session.execute(statement.returning(*returning), rows).all())
+        db.session.execute(statement, rows)
+        return []
+    arrays = [
+        sa.func.unnest(sa.bindparam(key, [row[key] for row in rows], type_=postgresql.ARRAY(table.c[key].type)))
+        for key in keys
+    ]
+    statement = sa.insert(table).from_select(keys, sa.select(*arrays))
+    if returning:
+        return list(db.session.execute(statement.returning(*returning)).all())
+    db.session.execute(statement)
+    return []

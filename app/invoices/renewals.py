@@ -12,6 +12,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from app.core.events import emit
+from app.core.sql import insert_rows
 from app.core.types import utcnow
 from app.extensions import db
 from app.invoices.models import DocumentKind, Invoice, InvoiceLine, ProformaOrigin, QueuedItem, ServiceRenewal
@@ -27,8 +28,8 @@ def issue_renewal_proformas(run_date: date, lines_by_due: dict[tuple[int, date],
     Call with the clients' rows locked. Returns the proformas' ids, in the order given."""
     drafts, items_on = _drafts(run_date, lines_by_due)
     ids = _insert(drafts)
-    db.session.execute(
-        sa.insert(ServiceRenewal),
+    insert_rows(
+        ServiceRenewal.__table__,
         [
             {"service_id": line["service_id"], "period_start": line["period_start"], "proforma_id": invoice_id}
             for invoice_id, draft in zip(ids, drafts, strict=True)
@@ -80,17 +81,11 @@ def _drafts(
 
 def _insert(drafts: list[ProformaDraft]) -> list[int]:
     """Insert the proformas and their lines (two statements). Returns their ids, in order."""
-    # Batched RETURNING gives rows in any order: match them by their unique number.
-    id_by_number = dict(
-        db.session.execute(
-            # render_nulls: rows with None in different columns still go in one statement.
-            sa.insert(Invoice).returning(Invoice.number, Invoice.id).execution_options(render_nulls=True),
-            [draft.columns for draft in drafts],
-        ).all()
-    )
+    # RETURNING gives rows in any order: match them by their unique number.
+    id_by_number = dict(insert_rows(Invoice.__table__, [draft.columns for draft in drafts], Invoice.number, Invoice.id))
     ids = [id_by_number[draft.columns["number"]] for draft in drafts]
-    db.session.execute(
-        sa.insert(InvoiceLine).execution_options(render_nulls=True),
+    insert_rows(
+        InvoiceLine.__table__,
         [
             {**line, "invoice_id": invoice_id}
             for invoice_id, draft in zip(ids, drafts, strict=True)
