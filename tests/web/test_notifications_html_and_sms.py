@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
@@ -128,11 +128,14 @@ def test_filter_by_type_and_dates_with_htmx_or_plain_links(app, client, owner):
     make_email(app, owner.client_id, owner.user_id, "New proforma", template="proforma_issued")
     make_email(app, owner.client_id, owner.user_id, "Password reset", template="password_reset")
     make_sms(app, owner.client_id, owner.user_id, "Hostico: proforma PF-1 is due.")
+    # Noon UTC, 40 days ago: the same calendar day in the client's zone (Europe/Bucharest) at
+    # any hour this test runs; "now - 40 days" is the next day there after 22:00 UTC.
+    sent = datetime.combine(utcnow().date() - timedelta(days=40), time(12), UTC)
     with app.app_context():
-        db.session.get(EmailMessage, old).created_at = utcnow() - timedelta(days=40)
+        db.session.get(EmailMessage, old).created_at = sent
         db.session.commit()
     login(client)
-    day = (utcnow() - timedelta(days=40)).strftime("%Y-%m-%d")
+    day = sent.strftime("%Y-%m-%d")
 
     def listed(query: str, **headers) -> tuple[list[str], list[str]]:
         html = client.get(f"/account/notifications?{query}", headers=headers).get_data(as_text=True)

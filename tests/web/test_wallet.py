@@ -358,7 +358,11 @@ def test_statement_shows_opening_closing_and_entries_as_pdf_and_csv(app, client,
     other = make_owner(app, email="other@example.com")
     credit(app, other.client_id, 99900)
     login(client)
-    today = date.today().isoformat()
+    with app.app_context():  # the client's day (Europe/Bucharest), not the machine's: they differ after 22:00 UTC
+        from app.clients.models import Client
+        from app.core.dates import today as business_today
+
+        today = business_today(db.session.get(Client, owner.client_id).timezone).isoformat()
 
     page = client.get(f"/wallet/statement?start={today}&end={today}").get_data(as_text=True)
     assert "€50.00" in page and "€40.00" in page and "€999.00" not in page
