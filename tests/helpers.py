@@ -127,6 +127,15 @@ def balance(app, client_id: int) -> int:
         return db.session.get(Client, client_id).balance_minor
 
 
+def client_today(app, client_id: int):
+    """Today in the client's time zone, as its pages show dates (the machine's UTC day differs late in the evening)."""
+    from app.clients.models import Client
+    from app.core.dates import today
+
+    with app.app_context():
+        return today(db.session.get(Client, client_id).timezone)
+
+
 def count_statements(app, action) -> int:
     """How many SQL statements `action()` (a request, usually) sends to the database;
     a response it returns must be a 200 (an error page's count proves nothing)."""

@@ -8,10 +8,9 @@ import re
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from app.core.dates import today
 from app.extensions import db
 from app.invoices.models import DocumentKind, Invoice
-from tests.helpers import credit, login, make_proforma
+from tests.helpers import client_today, credit, login, make_proforma
 from tests.support.wallet import MASTERCARD, card, pay_form
 
 
@@ -40,7 +39,7 @@ def test_paid_from_the_balance(app, client, owner):
     login(client)
     assert pay_form(client, number, use_balance="y").status_code == 302
     tax_number = tax_invoice_of(app, number)
-    day = today().strftime("%d %b %Y")
+    day = client_today(app, owner.client_id).strftime("%d %b %Y")
 
     tax_page = client.get(f"/invoices/{tax_number}").get_data(as_text=True)
     proforma_page = client.get(f"/invoices/{number}").get_data(as_text=True)
@@ -57,7 +56,7 @@ def test_paid_partly_from_the_balance_and_the_rest_by_card(app, client, owner):
     login(client)
     assert pay_form(client, number, use_balance="y", **card(MASTERCARD)).status_code == 302
     tax_number = tax_invoice_of(app, number)
-    day = today().strftime("%d %b %Y")
+    day = client_today(app, owner.client_id).strftime("%d %b %Y")
 
     rows = payment_rows(client.get(f"/invoices/{tax_number}").get_data(as_text=True))
     text = pdf_text(client.get(f"/invoices/{tax_number}/pdf"))

@@ -15,7 +15,7 @@ from app.extensions import db
 from app.invoices.models import Invoice, InvoiceStatus
 from app.staff import privileges as P
 from app.wallet.models import BankTransfer, LedgerEntry, Payment, PaymentStatus, SavedCard, TransferStatus
-from tests.helpers import balance, credit, csrf_from, login, make_owner, make_proforma, make_service
+from tests.helpers import balance, client_today, credit, csrf_from, login, make_owner, make_proforma, make_service
 from tests.support.staff import make_staff, sign_in_staff
 from tests.support.wallet import (
     MASTERCARD,
@@ -358,11 +358,7 @@ def test_statement_shows_opening_closing_and_entries_as_pdf_and_csv(app, client,
     other = make_owner(app, email="other@example.com")
     credit(app, other.client_id, 99900)
     login(client)
-    with app.app_context():  # the client's day (Europe/Bucharest), not the machine's: they differ after 22:00 UTC
-        from app.clients.models import Client
-        from app.core.dates import today as business_today
-
-        today = business_today(db.session.get(Client, owner.client_id).timezone).isoformat()
+    today = client_today(app, owner.client_id).isoformat()
 
     page = client.get(f"/wallet/statement?start={today}&end={today}").get_data(as_text=True)
     assert "€50.00" in page and "€40.00" in page and "€999.00" not in page
