@@ -116,11 +116,21 @@ class Config:
         "tax_id": os.environ.get("SELLER_TAX_ID", "RO12345678"),
         "registration": os.environ.get("SELLER_REGISTRATION", "J40/1234/2020"),
         "address": os.environ.get("SELLER_ADDRESS", "Str. Exemplu 1, 010101 Bucuresti"),
+        # The same address in parts, for e-invoices (UBL): the county as its ISO 3166-2 code
+        # (RO-CJ; RO-B for Bucharest, whose city is then its sector, SECTOR1 to SECTOR6).
+        "street": os.environ.get("SELLER_STREET", "Str. Exemplu 1"),
+        "city": os.environ.get("SELLER_CITY", "SECTOR1"),
+        "county": os.environ.get("SELLER_COUNTY", "RO-B"),
+        "postcode": os.environ.get("SELLER_POSTCODE", "010101"),
         "country": os.environ.get("SELLER_COUNTRY", "RO"),
         "email": os.environ.get("SELLER_EMAIL", "billing@example.com"),
         "bank": os.environ.get("SELLER_BANK", "Banca Exemplu"),
         "iban": os.environ.get("SELLER_IBAN", "RO49AAAA1B31007593840000"),
     }
+    # RON per unit of a foreign currency, written on each tax invoice issued in that currency
+    # (its seller snapshot's "ron_rate"): RO e-Factura wants the VAT of a EUR invoice in RON too
+    # (BT-111). Set the day's BNR rate, e.g. RON_EXCHANGE_RATES='{"EUR": "4.9775"}' (no feed yet).
+    RON_EXCHANGE_RATES = json.loads(os.environ.get("RON_EXCHANGE_RATES", "{}"))
     # Standard VAT rates (basis points) by buyer country, for EU consumers (OSS)
     # and domestic sales. Override with VAT_RATES='{"RO": 2100, ...}'.
     VAT_RATES = {
@@ -253,6 +263,7 @@ class DevelopmentConfig(Config):
     ENV_NAME = "development"
     SECRET_KEY = Config.SECRET_KEY or "dev-only-not-secret"
     STAFF_2FA_REQUIRED = env_bool("STAFF_2FA_REQUIRED", False)  # the demo staff account signs in with a password
+    RON_EXCHANGE_RATES = Config.RON_EXCHANGE_RATES or {"EUR": "4.9775", "USD": "4.3210"}  # example rates, not BNR's
 
 
 class TestingConfig(Config):
@@ -270,6 +281,7 @@ class TestingConfig(Config):
     VIES_OFFLINE_VALID = "DE136695976"  # the EU VAT number the tests bill reverse charge to
     VIES_OFFLINE_UNAVAILABLE = ""
     STAFF_2FA_REQUIRED = True  # as in production; tests/support/staff.py signs staff in with a TOTP code
+    RON_EXCHANGE_RATES = Config.RON_EXCHANGE_RATES or {"EUR": "4.9775", "USD": "4.3210"}  # example rates, not BNR's
 
 
 class ProductionConfig(Config):

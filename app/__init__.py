@@ -53,6 +53,7 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     from app.auth import views as auth
     from app.casework import views as casework
     from app.dashboard import views as dashboard
+    from app.einvoice import views as einvoice
     from app.hosting import views as hosting
     from app.invoices import views as invoices
     from app.notify import views as notify
@@ -68,6 +69,7 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
         profile,
         notify,
         invoices,
+        einvoice,
         wallet,
         hosting,
         trusted_users,

@@ -13,6 +13,7 @@ from app.billing.jobs import billing_run_once
 from app.core.dates import today
 from app.core.errors import ValidationError
 from app.demo import seed_demo
+from app.einvoice.cli import einvoice_cli
 from app.extensions import db
 from app.notify.models import EmailMessage, MessageStatus
 from app.notify.outbox import flush_outbox
@@ -144,5 +145,6 @@ def create_staff_command(email: str, name: str, password: str, superuser: bool, 
 
 
 def init_app(app: Flask) -> None:
-    for command in (outbox_cli, billing_cli, wallet_cli, seed_demo_command, seed_bench_command, create_staff_command):
+    commands = (outbox_cli, billing_cli, einvoice_cli, wallet_cli, seed_demo_command, seed_bench_command)
+    for command in (*commands, create_staff_command):
         app.cli.add_command(command)

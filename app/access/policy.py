@@ -72,6 +72,7 @@ RULES: list[tuple[str, str | tuple[str, ...]]] = [
     ("profile.erasure*", OWNER),
     ("invoices.billing", PAY),
     ("invoices.*", "invoices.view"),
+    ("einvoice.*", "invoices.view"),  # a tax document's XML, beside its PDF
     ("wallet.pay", PAY),
     ("wallet.gateway_callback", PUBLIC),
     ("wallet.*", "wallet"),

@@ -319,6 +319,12 @@ def record_payment(invoice_id: int, amount_minor: int, *, paid_at: datetime | No
     return settle_proforma(invoice, paid_at=paid_at or utcnow())
 
 
+def _ron_rate(currency: str) -> dict:
+    """The RON exchange rate a tax invoice in `currency` records (for its VAT in RON on the e-invoice)."""
+    rate = current_app.config["RON_EXCHANGE_RATES"].get(currency) if currency != "RON" else None
+    return {"ron_rate": str(rate)} if rate else {}
+
+
 def settle_proforma(proforma: Invoice, *, paid_at: datetime) -> Invoice:
     """Mark a fully paid proforma paid and issue its tax invoice; the `invoice_paid`
     event has its services renewed (app.hosting.handlers) and the receipt written.
@@ -343,7 +349,7 @@ def settle_proforma(proforma: Invoice, *, paid_at: datetime) -> Invoice:
         paid_at=paid_at,
         amount_paid_minor=proforma.total_minor,
         payer_id=proforma.payer_id,
-        seller=dict(proforma.seller),
+        seller=dict(proforma.seller) | _ron_rate(proforma.currency),
         **_copy(proforma, TOTAL_COLUMNS + BUYER_COLUMNS),
     )
     tax_invoice.lines = [
