@@ -27,12 +27,13 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     # app.core (so this package) at import time, and only create_app wires them together.
     from app import cli
     from app.access import guard
+    from app.clients import ro_counties
     from app.core import errors, i18n, ids, queue, sql, templating
     from app.core import htmx as toasts
     from app.core.ratelimit import limiter
     from app.extensions import csrf, db, htmx, login_manager, migrate
     from app.hosting import handlers as hosting_handlers
-    from app.invoices import guards
+    from app.invoices import guards, tax
     from app.notify import handlers, sweeper
     from app.security import signin as login
     from app.wallet import services as wallet_services
@@ -42,7 +43,22 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     limiter.init_app(app)
 
-    for module in (i18n, ids, login, queue, sql, templating, toasts, errors, cli, guards, guard, wallet_services):
+    for module in (
+        i18n,
+        ids,
+        login,
+        queue,
+        sql,
+        templating,
+        toasts,
+        errors,
+        cli,
+        guards,
+        guard,
+        wallet_services,
+        tax,
+        ro_counties,
+    ):
         module.init_app(app)
     # Event handlers run in the order they subscribe: hosting renews a paid invoice's
     # services before notify writes about it.
