@@ -120,6 +120,7 @@ def _check_config(app: Flask) -> None:
         raise RuntimeError(
             f"BILLING_TIMEZONE {app.config['BILLING_TIMEZONE']!r} is not a time zone (use a name like Europe/Bucharest)"
         ) from None
+    _check_seller(app.config["SELLER"])
     from app.core.i18n import LANGUAGES
 
     if app.config["DEFAULT_LANGUAGE"] not in LANGUAGES:
@@ -140,6 +141,28 @@ def _check_config(app: Flask) -> None:
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def _check_seller(seller: dict) -> None:
+    """The seller's address must be one an e-invoice can carry: a Romanian seller's county is an
+    ISO 3166-2:RO code, and in Bucharest the city is the sector (CIUS-RO BR-RO-100, BR-RO-110)."""
+    from stdnum import iban
+
+    from app.clients.ro_counties import COUNTIES, SECTORS
+
+    if seller.get("iban") and not iban.is_valid(seller["iban"]):
+        raise RuntimeError(f"SELLER_IBAN {seller['iban']!r} is not a valid IBAN")
+    if seller.get("country") != "RO":
+        return
+    if seller.get("county") not in COUNTIES:
+        raise RuntimeError(
+            f"SELLER_COUNTY {seller.get('county')!r} is not a Romanian county code: use ISO 3166-2:RO, "
+            "e.g. RO-CJ for Cluj or RO-B for Bucharest"
+        )
+    if seller["county"] == "RO-B" and seller.get("city") not in SECTORS:
+        raise RuntimeError(
+            f"SELLER_CITY {seller.get('city')!r}: a Bucharest seller's city is its sector, SECTOR1 to SECTOR6"
+        )
 
 
 def _memory_rate_limits(app: Flask) -> bool:
