@@ -115,15 +115,16 @@ class Config:
         "name": os.environ.get("SELLER_NAME", "Billfold Hosting SRL"),
         "tax_id": os.environ.get("SELLER_TAX_ID", "RO12345678"),
         "registration": os.environ.get("SELLER_REGISTRATION", "J40/1234/2020"),
-        "address": os.environ.get("SELLER_ADDRESS", "Str. Exemplu 1, 010101 Bucuresti"),
-        # The same address in parts, for e-invoices (UBL): the county as its ISO 3166-2 code
-        # (RO-CJ; RO-B for Bucharest, whose city is then its sector, SECTOR1 to SECTOR6).
+        "address": os.environ.get("SELLER_ADDRESS", "Str. Exemplu 1, 010101 Bucuresti, Sector 1"),
+        # The address in parts, as an e-invoice (UBL, CIUS-RO) wants it: county as an ISO 3166-2
+        # code ("RO-B", "RO-CJ"); a Bucharest seller's city is its sector, "SECTOR1".."SECTOR6".
         "street": os.environ.get("SELLER_STREET", "Str. Exemplu 1"),
         "city": os.environ.get("SELLER_CITY", "SECTOR1"),
         "county": os.environ.get("SELLER_COUNTY", "RO-B"),
         "postcode": os.environ.get("SELLER_POSTCODE", "010101"),
         "country": os.environ.get("SELLER_COUNTRY", "RO"),
         "email": os.environ.get("SELLER_EMAIL", "billing@example.com"),
+        "phone": os.environ.get("SELLER_PHONE", "+40212345678"),
         "bank": os.environ.get("SELLER_BANK", "Banca Exemplu"),
         "iban": os.environ.get("SELLER_IBAN", "RO49AAAA1B31007593840000"),
     }

@@ -27,12 +27,13 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     # app.core (so this package) at import time, and only create_app wires them together.
     from app import cli
     from app.access import guard
+    from app.clients import ro_counties
     from app.core import errors, i18n, ids, queue, sql, templating
     from app.core import htmx as toasts
     from app.core.ratelimit import limiter
     from app.extensions import csrf, db, htmx, login_manager, migrate
     from app.hosting import handlers as hosting_handlers
-    from app.invoices import guards
+    from app.invoices import guards, tax
     from app.notify import handlers, sweeper
     from app.security import signin as login
     from app.wallet import services as wallet_services
@@ -42,7 +43,22 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     limiter.init_app(app)
 
-    for module in (i18n, ids, login, queue, sql, templating, toasts, errors, cli, guards, guard, wallet_services):
+    for module in (
+        i18n,
+        ids,
+        login,
+        queue,
+        sql,
+        templating,
+        toasts,
+        errors,
+        cli,
+        guards,
+        guard,
+        wallet_services,
+        tax,
+        ro_counties,
+    ):
         module.init_app(app)
     # Event handlers run in the order they subscribe: hosting renews a paid invoice's
     # services before notify writes about it.
@@ -106,6 +122,7 @@ def _check_config(app: Flask) -> None:
         raise RuntimeError(
             f"BILLING_TIMEZONE {app.config['BILLING_TIMEZONE']!r} is not a time zone (use a name like Europe/Bucharest)"
         ) from None
+    _check_seller(app.config["SELLER"])
     from app.core.i18n import LANGUAGES
 
     if app.config["DEFAULT_LANGUAGE"] not in LANGUAGES:
@@ -126,6 +143,28 @@ def _check_config(app: Flask) -> None:
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def _check_seller(seller: dict) -> None:
+    """The seller's address must be one an e-invoice can carry: a Romanian seller's county is an
+    ISO 3166-2:RO code, and in Bucharest the city is the sector (CIUS-RO BR-RO-100, BR-RO-110)."""
+    from stdnum import iban
+
+    from app.clients.ro_counties import COUNTIES, SECTORS
+
+    if seller.get("iban") and not iban.is_valid(seller["iban"]):
+        raise RuntimeError(f"SELLER_IBAN {seller['iban']!r} is not a valid IBAN")
+    if seller.get("country") != "RO":
+        return
+    if seller.get("county") not in COUNTIES:
+        raise RuntimeError(
+            f"SELLER_COUNTY {seller.get('county')!r} is not a Romanian county code: use ISO 3166-2:RO, "
+            "e.g. RO-CJ for Cluj or RO-B for Bucharest"
+        )
+    if seller["county"] == "RO-B" and seller.get("city") not in SECTORS:
+        raise RuntimeError(
+            f"SELLER_CITY {seller.get('city')!r}: a Bucharest seller's city is its sector, SECTOR1 to SECTOR6"
+        )
 
 
 def _memory_rate_limits(app: Flask) -> bool:

@@ -115,7 +115,7 @@ def _demo_owner(email: str, password: str) -> User:
     client.tax_id = "RO18547290"
     client.address_line1 = "Str. Lalelelor 12"
     client.city = "Cluj-Napoca"
-    client.region = "Cluj"
+    client.region = "RO-CJ"  # ISO 3166-2, as e-Factura wants it (shown as "Cluj")
     client.postcode = "400001"
     db.session.commit()
     return owner

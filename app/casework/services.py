@@ -399,6 +399,7 @@ class ManualLine:
     description: str
     quantity: int
     unit_price_minor: int
+    tax_rate_bp: int | None = None  # a VAT rate of its own (the staff form does not ask one yet)
 
 
 def create_manual_invoice(client: Client, lines: list[ManualLine], *, due_date: date, actor: Actor) -> Invoice:
@@ -411,7 +412,10 @@ def create_manual_invoice(client: Client, lines: list[ManualLine], *, due_date: 
         raise ValidationError("The due date cannot be in the past.", field="due_date")
     proforma = create_proforma(
         client,
-        [LineSpec(line.description, line.unit_price_minor, line.quantity) for line in lines],
+        [
+            LineSpec(line.description, line.unit_price_minor, line.quantity, tax_rate_bp=line.tax_rate_bp)
+            for line in lines
+        ],
         origin=ProformaOrigin.MANUAL,
         issue_date=issued,
         due_date=due_date,

@@ -13,8 +13,9 @@ from lxml import etree
 from lxml.builder import ElementMaker
 
 from app.clients.models import ClientKind
-from app.einvoice.counties import county_code, sector
+from app.clients.ro_counties import county_code, sector
 from app.invoices.models import DocumentKind, Invoice, TaxMode
+from app.invoices.tax import line_rate_bp, vat_breakdown
 from app.wallet.services import payments_of
 
 NS = {
@@ -80,9 +81,10 @@ def document_xml(invoice: Invoice, profile: str = "ciusro") -> bytes:
     if not credit:
         root.extend(_payment_means(invoice))
     tax_total = cac.TaxTotal(amount("TaxAmount", invoice.tax_minor))
-    subtotal = cac.TaxSubtotal(amount("TaxableAmount", invoice.subtotal_minor), amount("TaxAmount", invoice.tax_minor))
-    subtotal.append(_tax_category(category, invoice, "TaxCategory", reason=True))
-    tax_total.append(subtotal)
+    for group in vat_breakdown(invoice):  # one subtotal per VAT rate (BG-23)
+        subtotal = cac.TaxSubtotal(amount("TaxableAmount", group.taxable_minor), amount("TaxAmount", group.tax_minor))
+        subtotal.append(_tax_category(category, group.rate_bp, invoice, "TaxCategory", reason=True))
+        tax_total.append(subtotal)
     root.append(tax_total)
     if profile == "ciusro" and cur != "RON":
         rate = (invoice.seller or {}).get("ron_rate")
@@ -124,10 +126,10 @@ _EXEMPTIONS = {
 }
 
 
-def _tax_category(category: str, invoice: Invoice, tag: str, *, reason: bool = False):
+def _tax_category(category: str, rate_bp: int, invoice: Invoice, tag: str, *, reason: bool = False):
     element = cac(tag, cbc.ID(category))
     if category != "O":
-        element.append(cbc.Percent(str(Decimal(invoice.tax_rate_bp if category == "S" else 0) / 100)))
+        element.append(cbc.Percent(str(Decimal(rate_bp if category == "S" else 0) / 100)))
     if reason and category in _EXEMPTIONS:
         code, text = _EXEMPTIONS[category]
         element.extend([cbc.TaxExemptionReasonCode(code), cbc.TaxExemptionReason(invoice.tax_note or text)])
@@ -258,7 +260,8 @@ def _line(tag: str, number: int, line, sign: int, cur: str, category: str, invoi
     item = cac.Item(cbc.Name(line.description[:100]))
     if len(line.description) > 100:
         item.insert(0, cbc.Description(line.description[:200]))
-    item.append(_tax_category(category, invoice, "ClassifiedTaxCategory"))
+    rate_bp = line_rate_bp(invoice.tax_rate_bp, invoice.tax_mode, line.tax_rate_bp)
+    item.append(_tax_category(category, rate_bp, invoice, "ClassifiedTaxCategory"))
     element = cac(
         tag,
         cbc.ID(str(number)),

@@ -173,6 +173,9 @@ class InvoiceLine(db.Model):
     quantity: Mapped[int] = mapped_column(default=1)
     unit_price_minor: Mapped[int]
     amount_minor: Mapped[int]
+    # The line's own VAT rate (basis points) when a document has two rates; None: the
+    # document's tax_rate_bp (every line before e-invoicing, and most since).
+    tax_rate_bp: Mapped[int | None]
     # Credit note line: the invoice line it credits (None for an adjustment by amount).
     credited_line_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoice_lines.id"))
 

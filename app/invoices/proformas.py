@@ -14,7 +14,7 @@ from flask import current_app
 from app.clients.models import Client, ClientKind
 from app.core.types import utcnow
 from app.invoices.models import BillingProfile, DocumentKind, Invoice, InvoiceLine, InvoiceStatus, ProformaOrigin
-from app.invoices.tax import tax_amount, tax_treatment
+from app.invoices.tax import tax_by_rate, tax_treatment
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class LineSpec:
     group_name: str | None = None
     period_start: date | None = None
     period_end: date | None = None
+    tax_rate_bp: int | None = None  # a VAT rate of its own (None: the document's rate)
 
 
 def buyer_columns(buyer: BuyerDetails) -> dict[str, object]:
@@ -64,10 +65,19 @@ def buyer_columns(buyer: BuyerDetails) -> dict[str, object]:
 
 
 def tax_and_totals(
-    buyer_kind: ClientKind, buyer_country: str, buyer_tax_id: str | None, subtotal_minor: int, *, vat_verified: bool
+    buyer_kind: ClientKind,
+    buyer_country: str,
+    buyer_tax_id: str | None,
+    subtotal_minor: int,
+    *,
+    vat_verified: bool,
+    line_rates: list[tuple[int, int | None]] | None = None,
 ) -> dict[str, object]:
     """The invoice's tax and total columns for its buyer and subtotal (reverse charge
-    only for a VAT number the EU VIES register confirmed: `vat_verified`)."""
+    only for a VAT number the EU VIES register confirmed: `vat_verified`).
+
+    `line_rates`: the lines as (amount_minor, own VAT rate or None) when some line has a
+    rate of its own; the VAT is then rounded once per rate (app.invoices.tax.vat_breakdown)."""
     config = current_app.config
     treatment = tax_treatment(
         buyer_kind=buyer_kind,
@@ -77,7 +87,7 @@ def tax_and_totals(
         rates=config["VAT_RATES"],
         vat_verified=vat_verified,
     )
-    tax = tax_amount(subtotal_minor, treatment.rate_bp)
+    tax = tax_by_rate(line_rates or [(subtotal_minor, None)], treatment.rate_bp, treatment.mode)
     return {
         "subtotal_minor": subtotal_minor,
         "tax_minor": tax,
@@ -138,6 +148,12 @@ def build_proforma(
         }
         for position, spec in enumerate(lines, start=1)
     ]
+    line_rates = None
+    if any(spec.tax_rate_bp is not None for spec in lines):
+        # Only then: the billing run inserts its rows column by column, all rows alike.
+        for row, spec in zip(rows, lines, strict=True):
+            row["tax_rate_bp"] = spec.tax_rate_bp
+        line_rates = [(row["amount_minor"], spec.tax_rate_bp) for row, spec in zip(rows, lines, strict=True)]
     buyer = payer.buyer
     subtotal = sum(row["amount_minor"] for row in rows)
     columns = {
@@ -155,6 +171,8 @@ def build_proforma(
         "order_key": order_key,
         "created_at": utcnow(),
         **buyer_columns(buyer),
-        **tax_and_totals(buyer.kind, buyer.country, buyer.tax_id, subtotal, vat_verified=vat_verified),
+        **tax_and_totals(
+            buyer.kind, buyer.country, buyer.tax_id, subtotal, vat_verified=vat_verified, line_rates=line_rates
+        ),
     }
     return ProformaDraft(columns, rows)

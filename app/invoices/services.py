@@ -39,7 +39,7 @@ from app.invoices.models import (
 )
 from app.invoices.numbering import take_number
 from app.invoices.proformas import BuyerDetails, LineSpec, Payer, build_proforma, buyer_columns
-from app.invoices.tax import InvalidTaxId, normalize_tax_id, tax_amount
+from app.invoices.tax import InvalidTaxId, normalize_tax_id, tax_by_rate, vat_breakdown
 from app.invoices.vies import (
     needs_verification,
     recompute_totals,
@@ -366,6 +366,7 @@ def settle_proforma(proforma: Invoice, *, paid_at: datetime) -> Invoice:
                     "quantity",
                     "unit_price_minor",
                     "amount_minor",
+                    "tax_rate_bp",
                 ]
             }
         )
@@ -558,6 +559,7 @@ def _credit_by_lines(tax_invoice: Invoice, left: CreditLeft, credits: list[LineC
                 quantity=quantity,
                 unit_price_minor=-line.unit_price_minor,
                 amount_minor=-amount,
+                tax_rate_bp=line.tax_rate_bp,
                 credited_line_id=line.id,
             )
         )
@@ -567,7 +569,8 @@ def _credit_by_lines(tax_invoice: Invoice, left: CreditLeft, credits: list[LineC
     if subtotal >= left.subtotal_minor:
         tax = left.tax_minor  # the rest of the invoice: its VAT exactly
     else:
-        tax = min(tax_amount(subtotal, tax_invoice.tax_rate_bp), left.tax_minor)
+        rates = [(-line.amount_minor, line.tax_rate_bp) for line in note_lines]
+        tax = min(tax_by_rate(rates, tax_invoice.tax_rate_bp, tax_invoice.tax_mode), left.tax_minor)
     if subtotal + tax > left.total_minor:
         raise ValidationError(_only_left(tax_invoice, left), field="lines")
     return note_lines, subtotal, tax
@@ -579,6 +582,10 @@ def _credit_by_amount(tax_invoice: Invoice, left: CreditLeft, amount_minor: int)
         raise ValidationError("Enter an amount above zero.", field="amount")
     if amount_minor > left.total_minor:
         raise ValidationError(_only_left(tax_invoice, left), field="amount")
+    if len(vat_breakdown(tax_invoice)) > 1:
+        # One adjustment line has one rate: an amount would have to be split between the
+        # rates, and which part is which is the accountant's call, not ours.
+        raise ValidationError("This invoice has more than one VAT rate: credit it by line.", field="amount")
     if amount_minor == left.total_minor:
         subtotal, tax = left.subtotal_minor, left.tax_minor
     else:

@@ -137,3 +137,69 @@ def tax_amount(subtotal_minor: int, rate_bp: int) -> int:
     """VAT on a subtotal, rounded half away from zero to the minor unit (integers only)."""
     sign = -1 if subtotal_minor < 0 else 1
     return sign * ((abs(subtotal_minor) * rate_bp + 5000) // 10000)
+
+
+@dataclass(frozen=True)
+class VatGroup:
+    """One line of a document's VAT breakdown: the taxable amount at a rate and its VAT."""
+
+    rate_bp: int
+    taxable_minor: int
+    tax_minor: int
+
+
+def line_rate_bp(document_rate_bp: int, mode: TaxMode, line_rate: int | None) -> int:
+    """The VAT rate of a line: its own rate (standard VAT only), else the document's rate.
+
+    Reverse charge and outside-scope documents carry no VAT on any line, whatever rate a
+    line was given."""
+    if line_rate is None or mode is not TaxMode.STANDARD:
+        return document_rate_bp
+    return line_rate
+
+
+def tax_by_rate(amounts: list[tuple[int, int | None]], document_rate_bp: int, mode: TaxMode) -> int:
+    """VAT on lines given as (amount_minor, own rate or None), rounded once per rate group.
+
+    With no line rate of its own this is tax_amount(sum, document rate), as before."""
+    groups: dict[int, int] = {}
+    for amount, rate in amounts:
+        key = line_rate_bp(document_rate_bp, mode, rate)
+        groups[key] = groups.get(key, 0) + amount
+    if not groups:
+        return tax_amount(0, document_rate_bp)
+    return sum(tax_amount(taxable, rate) for rate, taxable in groups.items())
+
+
+def vat_breakdown(invoice) -> list[VatGroup]:
+    """The document's VAT by rate, highest rate first: one group per rate, tax rounded per group.
+
+    The groups sum to the document's subtotal_minor and tax_minor exactly: a document whose
+    stored VAT differs from the per-group rounding (a credit note for the rest of an invoice
+    takes the VAT left, to the cent) has the difference on its largest group, so the stored,
+    immutable figures always win."""
+    taxable: dict[int, int] = {}
+    for line in invoice.lines:
+        rate = line_rate_bp(invoice.tax_rate_bp, invoice.tax_mode, line.tax_rate_bp)
+        taxable[rate] = taxable.get(rate, 0) + line.amount_minor
+    if len(taxable) <= 1:
+        return [
+            VatGroup(
+                invoice.tax_rate_bp if not taxable else next(iter(taxable)), invoice.subtotal_minor, invoice.tax_minor
+            )
+        ]
+    groups = [
+        VatGroup(rate, amount, tax_amount(amount, rate)) for rate, amount in sorted(taxable.items(), reverse=True)
+    ]
+    base_gap = invoice.subtotal_minor - sum(g.taxable_minor for g in groups)
+    tax_gap = invoice.tax_minor - sum(g.tax_minor for g in groups)
+    if base_gap or tax_gap:
+        largest = max(range(len(groups)), key=lambda i: abs(groups[i].taxable_minor))
+        g = groups[largest]
+        groups[largest] = VatGroup(g.rate_bp, g.taxable_minor + base_gap, g.tax_minor + tax_gap)
+    return groups
+
+
+def init_app(app) -> None:
+    """`vat_breakdown(invoice)` for the invoice page and PDF."""
+    app.jinja_env.globals["vat_breakdown"] = vat_breakdown

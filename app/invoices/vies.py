@@ -375,8 +375,16 @@ def recompute_totals(invoice: Invoice) -> None:
         invoice.buyer_tax_id
     )
     subtotal = sum(line.amount_minor for line in invoice.lines)
+    line_rates = None
+    if any(line.tax_rate_bp is not None for line in invoice.lines):
+        line_rates = [(line.amount_minor, line.tax_rate_bp) for line in invoice.lines]
     totals = tax_and_totals(
-        invoice.buyer_kind, invoice.buyer_country, invoice.buyer_tax_id, subtotal, vat_verified=verified
+        invoice.buyer_kind,
+        invoice.buyer_country,
+        invoice.buyer_tax_id,
+        subtotal,
+        vat_verified=verified,
+        line_rates=line_rates,
     )
     for column, value in totals.items():
         setattr(invoice, column, value)

@@ -17,6 +17,7 @@ from app.invoices.models import Invoice
 from app.invoices.services import issue_credit_note
 from app.invoices.vies import verify
 from tests.helpers import login, make_owner, make_proforma, pay
+from tests.support.vat import make_two_rate_proforma
 
 NS = {
     "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
@@ -129,6 +130,24 @@ def test_a_eur_invoice_has_its_vat_in_ron_too_and_a_ron_one_does_not(app):
     assert text(eur, "cac:TaxTotal/cbc:TaxAmount") == ["10.48", "52.16"]
     assert rules(validate(ron)) == [] and text(ron, "cbc:TaxCurrencyCode") == []
     assert text(ron, "cac:TaxTotal/cbc:TaxAmount") == ["10.48"]
+
+
+def test_two_vat_rates_give_two_vat_subtotals_and_stay_valid(app):
+    owner = make_owner(app, email="two@example.com", kind=RO_COMPANY["kind"], country="RO")
+    with app.app_context():
+        client = db.session.get(Client, owner.client_id)
+        for field, value in RO_COMPANY.items():
+            setattr(client, field, value)
+        db.session.commit()
+    number = pay(app, make_two_rate_proforma(app, owner.client_id))
+    xml = xml_of(app, number)
+
+    assert rules(validate(xml)) == []
+    subtotals = "cac:TaxTotal/cac:TaxSubtotal/"
+    assert text(xml, subtotals + "cac:TaxCategory/cbc:Percent") == ["21", "11"]
+    assert text(xml, subtotals + "cbc:TaxableAmount") == ["20.10", "10.05"]
+    assert text(xml, subtotals + "cbc:TaxAmount") == ["4.22", "1.11"]
+    assert text(xml, "cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory/cbc:Percent") == ["21", "11"]
 
 
 def test_the_paid_invoice_says_how_and_points_to_its_proforma(app):

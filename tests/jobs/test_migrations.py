@@ -104,3 +104,46 @@ def test_db_check_notices_a_model_change(empty_database_url):
     assert runner.invoke(args=["db", "check"]).exit_code != 0
     with app.app_context():
         db.engine.dispose()
+
+
+def test_the_ro_county_migration_maps_free_text_regions_and_leaves_documents_alone(empty_database_url):
+    """d15a1b2c3d4e: clients' and saved payers' Romanian regions become ISO 3166-2 codes where
+    they map (a sector spelled out becomes SECTOR3); other text and other countries stay;
+    issued documents keep the buyer region they were written with."""
+    from tests.helpers import make_owner, make_proforma, pay
+
+    app = make_app(empty_database_url)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    cluj = make_owner(app, email="cluj@example.com", country="RO")
+    bucharest = make_owner(app, email="buc@example.com", country="RO")
+    unknown = make_owner(app, email="transilvania@example.com", country="RO")
+    german = make_owner(app, email="de@example.com", country="DE")
+    regions = {cluj: ("Județul Cluj", "Cluj-Napoca"), bucharest: ("Bucuresti", "Sector 3")}
+    regions |= {unknown: ("Transilvania", "Sibiu"), german: ("Cluj", "Berlin")}
+    with app.app_context(), db.engine.begin() as conn:
+        for account, (region, city) in regions.items():
+            conn.execute(
+                sa.text("UPDATE clients SET region = :r, city = :c WHERE id = :id"),
+                {"r": region, "c": city, "id": account.client_id},
+            )
+    # Billed to "Județul Cluj": its saved payer (billing_profiles) is made from the client's details.
+    number = pay(app, make_proforma(app, cluj.client_id, 1000))
+    assert runner.invoke(args=["db", "downgrade", "c14a0e1b2d3f"]).exit_code == 0
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+
+    with app.app_context(), db.engine.connect() as conn:
+        expected = {
+            cluj.client_id: ("RO-CJ", "Cluj-Napoca"),
+            bucharest.client_id: ("RO-B", "SECTOR3"),
+            unknown.client_id: ("Transilvania", "Sibiu"),
+            german.client_id: ("Cluj", "Berlin"),
+        }
+        clients = conn.execute(sa.text("SELECT id, region, city FROM clients")).all()
+        assert {row[0]: (row[1], row[2]) for row in clients} == expected
+        # Only the Cluj client was invoiced, so only it has a saved payer.
+        payers = conn.execute(sa.text("SELECT client_id, region, city FROM billing_profiles")).all()
+        assert {row[0]: (row[1], row[2]) for row in payers} == {cluj.client_id: ("RO-CJ", "Cluj-Napoca")}
+        buyer_regions = conn.execute(sa.text("SELECT number, buyer_region FROM invoices")).all()
+        assert dict(buyer_regions)[number] == "Județul Cluj"
+        db.engine.dispose()

@@ -51,3 +51,39 @@ def test_unknown_environment_name_is_an_error(monkeypatch):
     monkeypatch.setenv("BILLFOLD_ENV", "prod")
     with pytest.raises(RuntimeError, match="BILLFOLD_ENV must be one of"):
         config_from_env()
+
+
+SELLER = ProductionConfig.SELLER
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"county": "Cluj"}, r"SELLER_COUNTY 'Cluj' is not a Romanian county code: use ISO 3166-2:RO"),
+        ({"county": "RO-XX"}, r"SELLER_COUNTY 'RO-XX' is not a Romanian county code"),
+        ({"city": "Bucuresti"}, r"SELLER_CITY 'Bucuresti': a Bucharest seller's city is its sector, SECTOR1 to"),
+        ({"iban": "RO49AAAA1B31007593840001"}, r"SELLER_IBAN .* is not a valid IBAN"),
+    ],
+)
+def test_a_seller_address_an_e_invoice_cannot_carry_refuses_to_start(change, message):
+    with pytest.raises(RuntimeError, match=message):
+        create_app(ProductionConfig, {**PRODUCTION, "SELLER": {**SELLER, **change}})
+
+
+def test_the_seller_has_a_structured_address_and_other_countries_are_free_text():
+    app = create_app(ProductionConfig, PRODUCTION)
+    seller = app.config["SELLER"]
+    assert (seller["street"], seller["city"], seller["county"], seller["postcode"], seller["country"]) == (
+        "Str. Exemplu 1",
+        "SECTOR1",
+        "RO-B",
+        "010101",
+        "RO",
+    )
+    assert seller["phone"] and seller["bank"] and seller["iban"] == "RO49AAAA1B31007593840000"
+    # A Cluj seller names its town; a seller outside Romania its region as it likes.
+    create_app(ProductionConfig, {**PRODUCTION, "SELLER": {**SELLER, "county": "RO-CJ", "city": "Cluj-Napoca"}})
+    create_app(
+        ProductionConfig,
+        {**PRODUCTION, "SELLER": {**SELLER, "country": "BE", "county": "Brussels", "city": "Bruxelles", "iban": ""}},
+    )
