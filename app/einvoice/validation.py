@@ -20,8 +20,12 @@ _ROOTS = {
     "{urn:oasis:names:specification:ubl:schema:xsd:Invoice-2}Invoice": "UBL-Invoice-2.1.xsd",
     "{urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2}CreditNote": "UBL-CreditNote-2.1.xsd",
 }
-#: The Schematron each profile is checked against (the CIUS-RO one holds the EN 16931 rules too).
-STYLESHEETS = {"ciusro": "EN16931-CIUS_RO-UBL-validation.xslt", "peppol": "EN16931-UBL-validation.xslt"}
+#: The Schematron each profile is checked against: CIUS-RO is the EN 16931 rules as CIUS-RO amends
+#: them plus ANAF's own national set (ROeFactura 1.0.9, the BR-RO rules); Peppol, EN 16931.
+STYLESHEETS = {
+    "ciusro": ("EN16931-CIUS_RO-UBL-validation.xslt", "ROeFactura-UBL-validation-Invoice_v1.0.9.xslt"),
+    "peppol": ("EN16931-UBL-validation.xslt",),
+}
 
 _compile_lock = threading.Lock()
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)  # no entities, nothing fetched
@@ -49,7 +53,10 @@ def validate(xml: bytes, profile: str = "ciusro") -> list[Failure]:
     schema = _schema(schema_name)
     if not schema.validate(document):
         return [Failure("XSD", "fatal", f"line {e.line}", e.message) for e in schema.error_log]
-    return _schematron(xml, STYLESHEETS[profile])
+    failures: list[Failure] = []
+    for stylesheet in STYLESHEETS[profile]:
+        failures.extend(f for f in _schematron(xml, stylesheet) if f not in failures)
+    return failures
 
 
 @cache
