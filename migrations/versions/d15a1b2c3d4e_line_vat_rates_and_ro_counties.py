@@ -24,8 +24,9 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("invoice_lines") as batch:
-        batch.add_column(sa.Column("tax_rate_bp", sa.Integer(), nullable=True))
+    # A plain ADD/DROP COLUMN (SQLite has both): a batch copy of invoice_lines would rewrite its
+    # foreign keys as table constraints, and an older downgrade's DROP COLUMN credited_line_id fails.
+    op.add_column("invoice_lines", sa.Column("tax_rate_bp", sa.Integer(), nullable=True))
     bind = op.get_bind()
     for table in ("clients", "billing_profiles"):
         rows = bind.execute(
@@ -51,5 +52,4 @@ def upgrade():
 
 def downgrade():
     # The regions stay codes: the old free text is not kept (a code is a valid county name too).
-    with op.batch_alter_table("invoice_lines") as batch:
-        batch.drop_column("tax_rate_bp")
+    op.drop_column("invoice_lines", "tax_rate_bp")
