@@ -15,6 +15,14 @@ from tests.factories import OWNER_EMAIL, OWNER_PASSWORD
 _CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf-token" content="([^"]+)"')
 
 
+def wrong_totp(secret: str) -> str:
+    """A six-digit code that no TOTP step around now accepts for `secret` (a fixed
+    "000000" is right about once in 333,000 runs)."""
+    from app.core.totp import matching_step
+
+    return next(code for code in ("000000", "111111", "222222", "333333") if matching_step(secret, code) is None)
+
+
 def csrf_from(html: str) -> str:
     match = _CSRF_RE.search(html)
     assert match, "no CSRF token on the page"

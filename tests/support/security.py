@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app.clients.models import User
 from app.extensions import db
 from app.notify.models import EmailMessage
-from tests.helpers import csrf_from, csrf_token
+from tests.helpers import csrf_from, csrf_token, wrong_totp
 
 
 def user_row(app, user_id: int) -> User:
@@ -37,10 +37,10 @@ def enable_2fa(app, client) -> str:
     page = client.get("/account/security/2fa").get_data(as_text=True)
     assert "<svg" in page, "the QR code is inline SVG"
     secret = re.search(r'<span class="mono secret">([A-Z2-7]+)</span>', page).group(1)
-    wrong = client.post("/account/security/2fa", data={"csrf_token": csrf_from(page), "code": "000000"}).get_data(
-        as_text=True
-    )
-    assert "That code is not right" in wrong
+    wrong = client.post(
+        "/account/security/2fa", data={"csrf_token": csrf_from(page), "code": wrong_totp(secret)}
+    ).get_data(as_text=True)
+    assert "That code is not right" in wrong, wrong
     done = client.post(
         "/account/security/2fa", data={"csrf_token": csrf_from(page), "code": pyotp.TOTP(secret).now()}
     ).get_data(as_text=True)

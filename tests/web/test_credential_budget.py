@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.core.ratelimit import limiter
-from tests.helpers import csrf_token, login, make_owner
+from tests.helpers import csrf_token, login, make_owner, wrong_totp
 from tests.support.security import enable_2fa, user_row
 
 WRONG = "not-my-password"
@@ -73,17 +73,17 @@ def test_wrong_sign_ins_spend_the_budget_of_the_forms_inside(app, client, owner)
 
 def test_wrong_2fa_codes_spend_the_same_budget(app, client, owner):
     login(client)
-    enable_2fa(app, client)
+    secret, _ = enable_2fa(app, client)
     limiter.reset()
     token = csrf_token(client, "/account/security")
     for _ in range(3):
-        response = client.post("/account/security/2fa/disable", data={"code": "000000", "csrf_token": token})
+        response = client.post("/account/security/2fa/disable", data={"code": wrong_totp(secret), "csrf_token": token})
         assert response.status_code == 422
     assert reauthenticate(client, WRONG).status_code == 422
     assert change_email(client, WRONG).status_code == 422
 
     assert reauthenticate(client, owner.password).status_code == 429
-    response = client.post("/account/security/2fa/disable", data={"code": "000000", "csrf_token": token})
+    response = client.post("/account/security/2fa/disable", data={"code": wrong_totp(secret), "csrf_token": token})
     assert response.status_code == 429
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from app.clients.models import User
 from app.extensions import db
 from app.security.models import LoginEvent
-from tests.helpers import csrf_from, csrf_token, login, make_owner
+from tests.helpers import csrf_from, csrf_token, login, make_owner, wrong_totp
 from tests.support.security import enable_2fa, last_email, post_form, user_row
 
 # --- password and sessions ------------------------------------------------------------------
@@ -121,7 +121,7 @@ def test_a_recovery_code_works_once(app, client, owner):
 def test_disabling_2fa_requires_a_code(app, client, owner):
     login(client)
     secret, _ = enable_2fa(app, client)
-    refused = post_form(client, "/account/security", "/account/security/2fa/disable", code="123456")
+    refused = post_form(client, "/account/security", "/account/security/2fa/disable", code=wrong_totp(secret))
     assert refused.status_code == 422 and user_row(app, owner.user_id).has_2fa
     code = pyotp.TOTP(secret).at(time.time() + 30)
     assert post_form(client, "/account/security", "/account/security/2fa/disable", code=code).status_code == 302

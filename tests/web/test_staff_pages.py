@@ -21,7 +21,7 @@ from app.notify.models import EmailMessage
 from app.staff import privileges as P
 from app.staff.models import Staff, StaffRecoveryCode, StaffRole
 from app.staff.services import LastStaffManager, deactivate_staff
-from tests.helpers import count, count_statements, csrf_from
+from tests.helpers import count, count_statements, csrf_from, wrong_totp
 from tests.support.staff import STAFF_TOTP_SECRET, StaffAccount, forget_last_code, make_staff, sign_in_staff
 
 XSS = "<script>alert(1)</script>"
@@ -443,7 +443,9 @@ def test_new_recovery_codes_need_a_totp_code_and_void_the_old_ones(app):
         db.session.commit()
     browser = app.test_client()
     sign_in_staff(browser, member)
-    wrong = _post(browser, "/admin/account/recovery-codes", {"code": "000000"}, token_from="/admin/account")
+    wrong = _post(
+        browser, "/admin/account/recovery-codes", {"code": wrong_totp(member.totp_secret)}, token_from="/admin/account"
+    )
     assert wrong.status_code == 422 and "That code is not right." in wrong.get_data(as_text=True)
     recovery = _post(browser, "/admin/account/recovery-codes", {"code": "old1-code"}, token_from="/admin/account")
     assert recovery.status_code == 422  # a recovery code does not make new ones

@@ -12,7 +12,7 @@ from app.core.totp import hash_recovery_code
 from app.extensions import db
 from app.staff import privileges as P
 from app.staff.models import Staff, StaffLoginEvent, StaffRecoveryCode
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, wrong_totp
 from tests.support.staff import forget_last_code, make_staff, sign_in_staff
 
 
@@ -61,7 +61,7 @@ def test_staff_2fa_cannot_be_skipped_direct_url_after_the_password_step(app, cli
 def test_a_wrong_code_is_refused_and_logged(app, client):
     staff = make_staff(app, P.VIEW_CLIENTS)
     password_step(client, staff)
-    response = code_step(client, "000000")
+    response = code_step(client, wrong_totp(staff.totp_secret))
     assert response.status_code == 422
     assert "That code is not right." in response.get_data(as_text=True)
     assert client.get("/admin/").location.startswith("/admin/login")
@@ -149,7 +149,7 @@ def test_enrolment_is_forced_at_the_first_sign_in_when_2fa_is_required(app, clie
     with client.session_transaction() as session:
         secret = session["staff_pending"]["secret"]
     assert secret in page
-    assert code_step_at(client, "/admin/login/enrol", "000000").status_code == 422
+    assert code_step_at(client, "/admin/login/enrol", wrong_totp(secret)).status_code == 422
     response = code_step_at(client, "/admin/login/enrol?next=/admin/bank-transfers", pyotp.TOTP(secret).now())
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "Save your recovery codes" in page and 'href="/admin/bank-transfers"' in page
