@@ -132,6 +132,18 @@ class Config:
     # (its seller snapshot's "ron_rate"): RO e-Factura wants the VAT of a EUR invoice in RON too
     # (BT-111). Set the day's BNR rate, e.g. RON_EXCHANGE_RATES='{"EUR": "4.9775"}' (no feed yet).
     RON_EXCHANGE_RATES = json.loads(os.environ.get("RON_EXCHANGE_RATES", "{}"))
+    # RO e-Factura: report each tax invoice and credit note to ANAF (SPV) as a CIUS-RO e-invoice.
+    # Off by default. On: EFACTURA_ENABLED=1, EFACTURA_CIF (the seller's CIF, digits without "RO")
+    # and EFACTURA_ACCESS_TOKEN (the OAuth2 token of ANAF's certificate sign-in, valid 90 days).
+    EFACTURA_ENABLED = env_bool("EFACTURA_ENABLED")
+    EFACTURA_CIF = os.environ.get("EFACTURA_CIF", "")
+    EFACTURA_API_URL = os.environ.get("EFACTURA_API_URL", "https://api.anaf.ro/prod/FCTEL/rest")  # .../test/... to try
+    EFACTURA_ACCESS_TOKEN = os.environ.get("EFACTURA_ACCESS_TOKEN", "")
+    EFACTURA_TIMEOUT = float(os.environ.get("EFACTURA_TIMEOUT", "30"))  # seconds per request to ANAF
+    EFACTURA_POLL_SECONDS = env_int("EFACTURA_POLL_SECONDS", 300)  # how often an upload's state is asked
+    # An upload that got no answer: how long its message may take to appear in ANAF's list before
+    # the document is uploaded again (until then it is only looked for, never sent twice).
+    EFACTURA_RECONCILE_SECONDS = env_int("EFACTURA_RECONCILE_SECONDS", 6 * 3600)
     # Standard VAT rates (basis points) by buyer country, for EU consumers (OSS)
     # and domestic sales. Override with VAT_RATES='{"RO": 2100, ...}'.
     VAT_RATES = {

@@ -31,6 +31,7 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     from app.core import errors, i18n, ids, queue, sql, templating
     from app.core import htmx as toasts
     from app.core.ratelimit import limiter
+    from app.einvoice import services as efactura
     from app.extensions import csrf, db, htmx, login_manager, migrate
     from app.hosting import handlers as hosting_handlers
     from app.invoices import guards, tax
@@ -62,7 +63,7 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
         module.init_app(app)
     # Event handlers run in the order they subscribe: hosting renews a paid invoice's
     # services before notify writes about it.
-    for module in (hosting_handlers, handlers, sweeper):
+    for module in (hosting_handlers, handlers, sweeper, efactura):
         module.init_app(app)
 
     from app.admin import routes as admin
@@ -177,6 +178,7 @@ def _import_models() -> None:
     from app.audit import models as _audit  # noqa: F401
     from app.casework import models as _casework  # noqa: F401
     from app.clients import models as _clients  # noqa: F401
+    from app.einvoice import models as _einvoice  # noqa: F401
     from app.hosting import models as _hosting  # noqa: F401
     from app.invoices import models as _invoices  # noqa: F401
     from app.notify import models as _notify  # noqa: F401

@@ -131,6 +131,10 @@ RULES: list[tuple[str, str | tuple[str, ...]]] = [
     ("admin.failed_messages", staff(P.VIEW_CLIENTS)),
     ("admin.erasure_requests", staff(P.VIEW_CLIENTS)),
     ("admin.billing_runs", staff(P.MANAGE_BILLING)),
+    # RO e-Factura: anyone who views clients sees the reports; sending one again is billing's.
+    ("admin.efactura_list", staff(P.VIEW_CLIENTS)),
+    ("admin.efactura_answer", staff(P.VIEW_CLIENTS)),
+    ("admin.efactura_retry", staff(P.MANAGE_BILLING)),
     ("admin.payment_refund", staff(P.MANAGE_BILLING)),
     ("admin.credit_note_new", staff(P.MANAGE_BILLING)),
     ("admin.bank_transfers", staff(P.APPROVE_PAYMENTS)),

@@ -11,6 +11,7 @@ from app.admin import (  # noqa: F401  (their routes)
     client_profile,
     clients,
     contact,
+    efactura,
     refunds,
     sign_in,
     staff_pages,

@@ -11,9 +11,12 @@ from app.admin.transfer_forms import ApproveTransferForm, RejectTransferForm
 from app.approvals import services as four_eyes
 from app.clients.models import Client, User, UserRole
 from app.core.actors import request_actor
+from app.core.dates import today
 from app.core.form_actions import run_form_action
 from app.core.i18n import _
 from app.core.money import to_decimal
+from app.einvoice import services as efactura
+from app.einvoice.models import EInvoice
 from app.extensions import db
 from app.invoices.models import BillingRun
 from app.notify.models import EmailMessage, MessageStatus, SmsMessage, SmsStatus
@@ -39,6 +42,7 @@ def index():
         "failed_sms": _count(SmsMessage, SmsMessage.status == SmsStatus.FAILED),
         "erasure_requests": _count(ErasureRequest, ErasureRequest.status == "open"),
         "approvals": four_eyes.pending_count(),
+        "efactura": _count(EInvoice, efactura.reports_where("attention", today())) if efactura.enabled() else None,
     }
     last_run = db.session.scalars(sa.select(BillingRun).order_by(BillingRun.id.desc()).limit(1)).first()
     return render_template("admin/index.html", staff=current_user, waiting=waiting, last_run=last_run)

@@ -57,6 +57,7 @@ EVENTS = {
     "services_suspended": "service_ids: list[int], reason: str, terminating: bool (terminated right after)",
     "services_terminated": "service_ids: list[int]",
     "invoice_paid": "proforma_id: int, tax_invoice_id: int",
+    "credit_note_issued": "credit_note_id: int, tax_invoice_id: int (the invoice it corrects)",
     "wallet_topped_up": "payment_id: int (a card payment credited to the wallet)",
     "bank_transfer_reviewed": "transfer_id: int (approved and credited, or rejected with a reason)",
 }

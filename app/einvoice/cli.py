@@ -6,6 +6,7 @@ import sys
 
 import click
 import sqlalchemy as sa
+from flask import current_app
 from flask.cli import with_appcontext
 
 from app.einvoice.ubl import document_xml
@@ -32,3 +33,14 @@ def ubl_command(number: str, profile: str) -> None:
         click.echo(f"{failure.rule} at {failure.location}: {failure.text}", err=True)
     if failures:
         raise SystemExit(1)
+
+
+@einvoice_cli.command("sweep")
+@with_appcontext
+def sweep_command() -> None:
+    """Upload, and ask ANAF about, every e-Factura document that is due (what `rq cron` does every 5 minutes)."""
+    from app.einvoice.jobs import efactura_sweep_job
+
+    if not current_app.config.get("EFACTURA_ENABLED"):
+        raise click.ClickException("e-Factura is off: set EFACTURA_ENABLED, EFACTURA_CIF and EFACTURA_ACCESS_TOKEN")
+    click.echo(f"{efactura_sweep_job()} e-invoice(s) handed over")

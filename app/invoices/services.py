@@ -520,6 +520,7 @@ def issue_credit_note(
     note.lines = credit_lines
     db.session.add(note)
     db.session.flush()
+    emit("credit_note_issued", credit_note_id=note.id, tax_invoice_id=tax_invoice.id)
     if actor is not None:
         audit.record(
             actor,
