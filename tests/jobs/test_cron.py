@@ -46,16 +46,16 @@ class TestCronOnRedis:
 
     @pytest.mark.redis
     def test_cron_schedule_enqueues_json_jobs_that_a_worker_runs(self, app):
-        """`rq cron app/cron.py` registers the billing run and the sweeper; what it
-        enqueues is readable by our JSON-only workers."""
+        """`rq cron app/cron.py` registers the billing run, the outbox sweeper and the
+        e-Factura sweep; what it enqueues is readable by our JSON-only workers."""
         with app.app_context():
             queue = get_queue()
             scheduler = CronScheduler(connection=queue.connection)
             scheduler.load_config_from_file("app/cron.py")
-            assert sorted(job.name for job in scheduler._cron_jobs) == ["billing-run", "outbox-flush"]
+            assert sorted(job.name for job in scheduler._cron_jobs) == ["billing-run", "efactura-sweep", "outbox-flush"]
             for cron_job in scheduler._cron_jobs:
                 cron_job.enqueue(queue.connection)
-            assert queue.count == 2
+            assert queue.count == 3
 
             SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer).work(burst=True)
 

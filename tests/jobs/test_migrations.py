@@ -54,6 +54,7 @@ EXPECTED_TABLES = set(
         "invoice_reminders",
         "client_notes",
         "client_files",
+        "einvoices",
     ]
 )
 
