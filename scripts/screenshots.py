@@ -79,6 +79,8 @@ def main() -> None:
             page.screenshot(path=OUT / f"{name}-admin.png", full_page=True)
             page.goto(f"{BASE_URL}/admin/bank-transfers")
             page.screenshot(path=OUT / f"{name}-admin-transfers.png", full_page=True)
+            page.goto(f"{BASE_URL}/admin/efactura?show=all")
+            page.screenshot(path=OUT / f"{name}-admin-efactura.png", full_page=True)
             page.close()
         browser.close()
     print(f"screenshots in {OUT}/")

@@ -178,7 +178,10 @@ def test_a_broken_total_is_caught_by_br_co_16_and_never_sent(app, anaf, monkeypa
     sign_in_staff(browser, make_staff(app, P.VIEW_CLIENTS))
     page = browser.get("/admin/efactura?show=invalid").get_data(as_text=True)
     assert "BR-CO-16" in page and "Totals › amount due" in page and number in page
-    assert "Send again" not in page, "retrying needs billing"
+    assert "Check again" not in page, "retrying needs billing"
+    clerk = app.test_client()
+    sign_in_staff(clerk, make_staff(app, P.VIEW_CLIENTS, P.MANAGE_BILLING, email="billing@example.com"))
+    assert "Check again" in clerk.get("/admin/efactura?show=invalid").get_data(as_text=True)
 
 
 def test_anaf_unreachable_or_the_token_refused_loses_nothing(app, anaf):
