@@ -92,9 +92,10 @@ def efactura_answer(einvoice_id: int):
     row = db.session.get(EInvoice, einvoice_id)
     if row is None or row.signed_zip is None:
         abort(404)
-    filename = re.sub(r"[^A-Za-z0-9-]", "", row.number) or "einvoice"
+    number = re.sub(r"[^A-Za-z0-9-]", "", row.number) or "einvoice"
+    index = re.sub(r"[^0-9]", "", row.upload_index or "")  # as ANAF sent it: keep only what an index is made of
     return current_app.response_class(
         row.signed_zip,
         mimetype="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{filename}-anaf-{row.upload_index}.zip"'},
+        headers={"Content-Disposition": f'attachment; filename="{number}-anaf-{index}.zip"'},
     )

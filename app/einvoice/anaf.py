@@ -16,6 +16,7 @@ no answer came: it may have arrived, so it is looked for before any new upload) 
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import logging
@@ -23,6 +24,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -31,6 +33,9 @@ from lxml import etree
 log = logging.getLogger(__name__)
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
+#: The largest answer read from ANAF, and the largest file taken out of its ZIP (an invoice is at most 10 MB).
+MAX_ANSWER = 32 * 1024 * 1024
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 class Unavailable(Exception):
@@ -86,8 +91,10 @@ class HttpTransport:
     """The real API over HTTPS, `base_url` like https://api.anaf.ro/prod/FCTEL/rest."""
 
     def __init__(self, base_url: str, cif: str, token: str, timeout: float = 30.0) -> None:
-        if not base_url.startswith(("https://", "http://")):
-            raise ValueError(f"EFACTURA_API_URL must be an http(s) URL, not {base_url!r}")
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _LOOPBACK):
+            # The bearer token goes with every request: never in the clear (plain http only to a test server here).
+            raise ValueError(f"EFACTURA_API_URL must be an https URL, not {base_url!r}")
         self.base_url = base_url.rstrip("/")
         self.cif = cif
         self.token = token
@@ -96,7 +103,9 @@ class HttpTransport:
     def upload(self, xml: bytes, *, b2c: bool) -> str:
         path = "uploadb2c" if b2c else "upload"
         body = self._request("POST", path, {"standard": "UBL", "cif": self.cif}, xml, sent_matters=True)
-        root = _xml(body)
+        root = _xml_or_none(body)
+        if root is None:  # an answer came, but not ANAF's (a proxy's page, cut short): it may have the upload
+            raise NoAnswer(f"{path}: an answer that is not ANAF's XML: {body[:200]!r}")
         errors = _errors(root)
         if root.get("ExecutionStatus") != "0" or not root.get("index_incarcare"):
             raise Refused(errors or [f"ExecutionStatus {root.get('ExecutionStatus')!r} without an index"])
@@ -111,7 +120,10 @@ class HttpTransport:
         return Verdict(state, root.get("id_descarcare"), _errors(root))
 
     def download(self, download_id: str) -> bytes:
-        return self._request("GET", "descarcare", {"id": download_id})
+        body = self._request("GET", "descarcare", {"id": download_id})
+        if not zipfile.is_zipfile(io.BytesIO(body)):  # {"eroare": ...}: not a ZIP we could read it from
+            raise Unavailable(f"descarcare {download_id}: not a ZIP: {body[:200]!r}")
+        return body
 
     def messages(self, days: int) -> list[Message]:
         body = self._request("GET", "listaMesajeFactura", {"zile": str(days), "cif": self.cif})
@@ -119,6 +131,12 @@ class HttpTransport:
             data = json.loads(body)
         except ValueError as error:
             raise Unavailable(f"listaMesajeFactura answered something that is not JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise Unavailable(f"listaMesajeFactura answered {body[:200]!r}")
+        problem = str(data.get("eroare") or "")
+        if problem and not problem.startswith("Nu exista mesaje"):
+            # Too many messages, no right to the CIF...: not "there are none", which would lead to an upload.
+            raise Unavailable(f"listaMesajeFactura: {problem[:300]}")
         return [
             Message(str(m.get("id", "")), str(m.get("id_solicitare", "")), m.get("tip", ""), m.get("data_creare", ""))
             for m in data.get("mesaje") or []  # none: {"eroare": "Nu exista mesaje in ultimele N zile"}
@@ -131,8 +149,8 @@ class HttpTransport:
             headers["Content-Type"] = "text/plain"
         request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310 (checked)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                return response.read()
+            with _OPENER.open(request, timeout=self.timeout) as response:
+                answer = response.read(MAX_ANSWER + 1)
         except urllib.error.HTTPError as error:
             detail = f"{path}: HTTP {error.code} {error.reason}"
             if error.code in (401, 403):
@@ -140,16 +158,31 @@ class HttpTransport:
             if error.code >= 500 and sent_matters:
                 raise NoAnswer(detail) from None  # it may have been stored before the server failed
             if error.code in (400, 413, 422):
-                raise Refused(_errors(_xml_or_none(error.read())) or [detail]) from None
+                raise Refused(_errors(_xml_or_none(error.read(MAX_ANSWER))) or [detail]) from None
+            if 300 <= error.code < 400 and sent_matters:
+                raise NoAnswer(f"{detail}: redirected, not followed") from None
             raise Unavailable(detail) from None
         except urllib.error.URLError as error:
             # Raised while connecting or sending: the request did not arrive whole.
             raise Unavailable(f"{path}: {error.reason}") from None
-        except (TimeoutError, ConnectionError, OSError) as error:
+        except (TimeoutError, ConnectionError, OSError, http.client.HTTPException) as error:
             # Raised while waiting for the answer: the request arrived and may have been acted on.
             if sent_matters:
                 raise NoAnswer(f"{path}: no answer ({error or type(error).__name__})") from None
             raise Unavailable(f"{path}: no answer ({error or type(error).__name__})") from None
+        if len(answer) > MAX_ANSWER:
+            raise (NoAnswer if sent_matters else Unavailable)(f"{path}: an answer over {MAX_ANSWER} bytes")
+        return answer
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an error: urllib would carry the bearer token to wherever it points."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def _xml(body: bytes):
@@ -173,9 +206,14 @@ def _errors(root) -> list[str]:
 
 
 def zip_errors(archive: bytes) -> list[str]:
-    """The errors ANAF gives in the ZIP of a rejected upload (its raspunsErori XML)."""
+    """The errors ANAF gives in the ZIP of a rejected upload (its raspunsErori XML); none if it cannot be read."""
     errors: list[str] = []
-    for xml in _zip_xmls(archive):
+    try:
+        xmls = _zip_xmls(archive)
+    except Unavailable as error:
+        log.warning("%s", error)
+        return []
+    for xml in xmls:
         root = _xml_or_none(xml)
         if root is not None and "raspunsErori" in (etree.QName(root).namespace or ""):
             errors.extend(_errors(root))
@@ -183,7 +221,8 @@ def zip_errors(archive: bytes) -> list[str]:
 
 
 def zip_document_id(archive: bytes) -> tuple[str, str] | None:
-    """The (number, issue date) of the invoice inside the ZIP of an accepted upload, if any."""
+    """The (number, issue date) of the invoice inside the ZIP of an accepted upload, if any
+    (Unavailable when the ZIP cannot be read: whose it is stays unknown)."""
     for xml in _zip_xmls(archive):
         root = _xml_or_none(xml)
         if root is None or etree.QName(root).localname not in ("Invoice", "CreditNote"):
@@ -196,7 +235,9 @@ def zip_document_id(archive: bytes) -> tuple[str, str] | None:
 def _zip_xmls(archive: bytes) -> list[bytes]:
     try:
         with zipfile.ZipFile(io.BytesIO(archive)) as z:
-            return [z.read(name) for name in z.namelist() if name.lower().endswith(".xml")]
-    except zipfile.BadZipFile:
-        log.warning("ANAF's download is not a ZIP (%s bytes)", len(archive))
-        return []
+            entries = [i for i in z.infolist() if i.filename.lower().endswith(".xml")]
+            if any(i.file_size > MAX_ANSWER for i in entries):
+                raise Unavailable(f"ANAF's ZIP holds a file over {MAX_ANSWER} bytes")
+            return [z.read(i) for i in entries]
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, ValueError, EOFError, OSError) as error:
+        raise Unavailable(f"ANAF's ZIP ({len(archive)} bytes) cannot be read: {error}") from None

@@ -127,7 +127,19 @@ def advance(einvoice_id: int, link: anaf.Transport | None = None) -> str:
     }
     # new -> queued -> uploaded in one go; a step that lets go of the claim ends the job's turn.
     while row.claimed_until == until and row.state in steps:
-        steps[row.state]()
+        try:
+            steps[row.state]()
+        except Exception as error:  # a bug, an answer we cannot read: keep the state, say why, try later
+            db.session.rollback()
+            log.exception("e-invoice %s: %s failed", row.number, row.state.value)
+            row = db.session.get(EInvoice, einvoice_id)
+            _record(
+                row,
+                until,
+                attempts=row.attempts + 1,
+                last_error=f"{type(error).__name__}: {error}"[:500],
+                next_attempt_at=_backoff(row),
+            )
     return row.state.value
 
 
@@ -148,13 +160,14 @@ def _claim(einvoice_id: int, now: datetime, until: datetime) -> bool:
     return claimed == 1
 
 
-def _record(row: EInvoice, until: datetime, *, release: bool = True, **values) -> None:
-    """Write `values` if the claim `until` is still ours (a job that outlived its lease writes nothing)."""
+def _record(row: EInvoice, until: datetime, *, release: bool = True, **values) -> bool:
+    """Write `values` if the claim `until` is still ours and the row is still in the state this job
+    read (a job that outlived its lease writes nothing); returns whether it wrote."""
     if release:
         values["claimed_until"] = None
     done = db.session.execute(
         sa.update(EInvoice)
-        .where(EInvoice.id == row.id, EInvoice.claimed_until == until)
+        .where(EInvoice.id == row.id, EInvoice.claimed_until == until, EInvoice.state == row.state)
         .values(**values)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -162,6 +175,7 @@ def _record(row: EInvoice, until: datetime, *, release: bool = True, **values) -
     db.session.expire(row)
     if not done:
         log.warning("e-invoice %s: the claim ran out before its outcome was written", row.number)
+    return bool(done)
 
 
 def _later(row: EInvoice, seconds: int | None = None) -> datetime:
@@ -188,7 +202,8 @@ def _check(row: EInvoice, until: datetime) -> None:
 def _upload(row: EInvoice, until: datetime, link: anaf.Transport) -> None:
     # Uncertain first, committed: if this process dies during the request, the next job looks
     # for the document at ANAF before it would ever upload it again.
-    _record(row, until, release=False, state=EInvoiceState.UNCERTAIN, uploaded_at=utcnow())
+    if not _record(row, until, release=False, state=EInvoiceState.UNCERTAIN, uploaded_at=utcnow()):
+        return  # the lease ran out: another job may hold it now, and it alone may upload
     try:
         index = link.upload(row.xml, b2c=row.b2c)
     except anaf.NoAnswer as error:
@@ -219,7 +234,8 @@ def _upload(row: EInvoice, until: datetime, link: anaf.Transport) -> None:
 def _reconcile(row: EInvoice, until: datetime, link: anaf.Transport) -> None:
     """An upload without an answer: find it in ANAF's messages, or upload again once it is clearly not there."""
     started = row.uploaded_at or row.created_at
-    days = min(max((utcnow() - started).days + 1, 1), MAX_LIST_DAYS)
+    # A day more than it has been: ANAF counts `zile` in its own calendar days.
+    days = min((utcnow() - started).days + 2, MAX_LIST_DAYS)
     invoice = db.session.get(Invoice, row.invoice_id)
     wanted = (invoice.number, invoice.issue_date.isoformat())
     try:
@@ -333,7 +349,7 @@ def retry(einvoice_id: int, *, actor: Actor) -> EInvoice:
     row.state = EInvoiceState.NEW
     row.failures = []
     row.xml = None
-    row.upload_index = row.download_id = None
+    row.upload_index = row.download_id = row.signed_zip = row.decided_at = row.last_error = None
     row.attempts = 0
     row.next_attempt_at = row.claimed_until = None
     db.session.flush()

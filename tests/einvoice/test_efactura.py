@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 from lxml import etree
 
+from app.core.types import utcnow
 from app.einvoice import jobs
 from app.einvoice import services as efactura
 from app.einvoice.deadline import orthodox_easter, report_deadline
@@ -214,6 +215,80 @@ def test_two_jobs_at_once_upload_a_document_once(app, anaf):
         db.session.commit()
     assert run_together(app, [lambda: efactura.advance(row_id)] * 4) == []
     assert len(anaf.uploads) == 1 and report(app, number).state is EInvoiceState.PROCESSING
+
+
+def test_a_job_whose_lease_ran_out_does_not_upload(app, anaf):
+    """Another job claimed the row after this one's lease ended: only that one may upload it."""
+    app.config["EFACTURA_ACCESS_TOKEN"] = "expired"
+    number = tax_invoice_for(app, RO_COMPANY)  # queued: the token was refused
+    app.config["EFACTURA_ACCESS_TOKEN"] = fake_anaf.TOKEN
+    with app.app_context():
+        row = db.session.scalar(sa.select(EInvoice).where(EInvoice.number == number))
+        ours, theirs = utcnow() - timedelta(seconds=1), utcnow() + timedelta(minutes=5)
+        row.claimed_until = theirs
+        db.session.commit()
+        efactura._upload(row, ours, efactura.transport())
+    assert anaf.uploads == []
+    still = report(app, number)
+    assert still.state is EInvoiceState.QUEUED and still.claimed_until is not None
+
+
+def test_an_upload_answered_with_a_page_not_from_anaf_is_looked_for_not_sent_again(app, anaf):
+    anaf.upload_mode = "garbled"  # stored by ANAF; what came back is a proxy's page
+    number = tax_invoice_for(app, RO_COMPANY)
+    uncertain = report(app, number)
+    assert uncertain.state is EInvoiceState.UNCERTAIN and "not ANAF's XML" in uncertain.last_error
+
+    anaf.upload_mode = "answer"
+    sweep(app)
+    assert report(app, number).state is EInvoiceState.ACCEPTED and len(anaf.uploads) == 1
+
+
+def test_a_message_list_that_answers_an_error_is_not_taken_for_an_empty_one(app, anaf):
+    anaf.upload_mode = "lost"
+    number = tax_invoice_for(app, RO_COMPANY)
+    anaf.upload_mode = "answer"
+    anaf.list_error = "Lista de mesaje este mai mare decat numarul de 500 elemente permise"
+    app.config["EFACTURA_RECONCILE_SECONDS"] = 0  # past the grace time: "not there" would upload again
+
+    sweep(app)
+    waiting = report(app, number)
+    assert waiting.state is EInvoiceState.UNCERTAIN and "500 elemente" in waiting.last_error
+    assert anaf.uploads == [], "an unreadable message list is no proof the upload never arrived"
+
+    anaf.list_error = None
+    with app.app_context():
+        db.session.execute(sa.update(EInvoice).values(next_attempt_at=None))
+        db.session.commit()
+    sweep(app)  # "Nu exista mesaje": now it is sent again
+    assert report(app, number).state is EInvoiceState.PROCESSING and len(anaf.uploads) == 1
+
+
+def test_a_step_that_fails_unexpectedly_keeps_the_document_and_says_why(app, anaf, monkeypatch):
+    def broken(invoice, profile="ciusro"):
+        raise RuntimeError("the generator broke")
+
+    monkeypatch.setattr(efactura, "document_xml", broken)
+    number = tax_invoice_for(app, RO_COMPANY)
+
+    kept = report(app, number)
+    assert kept.state is EInvoiceState.NEW and kept.claimed_until is None and kept.attempts == 1
+    assert kept.last_error == "RuntimeError: the generator broke" and kept.next_attempt_at is not None
+    assert anaf.uploads == []
+
+
+def test_the_token_goes_over_https_only_and_never_follows_a_redirect(app, anaf):
+    from app.einvoice import anaf as spv
+
+    with pytest.raises(ValueError, match="https"):
+        spv.HttpTransport("http://api.anaf.ro/prod/FCTEL/rest", fake_anaf.CIF, fake_anaf.TOKEN)
+    assert spv.HttpTransport("https://api.anaf.ro/prod/FCTEL/rest", fake_anaf.CIF, fake_anaf.TOKEN)
+
+    anaf.redirect_status = True
+    link = spv.HttpTransport(anaf.url, fake_anaf.CIF, fake_anaf.TOKEN, timeout=2)
+    with pytest.raises(spv.Unavailable, match="HTTP 302"):
+        link.status("5001130148")
+    assert anaf.requests == ["GET stareMesaj"], "the redirect was followed"
 
 
 def test_the_deadline_is_five_romanian_working_days():

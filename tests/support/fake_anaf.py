@@ -6,7 +6,10 @@ What it does with an upload is set per test:
 - `verdict`: "ok" (accepted) or "nok" (rejected with `errors`), given after `processing_polls`
   answers of "in prelucrare";
 - `upload_mode`: "answer" (the index), "refuse" (ExecutionStatus 1 with `errors`), "timeout"
-  (accepted, then no answer until after the client gave up), "lost" (no answer, nothing stored).
+  (accepted, then no answer until after the client gave up), "lost" (no answer, nothing stored),
+  "garbled" (accepted, answered with a page that is not ANAF's XML, as a proxy in between might);
+- `list_error`: listaMesajeFactura answers with this error instead of its messages;
+- `redirect_status`: stareMesaj answers with a redirect to /elsewhere, which records who followed it.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ class FakeAnaf:
     errors: list[str] = field(default_factory=lambda: ["E: eroare validare: BR-RO-100 cif cumparator invalid"])
     processing_polls: int = 1
     upload_mode: str = "answer"
+    list_error: str | None = None
+    redirect_status: bool = False
     hang_seconds: float = 2.0
     uploads: list[Upload] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
@@ -68,6 +73,8 @@ class FakeAnaf:
         self.uploads.append(upload)
         if self.upload_mode == "timeout":
             self._release.wait(self.hang_seconds)  # stored, but the client stopped waiting
+        if self.upload_mode == "garbled":
+            return 200, "text/html", b"Service temporarily unavailable"
         attrs = f'ExecutionStatus="0" index_incarcare="{upload.index}"'
         return 200, "application/xml", _header("spv:respUploadFisier", attrs)
 
@@ -90,6 +97,8 @@ class FakeAnaf:
         return 200, "application/zip", _zip(upload)
 
     def messages(self, query: dict) -> tuple[int, str, bytes]:
+        if self.list_error:
+            return 200, "application/json", json.dumps({"eroare": self.list_error, "titlu": "Lista"}).encode()
         listed = []
         for upload in self.uploads:
             upload.download_id = upload.download_id or self._new_index()  # processed by the time it is listed
@@ -137,7 +146,16 @@ def start() -> tuple[FakeAnaf, http.server.ThreadingHTTPServer]:
             query = dict(urllib.parse.parse_qsl(url.query))
             name = url.path.rsplit("/", 1)[-1]
             fake.requests.append(f"{method} {name}")
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            if name == "elsewhere":
+                fake.requests.append(f"followed with {self.headers.get('Authorization')}")
+                status, kind, body = 404, "text/plain", b"not here"
+            elif name == "stareMesaj" and fake.redirect_status:
+                self.send_response(302)
+                self.send_header("Location", f"{fake.url}/elsewhere")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            elif self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 status, kind, body = 401, "application/json", b'{"error": "invalid_token"}'
             elif method == "POST" and name in ("upload", "uploadb2c"):
                 length = int(self.headers.get("Content-Length") or 0)
