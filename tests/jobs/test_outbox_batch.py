@@ -241,9 +241,9 @@ def runner_for_redis(redis_app):
 
 
 @pytest.mark.redis
+# Two worker processes writing at once: PostgreSQL's row locks (SKIP LOCKED) are the case, not SQLite's.
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgresql)], indirect=True)
 def test_two_workers_never_send_the_same_message(redis_app, database_url, redis_url, smtp_server):
-    if database_url.startswith("sqlite"):
-        pytest.skip("two worker processes writing at once: PostgreSQL's row locks (SKIP LOCKED) are the case")
     ids = write_emails(redis_app, [f"w{n}@example.com" for n in range(400)])
     with redis_app.app_context():
         mail = get_queue(kind="mail")
